@@ -1,0 +1,302 @@
+//! Bounded reading and checked writing of SMPP primitive types
+//! (SMPP 3.4 §3.1: Integer, C-Octet String, Octet String).
+
+use bytes::Bytes;
+
+use crate::error::{DecodeError, DecodeErrorKind as K, EncodeError, Field};
+
+/// Reads fields from one PDU body. Every read is bounded by the body;
+/// strings are returned as slices of the frame, never copied.
+pub(crate) struct Reader<'a> {
+    buf: &'a Bytes,
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a Bytes) -> Self {
+        Reader { buf, pos: 0 }
+    }
+
+    #[inline]
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// The unread part of the body.
+    #[inline]
+    pub(crate) fn rest(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    #[inline]
+    pub(crate) fn u8(&mut self, field: Field) -> Result<u8, DecodeError> {
+        match self.buf.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => Err(DecodeError::new(K::Truncated, field)),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn u16(&mut self, field: Field) -> Result<u16, DecodeError> {
+        match self.buf.get(self.pos..self.pos + 2) {
+            Some(s) => {
+                self.pos += 2;
+                Ok(u16::from_be_bytes([s[0], s[1]]))
+            }
+            None => Err(DecodeError::new(K::Truncated, field)),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn u32(&mut self, field: Field) -> Result<u32, DecodeError> {
+        match self.buf.get(self.pos..self.pos + 4) {
+            Some(s) => {
+                self.pos += 4;
+                Ok(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+            }
+            None => Err(DecodeError::new(K::Truncated, field)),
+        }
+    }
+
+    /// A C-Octet String of at most `max` octets *including* the NUL
+    /// (the "Var. max N" of the spec tables). Returns the text without
+    /// its NUL.
+    #[inline]
+    pub(crate) fn c_octet(&mut self, field: Field, max: usize) -> Result<Bytes, DecodeError> {
+        let rest = &self.buf[self.pos..];
+        let window = &rest[..rest.len().min(max)];
+        match memchr0(window) {
+            Some(n) => {
+                let s = self.buf.slice(self.pos..self.pos + n);
+                self.pos += n + 1;
+                Ok(s)
+            }
+            None if rest.len() < max => Err(DecodeError::new(K::Truncated, field)),
+            None => Err(DecodeError::new(K::Unterminated, field)),
+        }
+    }
+
+    /// A time field: a C-Octet String that is empty or exactly 16
+    /// characters of valid SMPP time (§7.1.1).
+    pub(crate) fn time(&mut self, field: Field) -> Result<Bytes, DecodeError> {
+        let s = self.c_octet(field, 17)?;
+        if s.is_empty() || crate::time::validate_time_field(&s).is_ok() {
+            Ok(s)
+        } else {
+            Err(DecodeError::new(K::BadTime, field))
+        }
+    }
+
+    /// `n` octets as a slice of the frame.
+    #[inline]
+    pub(crate) fn octets(&mut self, field: Field, n: usize) -> Result<Bytes, DecodeError> {
+        if self.remaining() < n {
+            return Err(DecodeError::new(K::Truncated, field));
+        }
+        let s = self.buf.slice(self.pos..self.pos + n);
+        self.pos += n;
+        Ok(s)
+    }
+
+    /// A body that must be finished: anything left is an error.
+    pub(crate) fn finish(&self) -> Result<(), DecodeError> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::new(K::TrailingBytes, Field::Body))
+        }
+    }
+}
+
+#[inline]
+fn memchr0(s: &[u8]) -> Option<usize> {
+    s.iter().position(|&b| b == 0)
+}
+
+/// Checks a time field for encoding: empty or 16 characters.
+#[inline]
+pub(crate) fn time_len(s: &[u8], field: Field) -> Result<usize, EncodeError> {
+    if s.is_empty() {
+        Ok(1)
+    } else if s.len() == 16 && crate::time::validate_time_field(s).is_ok() {
+        Ok(17)
+    } else {
+        Err(EncodeError::new(K::BadTime, field))
+    }
+}
+
+/// Writes a PDU into a slice sized by the length pass. Never panics: a
+/// write past the end (which the length pass rules out) or a NUL inside a
+/// C-Octet String is recorded and reported by [`SliceWriter::finish`].
+pub(crate) struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+    bad: Option<Field>,
+}
+
+impl<'a> SliceWriter<'a> {
+    #[inline]
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        SliceWriter {
+            buf,
+            pos: 0,
+            bad: None,
+        }
+    }
+
+    #[inline]
+    fn take(&mut self, n: usize) -> Option<&mut [u8]> {
+        let s = self.buf.get_mut(self.pos..self.pos + n);
+        if s.is_some() {
+            self.pos += n;
+        } else {
+            self.bad = Some(Field::Body);
+        }
+        s
+    }
+
+    #[inline]
+    pub(crate) fn u8(&mut self, v: u8) {
+        if let Some(d) = self.take(1) {
+            d[0] = v;
+        }
+    }
+
+    #[inline]
+    pub(crate) fn u16(&mut self, v: u16) {
+        if let Some(d) = self.take(2) {
+            d.copy_from_slice(&v.to_be_bytes());
+        }
+    }
+
+    #[inline]
+    pub(crate) fn u32(&mut self, v: u32) {
+        if let Some(d) = self.take(4) {
+            d.copy_from_slice(&v.to_be_bytes());
+        }
+    }
+
+    #[inline]
+    pub(crate) fn bytes(&mut self, s: &[u8]) {
+        if let Some(d) = self.take(s.len()) {
+            copy_small(d, s);
+        }
+    }
+
+    /// A C-Octet String: the text, then its NUL. A NUL inside the text
+    /// would end the string early on the wire, so it is an error.
+    #[inline]
+    pub(crate) fn c_octet(&mut self, s: &[u8], field: Field) {
+        if let Some(d) = self.take(s.len() + 1) {
+            let (text, nul) = d.split_at_mut(s.len());
+            copy_small(text, s);
+            nul[0] = 0;
+            if has_zero(s) {
+                self.bad = Some(field);
+            }
+        }
+    }
+
+    /// Checks that exactly the whole slice was written without error.
+    #[inline]
+    pub(crate) fn finish(self) -> Result<(), EncodeError> {
+        match self.bad {
+            Some(f) => Err(EncodeError::new(K::BadValue, f)),
+            None if self.pos != self.buf.len() => {
+                Err(EncodeError::new(K::BadLength, Field::CommandLength))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// Copies `src` into `dst` (same length). Short copies, which is what
+/// SMPP fields are, use fixed-size overlapping moves instead of a call to
+/// `memcpy`.
+#[inline(always)]
+fn copy_small(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if n != dst.len() {
+        return;
+    }
+    if n >= 16 {
+        dst.copy_from_slice(src);
+    } else if n >= 8 {
+        dst[..8].copy_from_slice(&src[..8]);
+        dst[n - 8..].copy_from_slice(&src[n - 8..]);
+    } else if n >= 4 {
+        dst[..4].copy_from_slice(&src[..4]);
+        dst[n - 4..].copy_from_slice(&src[n - 4..]);
+    } else if n >= 2 {
+        dst[..2].copy_from_slice(&src[..2]);
+        dst[n - 2..].copy_from_slice(&src[n - 2..]);
+    } else if n == 1 {
+        dst[0] = src[0];
+    }
+}
+
+/// Whether `s` holds a zero octet, eight octets at a time.
+#[inline(always)]
+fn has_zero(s: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w);
+        if x.wrapping_sub(LO) & !x & HI != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().contains(&0)
+}
+
+/// Checks a C-Octet String's length for encoding (the NUL check happens
+/// while writing). Returns its encoded length, with NUL.
+#[inline]
+pub(crate) fn c_octet_max(s: &[u8], max: usize, field: Field) -> Result<usize, EncodeError> {
+    if s.len() >= max {
+        return Err(EncodeError::new(K::TooLong, field));
+    }
+    Ok(s.len() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_and_zero_scan_at_every_length() {
+        for n in 0..40usize {
+            let src: Vec<u8> = (1..=n as u8).collect();
+            let mut dst = vec![0u8; n];
+            copy_small(&mut dst, &src);
+            assert_eq!(dst, src);
+            assert!(!has_zero(&src));
+            for z in 0..n {
+                let mut s = src.clone();
+                s[z] = 0;
+                assert!(has_zero(&s), "n {n} z {z}");
+            }
+        }
+        let mut buf = [0u8; 6];
+        let mut w = SliceWriter::new(&mut buf);
+        w.c_octet(b"ab\0", Field::SystemId);
+        assert!(w.finish().is_err());
+        let mut w = SliceWriter::new(&mut buf);
+        w.u32(7);
+        w.u8(1);
+        w.u8(2);
+        w.u8(3);
+        assert!(w.finish().is_err());
+    }
+}
