@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use crate::command::CommandId;
 use crate::error::{DecodeError, DecodeErrorKind as K, EncodeError, Field};
 use crate::status::CommandStatus;
-use crate::tlv::{put_tlvs, read_tlvs, tlvs_len, Tlv};
+use crate::tlv::{read_tlvs, tlvs_len, Tlv};
 use crate::wire::{c_octet_max, time_len, Reader, SliceWriter};
 
 /// Size of the PDU header: command_length, command_id, command_status,
@@ -231,13 +231,13 @@ macro_rules! kind_put {
         $w.bytes($v);
     }};
     ($w:ident, $v:expr, tlvs) => {
-        put_tlvs($v, $w)
+        ()
     };
     ($w:ident, $v:expr, dests) => {
-        put_dests($v, $w)
+        $w = put_dests($v, $w)
     };
     ($w:ident, $v:expr, unsuccess) => {
-        put_unsuccess($v, $w)
+        $w = put_unsuccess($v, $w)
     };
 }
 
@@ -257,16 +257,33 @@ macro_rules! body {
                 Ok($name { $($f: kind_rd!(r, $kind $(($($arg)*))?),)* })
             }
 
-            #[inline]
+            #[inline(always)]
             fn body_len(&self) -> Result<usize, EncodeError> {
                 Ok(0 $(+ kind_len!(&self.$f, $kind $(($($arg)*))?))*)
             }
 
-            #[inline]
-            fn put(&self, w: &mut SliceWriter<'_>) {
+            #[inline(always)]
+            fn put<'a>(&self, mut w: SliceWriter<'a>) -> SliceWriter<'a> {
                 $(kind_put!(w, &self.$f, $kind $(($($arg)*))?);)*
+                w
+            }
+
+            #[inline(always)]
+            fn tlv_list(&self) -> &[Tlv] {
+                $(kind_tlvs!(&self.$f, $kind $(($($arg)*))?);)*
+                #[allow(unreachable_code)]
+                &[]
             }
         }
+    };
+}
+
+macro_rules! kind_tlvs {
+    ($v:expr, tlvs) => {
+        return $v
+    };
+    ($v:expr, $($other:tt)*) => {
+        ()
     };
 }
 
@@ -274,7 +291,11 @@ macro_rules! body {
 trait BodyCodec: Sized {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
     fn body_len(&self) -> Result<usize, EncodeError>;
-    fn put(&self, w: &mut SliceWriter<'_>);
+    /// Writes every field but the TLVs. Takes the writer by value so its
+    /// position stays in a register.
+    fn put<'a>(&self, w: SliceWriter<'a>) -> SliceWriter<'a>;
+    /// The TLVs, written after the fixed part.
+    fn tlv_list(&self) -> &[Tlv];
 }
 
 impl<T: BodyCodec> BodyCodec for Box<T> {
@@ -282,13 +303,17 @@ impl<T: BodyCodec> BodyCodec for Box<T> {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         T::decode(r).map(Box::new)
     }
-    #[inline]
+    #[inline(always)]
     fn body_len(&self) -> Result<usize, EncodeError> {
         (**self).body_len()
     }
-    #[inline]
-    fn put(&self, w: &mut SliceWriter<'_>) {
+    #[inline(always)]
+    fn put<'a>(&self, w: SliceWriter<'a>) -> SliceWriter<'a> {
         (**self).put(w)
+    }
+    #[inline(always)]
+    fn tlv_list(&self) -> &[Tlv] {
+        (**self).tlv_list()
     }
 }
 
@@ -605,7 +630,7 @@ fn dests_len(v: &[DestAddress]) -> Result<usize, EncodeError> {
     Ok(n)
 }
 
-fn put_dests(v: &[DestAddress], w: &mut SliceWriter<'_>) {
+fn put_dests<'a>(v: &[DestAddress], mut w: SliceWriter<'a>) -> SliceWriter<'a> {
     w.u8(v.len() as u8);
     for d in v {
         match d {
@@ -619,6 +644,7 @@ fn put_dests(v: &[DestAddress], w: &mut SliceWriter<'_>) {
             }
         }
     }
+    w
 }
 
 fn read_unsuccess(r: &mut Reader<'_>) -> Result<Vec<UnsuccessSme>, DecodeError> {
@@ -646,7 +672,7 @@ fn unsuccess_len(v: &[UnsuccessSme]) -> Result<usize, EncodeError> {
     Ok(n)
 }
 
-fn put_unsuccess(v: &[UnsuccessSme], w: &mut SliceWriter<'_>) {
+fn put_unsuccess<'a>(v: &[UnsuccessSme], mut w: SliceWriter<'a>) -> SliceWriter<'a> {
     w.u8(v.len() as u8);
     for u in v {
         kind_put!(
@@ -655,6 +681,81 @@ fn put_unsuccess(v: &[UnsuccessSme], w: &mut SliceWriter<'_>) {
             addr(21, DestAddrTon, DestAddrNpi, DestinationAddr)
         );
         w.u32(u.error_status_code.0);
+    }
+    w
+}
+
+/// Writes a PDU of one body layout in two passes: sizing (which checks
+/// every limit but NULs inside strings), then one write into a slice of
+/// `dst` (which checks those). Monomorphised per layout and inlined, so the
+/// writer's position lives in a register. `command_length` is filled in
+/// last; on error nothing stays in `dst`.
+#[inline(always)]
+fn encode_layout<B: BodyCodec>(
+    b: &B,
+    head: [u32; 3],
+    dst: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    let len = HEADER_LEN + b.body_len()?;
+    let start = dst.len();
+    grow(dst, len);
+    let mut w = SliceWriter::new(&mut dst[start..]);
+    write_head(&mut w, head);
+    let mut w = b.put(w);
+    for t in b.tlv_list() {
+        t.write(&mut w);
+    }
+    let r = w.finish();
+    close_frame(dst, start, r)
+}
+
+/// Writes a header and a body of raw octets.
+fn encode_raw(head: [u32; 3], body: &[u8], dst: &mut BytesMut) -> Result<(), EncodeError> {
+    let start = dst.len();
+    grow(dst, HEADER_LEN + body.len());
+    let mut w = SliceWriter::new(&mut dst[start..]);
+    write_head(&mut w, head);
+    w.bytes(body);
+    let r = w.finish();
+    close_frame(dst, start, r)
+}
+
+/// Extends `dst` by `n` zero octets to be overwritten. Copying from a
+/// static block inlines better than `BytesMut::resize` for PDU-sized `n`.
+#[inline(always)]
+fn grow(dst: &mut BytesMut, n: usize) {
+    static ZEROS: [u8; 512] = [0; 512];
+    match ZEROS.get(..n) {
+        Some(z) => dst.extend_from_slice(z),
+        None => dst.resize(dst.len() + n, 0),
+    }
+}
+
+#[inline(always)]
+fn write_head(w: &mut SliceWriter<'_>, [id, status, seq]: [u32; 3]) {
+    w.u32(0); // command_length: filled in by close_frame
+    w.u32(id);
+    w.u32(status);
+    w.u32(seq);
+}
+
+/// Fills in `command_length`, or takes the partial PDU back off `dst`.
+#[inline(always)]
+fn close_frame(
+    dst: &mut BytesMut,
+    start: usize,
+    r: Result<(), EncodeError>,
+) -> Result<(), EncodeError> {
+    let len = dst.len() - start;
+    match (r, u32::try_from(len)) {
+        (Ok(()), Ok(len32)) => {
+            dst[start..start + 4].copy_from_slice(&len32.to_be_bytes());
+            Ok(())
+        }
+        (r, _) => {
+            dst.truncate(start);
+            r.and(Err(EncodeError::new(K::TooLong, Field::CommandLength)))
+        }
     }
 }
 
@@ -709,6 +810,7 @@ macro_rules! bodies {
                 Ok(b)
             }
 
+            #[inline(always)]
             fn body_len(&self, status: CommandStatus) -> Result<usize, EncodeError> {
                 match self {
                     $(Body::$ev => Ok(0),)*
@@ -723,11 +825,29 @@ macro_rules! bodies {
                 }
             }
 
-            fn put(&self, len: usize, w: &mut SliceWriter<'_>) {
+            /// Appends the whole PDU with this body: one dispatch on the
+            /// body, then code specialised for its layout.
+            #[inline]
+            fn encode_into(&self, head: [u32; 3], dst: &mut BytesMut) -> Result<(), EncodeError> {
                 match self {
-                    $(Body::$ev => {})*
-                    $(Body::$dv(b) => if len > 0 || !$lenient { b.put(w) })*
-                    Body::Other { body, .. } => w.bytes(body),
+                    $(Body::$ev => encode_raw(head, &[], dst),)*
+                    $(Body::$dv(b) => {
+                        // §4.1.2 etc.: no body in an error response.
+                        if $lenient && head[1] != 0 && *b == Default::default() {
+                            encode_raw(head, &[], dst)
+                        } else {
+                            encode_layout(b, head, dst)
+                        }
+                    })*
+                    Body::Other { body, .. } => encode_raw(head, body, dst),
+                }
+            }
+
+            /// The body's TLVs (empty for bodies without them).
+            pub fn tlvs(&self) -> &[Tlv] {
+                match self {
+                    $(Body::$dv(b) => b.tlv_list(),)*
+                    _ => &[],
                 }
             }
 
@@ -872,23 +992,8 @@ impl Pdu {
         if !id.is_response() && (self.sequence_number == 0 || self.sequence_number > MAX_SEQUENCE) {
             return Err(EncodeError::new(K::BadSequence, Field::SequenceNumber));
         }
-        let len = self.encoded_len()?;
-        let Ok(len32) = u32::try_from(len) else {
-            return Err(EncodeError::new(K::TooLong, Field::CommandLength));
-        };
-        let start = dst.len();
-        dst.resize(start + len, 0);
-        let mut w = SliceWriter::new(&mut dst[start..]);
-        w.u32(len32);
-        w.u32(id.0);
-        w.u32(self.command_status.0);
-        w.u32(self.sequence_number);
-        self.body.put(len - HEADER_LEN, &mut w);
-        let r = w.finish();
-        if r.is_err() {
-            dst.truncate(start);
-        }
-        r
+        self.body
+            .encode_into([id.0, self.command_status.0, self.sequence_number], dst)
     }
 
     /// Encodes into a new buffer.

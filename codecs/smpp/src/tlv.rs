@@ -116,6 +116,7 @@ macro_rules! tlvs {
 
             /// Length of the value on the wire, checked against the type's
             /// limits.
+            #[inline]
             fn value_len(&self) -> Result<usize, EncodeError> {
                 let bad = || EncodeError::new(K::BadLength, Field::TlvValue);
                 Ok(match self {
@@ -140,38 +141,32 @@ macro_rules! tlvs {
                 })
             }
 
-            /// Writes tag, length and value in one pass. Limits were
-            /// checked by the length pass ([`Tlv::encoded_len`]).
-            #[inline]
-            fn write(&self, w: &mut SliceWriter<'_>) {
+            /// Writes tag, length and value into a slice sized by the
+            /// length pass ([`Tlv::encoded_len`], which checked the limits).
+            #[inline(always)]
+            pub(crate) fn write(&self, w: &mut SliceWriter<'_>) {
                 match self {
-                    $(Tlv::$u8v(v) => { w.u16($u8t); w.u16(1); w.u8(*v) })*
-                    $(Tlv::$u16v(v) => { w.u16($u16t); w.u16(2); w.u16(*v) })*
-                    $(Tlv::$u32v(v) => { w.u16($u32t); w.u16(4); w.u32(*v) })*
+                    $(Tlv::$u8v(v) => { w.u32(head($u8t, 1)); w.u8(*v) })*
+                    $(Tlv::$u16v(v) => { w.u32(head($u16t, 2)); w.u16(*v) })*
+                    $(Tlv::$u32v(v) => { w.u32(head($u32t, 4)); w.u32(*v) })*
                     $(Tlv::$csv(v) => {
-                        w.u16($cst);
-                        w.u16(v.len() as u16 + 1);
+                        w.u32(head($cst, v.len() + 1));
                         w.c_octet(v, Field::TlvValue)
                     })*
-                    $(Tlv::$ov(v) => { w.u16($ot); w.u16(v.len() as u16); w.bytes(v) })*
+                    $(Tlv::$ov(v) => { w.u32(head($ot, v.len())); w.bytes(v) })*
                     Tlv::NetworkErrorCode { network_type: a, error_code: b }
                     | Tlv::BroadcastContentType { network_type: a, content_type: b }
                     | Tlv::BroadcastFrequencyInterval { unit: a, value: b } => {
-                        w.u16(self.tag().0);
-                        w.u16(3);
+                        w.u32(head(self.tag().0, 3));
                         w.u8(*a);
                         w.u16(*b);
                     }
-                    Tlv::AlertOnMessageDelivery(v) => {
-                        w.u16(0x130C);
-                        match v {
-                            Some(v) => { w.u16(1); w.u8(*v) }
-                            None => w.u16(0),
-                        }
-                    }
+                    Tlv::AlertOnMessageDelivery(v) => match v {
+                        Some(v) => { w.u32(head(0x130C, 1)); w.u8(*v) }
+                        None => w.u32(head(0x130C, 0)),
+                    },
                     Tlv::Other { tag, value } => {
-                        w.u16(*tag);
-                        w.u16(value.len() as u16);
+                        w.u32(head(*tag, value.len()));
                         w.bytes(value)
                     }
                 }
@@ -233,6 +228,12 @@ macro_rules! tlvs {
 }
 
 type DecodeErrorKindOnly = crate::error::DecodeErrorKind;
+
+/// Tag and length as one word. `len` was checked to fit 16 bits.
+#[inline(always)]
+fn head(tag: u16, len: usize) -> u32 {
+    (u32::from(tag) << 16) | (len as u32 & 0xFFFF)
+}
 
 /// Length rules that a plain range cannot say: `ms_validity` is 1 octet,
 /// or 4 with the relative-time form (SMPP 5.0 §4.8.4.40).
@@ -336,11 +337,12 @@ tlvs! {
 
 impl Tlv {
     /// Encoded size including the 4-octet tag and length.
+    #[inline]
     pub fn encoded_len(&self) -> Result<usize, EncodeError> {
         Ok(4 + self.value_len()?)
     }
 
-    /// Encodes this TLV on its own (checked).
+    /// Encodes this TLV (checked); nothing is written on error.
     pub fn encode(&self, dst: &mut impl BufMut) -> Result<(), EncodeError> {
         let mut buf = vec![0u8; self.encoded_len()?];
         let mut w = SliceWriter::new(&mut buf);
@@ -391,20 +393,13 @@ fn count_tlvs(mut buf: &[u8]) -> usize {
 }
 
 /// Total encoded size of a TLV list, checking each.
-#[inline]
+#[inline(always)]
 pub(crate) fn tlvs_len(tlvs: &[Tlv]) -> Result<usize, EncodeError> {
     let mut n = 0;
     for t in tlvs {
         n += t.encoded_len()?;
     }
     Ok(n)
-}
-
-#[inline]
-pub(crate) fn put_tlvs(tlvs: &[Tlv], w: &mut SliceWriter<'_>) {
-    for t in tlvs {
-        t.write(w);
-    }
 }
 
 /// Convenience lookups over a TLV list.

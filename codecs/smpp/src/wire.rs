@@ -69,7 +69,7 @@ impl<'a> Reader<'a> {
     /// A C-Octet String of at most `max` octets *including* the NUL
     /// (the "Var. max N" of the spec tables). Returns the text without
     /// its NUL.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn c_octet(&mut self, field: Field, max: usize) -> Result<Bytes, DecodeError> {
         let rest = &self.buf[self.pos..];
         let window = &rest[..rest.len().min(max)];
@@ -152,7 +152,7 @@ impl<'a> SliceWriter<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn take(&mut self, n: usize) -> Option<&mut [u8]> {
         let s = self.buf.get_mut(self.pos..self.pos + n);
         if s.is_some() {
@@ -163,21 +163,25 @@ impl<'a> SliceWriter<'a> {
         s
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn u8(&mut self, v: u8) {
-        if let Some(d) = self.take(1) {
-            d[0] = v;
+        match self.buf.get_mut(self.pos) {
+            Some(d) => {
+                *d = v;
+                self.pos += 1;
+            }
+            None => self.bad = Some(Field::Body),
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn u16(&mut self, v: u16) {
         if let Some(d) = self.take(2) {
             d.copy_from_slice(&v.to_be_bytes());
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn u32(&mut self, v: u32) {
         if let Some(d) = self.take(4) {
             d.copy_from_slice(&v.to_be_bytes());
@@ -193,8 +197,12 @@ impl<'a> SliceWriter<'a> {
 
     /// A C-Octet String: the text, then its NUL. A NUL inside the text
     /// would end the string early on the wire, so it is an error.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn c_octet(&mut self, s: &[u8], field: Field) {
+        // Most optional strings (service_type, times) are empty.
+        if s.is_empty() {
+            return self.u8(0);
+        }
         if let Some(d) = self.take(s.len() + 1) {
             let (text, nul) = d.split_at_mut(s.len());
             copy_small(text, s);
@@ -243,21 +251,31 @@ fn copy_small(dst: &mut [u8], src: &[u8]) {
     }
 }
 
-/// Whether `s` holds a zero octet, eight octets at a time.
+/// Whether `s` holds a zero octet, eight octets at a time (the last
+/// window overlaps the one before it rather than falling back to bytes).
 #[inline(always)]
-fn has_zero(s: &[u8]) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = s.chunks_exact(8);
-    for c in &mut chunks {
+pub(crate) fn has_zero(s: &[u8]) -> bool {
+    #[inline(always)]
+    fn word_has_zero(c: &[u8]) -> bool {
+        const LO: u64 = 0x0101_0101_0101_0101;
+        const HI: u64 = 0x8080_8080_8080_8080;
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
         let x = u64::from_le_bytes(w);
-        if x.wrapping_sub(LO) & !x & HI != 0 {
+        x.wrapping_sub(LO) & !x & HI != 0
+    }
+    let n = s.len();
+    if n < 8 {
+        return s.contains(&0);
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        if word_has_zero(&s[i..i + 8]) {
             return true;
         }
+        i += 8;
     }
-    chunks.remainder().contains(&0)
+    i < n && word_has_zero(&s[n - 8..])
 }
 
 /// Checks a C-Octet String's length for encoding (the NUL check happens
