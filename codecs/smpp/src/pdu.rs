@@ -222,8 +222,7 @@ macro_rules! kind_put {
         $w.u8(*$v)
     };
     ($w:ident, $v:expr, addr($max:expr, $t:ident, $n:ident, $a:ident)) => {{
-        $w.u8($v.ton.0);
-        $w.u8($v.npi.0);
+        $w.array([$v.ton.0, $v.npi.0]);
         $w.c_octet(&$v.addr, Field::$a);
     }};
     ($w:ident, $v:expr, sm) => {{
@@ -733,10 +732,11 @@ fn grow(dst: &mut BytesMut, n: usize) {
 
 #[inline(always)]
 fn write_head(w: &mut SliceWriter<'_>, [id, status, seq]: [u32; 3]) {
-    w.u32(0); // command_length: filled in by close_frame
-    w.u32(id);
-    w.u32(status);
-    w.u32(seq);
+    let mut h = [0u8; HEADER_LEN]; // command_length: filled in by close_frame
+    h[4..8].copy_from_slice(&id.to_be_bytes());
+    h[8..12].copy_from_slice(&status.to_be_bytes());
+    h[12..].copy_from_slice(&seq.to_be_bytes());
+    w.array(h);
 }
 
 /// Fills in `command_length`, or takes the partial PDU back off `dst`.

@@ -146,9 +146,20 @@ macro_rules! tlvs {
             #[inline(always)]
             pub(crate) fn write(&self, w: &mut SliceWriter<'_>) {
                 match self {
-                    $(Tlv::$u8v(v) => { w.u32(head($u8t, 1)); w.u8(*v) })*
-                    $(Tlv::$u16v(v) => { w.u32(head($u16t, 2)); w.u16(*v) })*
-                    $(Tlv::$u32v(v) => { w.u32(head($u32t, 4)); w.u32(*v) })*
+                    $(Tlv::$u8v(v) => {
+                        let [t0, t1] = u16::to_be_bytes($u8t);
+                        w.array([t0, t1, 0, 1, *v])
+                    })*
+                    $(Tlv::$u16v(v) => {
+                        let [t0, t1] = u16::to_be_bytes($u16t);
+                        let [v0, v1] = v.to_be_bytes();
+                        w.array([t0, t1, 0, 2, v0, v1])
+                    })*
+                    $(Tlv::$u32v(v) => {
+                        let [t0, t1] = u16::to_be_bytes($u32t);
+                        let [v0, v1, v2, v3] = v.to_be_bytes();
+                        w.array([t0, t1, 0, 4, v0, v1, v2, v3])
+                    })*
                     $(Tlv::$csv(v) => {
                         w.u32(head($cst, v.len() + 1));
                         w.c_octet(v, Field::TlvValue)
@@ -157,13 +168,13 @@ macro_rules! tlvs {
                     Tlv::NetworkErrorCode { network_type: a, error_code: b }
                     | Tlv::BroadcastContentType { network_type: a, content_type: b }
                     | Tlv::BroadcastFrequencyInterval { unit: a, value: b } => {
-                        w.u32(head(self.tag().0, 3));
-                        w.u8(*a);
-                        w.u16(*b);
+                        let [t0, t1] = self.tag().0.to_be_bytes();
+                        let [b0, b1] = b.to_be_bytes();
+                        w.array([t0, t1, 0, 3, *a, b0, b1])
                     }
                     Tlv::AlertOnMessageDelivery(v) => match v {
-                        Some(v) => { w.u32(head(0x130C, 1)); w.u8(*v) }
-                        None => w.u32(head(0x130C, 0)),
+                        Some(v) => w.array([0x13, 0x0C, 0, 1, *v]),
+                        None => w.array([0x13, 0x0C, 0, 0]),
                     },
                     Tlv::Other { tag, value } => {
                         w.u32(head(*tag, value.len()));

@@ -152,32 +152,30 @@ impl<'a> SliceWriter<'a> {
         }
     }
 
+    /// The next `n` octets, or `None` past the end. The position moves
+    /// on either way: an overrun (which the sizing pass rules out) then
+    /// shows as a length mismatch in [`SliceWriter::finish`], and the
+    /// common path has no extra branch.
     #[inline(always)]
     fn take(&mut self, n: usize) -> Option<&mut [u8]> {
-        let s = self.buf.get_mut(self.pos..self.pos + n);
-        if s.is_some() {
-            self.pos += n;
-        } else {
-            self.bad = Some(Field::Body);
-        }
-        s
+        let at = self.pos;
+        self.pos += n;
+        self.buf.get_mut(at..at + n)
     }
 
     #[inline(always)]
     pub(crate) fn u8(&mut self, v: u8) {
-        match self.buf.get_mut(self.pos) {
-            Some(d) => {
-                *d = v;
-                self.pos += 1;
-            }
-            None => self.bad = Some(Field::Body),
+        if let Some(d) = self.buf.get_mut(self.pos) {
+            *d = v;
         }
+        self.pos += 1;
     }
 
+    /// A fixed-size run of octets: one bounds check, an inlined copy.
     #[inline(always)]
-    pub(crate) fn u16(&mut self, v: u16) {
-        if let Some(d) = self.take(2) {
-            d.copy_from_slice(&v.to_be_bytes());
+    pub(crate) fn array<const N: usize>(&mut self, a: [u8; N]) {
+        if let Some(d) = self.take(N) {
+            d.copy_from_slice(&a);
         }
     }
 
@@ -251,31 +249,40 @@ fn copy_small(dst: &mut [u8], src: &[u8]) {
     }
 }
 
-/// Whether `s` holds a zero octet, eight octets at a time (the last
-/// window overlaps the one before it rather than falling back to bytes).
+/// Whether `s` holds a zero octet, a word at a time. Short strings, which
+/// SMPP fields are, take two overlapping word loads and no loop.
 #[inline(always)]
 pub(crate) fn has_zero(s: &[u8]) -> bool {
     #[inline(always)]
-    fn word_has_zero(c: &[u8]) -> bool {
-        const LO: u64 = 0x0101_0101_0101_0101;
-        const HI: u64 = 0x8080_8080_8080_8080;
+    fn w64(c: &[u8]) -> bool {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
         let x = u64::from_le_bytes(w);
-        x.wrapping_sub(LO) & !x & HI != 0
+        x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080 != 0
+    }
+    #[inline(always)]
+    fn w32(c: &[u8]) -> bool {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(c);
+        let x = u32::from_le_bytes(w);
+        x.wrapping_sub(0x0101_0101) & !x & 0x8080_8080 != 0
     }
     let n = s.len();
-    if n < 8 {
-        return s.contains(&0);
-    }
-    let mut i = 0;
-    while i + 8 <= n {
-        if word_has_zero(&s[i..i + 8]) {
-            return true;
+    match n {
+        0..=3 => s.contains(&0),
+        4..=7 => w32(&s[..4]) || w32(&s[n - 4..]),
+        8..=16 => w64(&s[..8]) || w64(&s[n - 8..]),
+        _ => {
+            let mut i = 0;
+            while i + 8 <= n {
+                if w64(&s[i..i + 8]) {
+                    return true;
+                }
+                i += 8;
+            }
+            w64(&s[n - 8..])
         }
-        i += 8;
     }
-    i < n && word_has_zero(&s[n - 8..])
 }
 
 /// Checks a C-Octet String's length for encoding (the NUL check happens
