@@ -192,6 +192,9 @@ macro_rules! tlvs {
                     // SMPP 3.4 peers (and Wireshark) read source_telematics_id
                     // as 1 octet, SMPP 5.0 as 2: accept both, write 2.
                     0x0010 if n == 1 => Tlv::SourceTelematicsId(u16::from(v[0])),
+                    // broadcast_rep_num is 2 octets in SMPP 5.0 (and oserl,
+                    // node-smpp); Wireshark and rusmpp read and write 1.
+                    0x0604 if n == 1 => Tlv::BroadcastRepNum(u16::from(v[0])),
                     $($u16t => { if n != 2 { return Err(K::BadLength) } Tlv::$u16v(u16::from_be_bytes([v[0], v[1]])) })*
                     $($u32t => { if n != 4 { return Err(K::BadLength) } Tlv::$u32v(u32::from_be_bytes([v[0], v[1], v[2], v[3]])) })*
                     $($cst => Tlv::$csv(tlv_c_octet(v, $csmax)?),)*
@@ -521,12 +524,18 @@ mod tests {
     }
 
     #[test]
-    fn source_telematics_id_one_or_two_octets() {
+    fn one_or_two_octet_readings() {
         for raw in [&b"\x00\x10\x00\x01\x07"[..], b"\x00\x10\x00\x02\x00\x07"] {
             let body = Bytes::copy_from_slice(raw);
             let mut v = Vec::new();
             read_tlvs(&mut Reader::new(&body), &mut v).unwrap();
             assert_eq!(v, [Tlv::SourceTelematicsId(7)]);
+        }
+        for raw in [&b"\x06\x04\x00\x01\x03"[..], b"\x06\x04\x00\x02\x00\x03"] {
+            let body = Bytes::copy_from_slice(raw);
+            let mut v = Vec::new();
+            read_tlvs(&mut Reader::new(&body), &mut v).unwrap();
+            assert_eq!(v, [Tlv::BroadcastRepNum(3)]);
         }
     }
 

@@ -134,8 +134,9 @@ pub(crate) fn time_len(s: &[u8], field: Field) -> Result<usize, EncodeError> {
 }
 
 /// Writes a PDU into a slice sized by the length pass. Never panics: a
-/// write past the end (which the length pass rules out) or a NUL inside a
-/// C-Octet String is recorded and reported by [`SliceWriter::finish`].
+/// write past the end (which the length pass rules out) is skipped and
+/// shows as a length mismatch, and a NUL inside a C-Octet String is
+/// recorded; [`SliceWriter::finish`] reports either.
 pub(crate) struct SliceWriter<'a> {
     buf: &'a mut [u8],
     pos: usize,

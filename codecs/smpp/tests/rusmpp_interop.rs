@@ -586,9 +586,9 @@ fn compare(p: &Pdu, cmd: &Command) -> Result<(), String> {
 /// Each is checked on its own in a submit_sm by
 /// [`every_typed_tlv_alone_in_a_submit_sm`].
 const KNOWN_TLV_DISAGREEMENTS: &[(u16, &str)] = &[
-    // SMPP 5.0 (§4.8.4, broadcast_rep_num): a 2-octet Integer (so say
-    // Wireshark, oserl and node-smpp too). rusmpp models it as 1 octet:
-    // rusmpp is wrong, and cannot read any broadcast_sm that carries it.
+    // broadcast_rep_num: we write 2 octets (the SMPP 5.0 reading of oserl
+    // and node-smpp) and read 1 or 2; rusmpp (and Wireshark 4.0) use 1, so
+    // rusmpp cannot read a broadcast_sm of ours that carries it.
     (
         0x0604,
         "broadcast_rep_num: 2 octets (5.0, ours) vs 1 (rusmpp)",
@@ -623,7 +623,7 @@ fn tlvs_mut(body: &mut Body) -> Option<&mut Vec<Tlv>> {
 ///
 /// The TLVs of [`KNOWN_TLV_DISAGREEMENTS`] are taken out first: they are in
 /// the submit_sm that carries every typed TLV and in the broadcast_sm
-/// (`broadcast_rep_num`, which rusmpp cannot read at all).
+/// (`broadcast_rep_num`, which rusmpp cannot read in our 2-octet form).
 #[test]
 fn our_examples_decode_in_rusmpp() {
     let mut checked = 0;

@@ -272,10 +272,10 @@ fn realistic() -> Vec<Pdu> {
 /// field, so one disagreement desynchronises every following TLV and the
 /// packet is reported malformed.
 ///
-/// * `broadcast_rep_num` (tag 0x0604) is a 2-octet Integer (SMPP 5.0
-///   §4.8.4, "broadcast_rep_num"), which is what we write; Wireshark
-///   (checked with 4.0.17, `packet-smpp.c`) reads one octet. A Wireshark
-///   bug: the TLV is left out here.
+/// * `broadcast_rep_num` (tag 0x0604): we write 2 octets, as oserl and
+///   node-smpp read SMPP 5.0; Wireshark (checked with 4.0.17,
+///   `packet-smpp.c`) and rusmpp read one. Left out here; our decoder
+///   accepts both forms.
 /// * `source_telematics_id` (tag 0x0010): SMPP 5.0, smpplib, oserl and
 ///   rusmpp give it 2 octets (like `dest_telematics_id`), which is what we
 ///   write; Wireshark 4.0 reads one (an SMPP 3.4 reading). Left out here;
