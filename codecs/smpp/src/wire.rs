@@ -2,11 +2,16 @@
 //! (SMPP 3.4 §3.1: Integer, C-Octet String, Octet String).
 
 use bytes::Bytes;
+use nom::bytes::complete::{tag, take, take_till};
+use nom::number::complete::{be_u16, be_u32, be_u8};
+use nom::sequence::terminated;
+use nom::IResult;
 
 use crate::error::{DecodeError, DecodeErrorKind as K, EncodeError, Field};
 
-/// Reads fields from one PDU body. Every read is bounded by the body;
-/// strings are returned as slices of the frame, never copied.
+/// Reads fields from one PDU body with `nom` parsers over the unread
+/// bytes. Every read is bounded by the body; strings are returned as
+/// slices of the frame, never copied.
 pub(crate) struct Reader<'a> {
     buf: &'a Bytes,
     pos: usize,
@@ -24,8 +29,9 @@ impl<'a> Reader<'a> {
 
     /// The unread part of the body.
     #[inline]
-    pub(crate) fn rest(&self) -> &[u8] {
-        &self.buf[self.pos..]
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        let buf: &'a [u8] = self.buf;
+        &buf[self.pos..]
     }
 
     #[inline]
@@ -33,54 +39,58 @@ impl<'a> Reader<'a> {
         self.pos >= self.buf.len()
     }
 
+    /// Runs a `nom` parser on the unread bytes and moves past what it
+    /// consumed. A parser that runs out of input means the body ended
+    /// inside `field`.
+    #[inline(always)]
+    fn parse<O>(
+        &mut self,
+        field: Field,
+        mut parser: impl FnMut(&'a [u8]) -> IResult<&'a [u8], O>,
+    ) -> Result<O, DecodeError> {
+        let rest = self.rest();
+        match parser(rest) {
+            Ok((left, out)) => {
+                self.pos += rest.len() - left.len();
+                Ok(out)
+            }
+            Err(_) => Err(DecodeError::new(K::Truncated, field)),
+        }
+    }
+
     #[inline]
     pub(crate) fn u8(&mut self, field: Field) -> Result<u8, DecodeError> {
-        match self.buf.get(self.pos) {
-            Some(&b) => {
-                self.pos += 1;
-                Ok(b)
-            }
-            None => Err(DecodeError::new(K::Truncated, field)),
-        }
+        self.parse(field, be_u8)
     }
 
     #[inline]
     pub(crate) fn u16(&mut self, field: Field) -> Result<u16, DecodeError> {
-        match self.buf.get(self.pos..self.pos + 2) {
-            Some(s) => {
-                self.pos += 2;
-                Ok(u16::from_be_bytes([s[0], s[1]]))
-            }
-            None => Err(DecodeError::new(K::Truncated, field)),
-        }
+        self.parse(field, be_u16)
     }
 
     #[inline]
     pub(crate) fn u32(&mut self, field: Field) -> Result<u32, DecodeError> {
-        match self.buf.get(self.pos..self.pos + 4) {
-            Some(s) => {
-                self.pos += 4;
-                Ok(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-            }
-            None => Err(DecodeError::new(K::Truncated, field)),
-        }
+        self.parse(field, be_u32)
     }
 
     /// A C-Octet String of at most `max` octets *including* the NUL
     /// (the "Var. max N" of the spec tables). Returns the text without
-    /// its NUL.
+    /// its NUL. The NUL is looked for only within `max` octets, so an
+    /// unterminated string costs no more than its limit.
     #[inline(always)]
     pub(crate) fn c_octet(&mut self, field: Field, max: usize) -> Result<Bytes, DecodeError> {
-        let rest = &self.buf[self.pos..];
+        let rest = self.rest();
         let window = &rest[..rest.len().min(max)];
-        match memchr0(window) {
-            Some(n) => {
-                let s = self.buf.slice(self.pos..self.pos + n);
-                self.pos += n + 1;
+        let parsed: IResult<&[u8], &[u8]> =
+            terminated(take_till(|b| b == 0), tag(&[0u8][..]))(window);
+        match parsed {
+            Ok((_, text)) => {
+                let s = self.buf.slice(self.pos..self.pos + text.len());
+                self.pos += text.len() + 1;
                 Ok(s)
             }
-            None if rest.len() < max => Err(DecodeError::new(K::Truncated, field)),
-            None => Err(DecodeError::new(K::Unterminated, field)),
+            Err(_) if rest.len() < max => Err(DecodeError::new(K::Truncated, field)),
+            Err(_) => Err(DecodeError::new(K::Unterminated, field)),
         }
     }
 
@@ -98,12 +108,9 @@ impl<'a> Reader<'a> {
     /// `n` octets as a slice of the frame.
     #[inline]
     pub(crate) fn octets(&mut self, field: Field, n: usize) -> Result<Bytes, DecodeError> {
-        if self.remaining() < n {
-            return Err(DecodeError::new(K::Truncated, field));
-        }
-        let s = self.buf.slice(self.pos..self.pos + n);
-        self.pos += n;
-        Ok(s)
+        let start = self.pos;
+        self.parse(field, take(n))?;
+        Ok(self.buf.slice(start..self.pos))
     }
 
     /// A body that must be finished: anything left is an error.
@@ -114,11 +121,6 @@ impl<'a> Reader<'a> {
             Err(DecodeError::new(K::TrailingBytes, Field::Body))
         }
     }
-}
-
-#[inline]
-fn memchr0(s: &[u8]) -> Option<usize> {
-    s.iter().position(|&b| b == 0)
 }
 
 /// Checks a time field for encoding: empty or 16 characters.
