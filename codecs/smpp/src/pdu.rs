@@ -732,11 +732,10 @@ fn grow(dst: &mut BytesMut, n: usize) {
 
 #[inline(always)]
 fn write_head(w: &mut SliceWriter<'_>, [id, status, seq]: [u32; 3]) {
-    let mut h = [0u8; HEADER_LEN]; // command_length: filled in by close_frame
-    h[4..8].copy_from_slice(&id.to_be_bytes());
-    h[8..12].copy_from_slice(&status.to_be_bytes());
-    h[12..].copy_from_slice(&seq.to_be_bytes());
-    w.array(h);
+    w.u32(0); // command_length: filled in by close_frame
+    w.u32(id);
+    w.u32(status);
+    w.u32(seq);
 }
 
 /// Fills in `command_length`, or takes the partial PDU back off `dst`.
