@@ -230,13 +230,15 @@ macro_rules! kind_put {
         $w.bytes($v);
     }};
     ($w:ident, $v:expr, tlvs) => {
-        ()
+        for t in $v {
+            t.write($w);
+        }
     };
     ($w:ident, $v:expr, dests) => {
-        $w = put_dests($v, $w)
+        put_dests($v, $w)
     };
     ($w:ident, $v:expr, unsuccess) => {
-        $w = put_unsuccess($v, $w)
+        put_unsuccess($v, $w)
     };
 }
 
@@ -262,27 +264,10 @@ macro_rules! body {
             }
 
             #[inline(always)]
-            fn put<'a>(&self, mut w: SliceWriter<'a>) -> SliceWriter<'a> {
+            fn put(&self, w: &mut SliceWriter<'_>) {
                 $(kind_put!(w, &self.$f, $kind $(($($arg)*))?);)*
-                w
-            }
-
-            #[inline(always)]
-            fn tlv_list(&self) -> &[Tlv] {
-                $(kind_tlvs!(&self.$f, $kind $(($($arg)*))?);)*
-                #[allow(unreachable_code)]
-                &[]
             }
         }
-    };
-}
-
-macro_rules! kind_tlvs {
-    ($v:expr, tlvs) => {
-        return $v
-    };
-    ($v:expr, $($other:tt)*) => {
-        ()
     };
 }
 
@@ -290,11 +275,9 @@ macro_rules! kind_tlvs {
 trait BodyCodec: Sized {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
     fn body_len(&self) -> Result<usize, EncodeError>;
-    /// Writes every field but the TLVs. Takes the writer by value so its
-    /// position stays in a register.
-    fn put<'a>(&self, w: SliceWriter<'a>) -> SliceWriter<'a>;
-    /// The TLVs, written after the fixed part.
-    fn tlv_list(&self) -> &[Tlv];
+    /// Writes the body. Always inlined into `encode_layout`, where the
+    /// writer is a local, so its position stays in a register.
+    fn put(&self, w: &mut SliceWriter<'_>);
 }
 
 impl<T: BodyCodec> BodyCodec for Box<T> {
@@ -307,12 +290,8 @@ impl<T: BodyCodec> BodyCodec for Box<T> {
         (**self).body_len()
     }
     #[inline(always)]
-    fn put<'a>(&self, w: SliceWriter<'a>) -> SliceWriter<'a> {
+    fn put(&self, w: &mut SliceWriter<'_>) {
         (**self).put(w)
-    }
-    #[inline(always)]
-    fn tlv_list(&self) -> &[Tlv] {
-        (**self).tlv_list()
     }
 }
 
@@ -629,7 +608,7 @@ fn dests_len(v: &[DestAddress]) -> Result<usize, EncodeError> {
     Ok(n)
 }
 
-fn put_dests<'a>(v: &[DestAddress], mut w: SliceWriter<'a>) -> SliceWriter<'a> {
+fn put_dests(v: &[DestAddress], w: &mut SliceWriter<'_>) {
     w.u8(v.len() as u8);
     for d in v {
         match d {
@@ -643,7 +622,6 @@ fn put_dests<'a>(v: &[DestAddress], mut w: SliceWriter<'a>) -> SliceWriter<'a> {
             }
         }
     }
-    w
 }
 
 fn read_unsuccess(r: &mut Reader<'_>) -> Result<Vec<UnsuccessSme>, DecodeError> {
@@ -671,7 +649,7 @@ fn unsuccess_len(v: &[UnsuccessSme]) -> Result<usize, EncodeError> {
     Ok(n)
 }
 
-fn put_unsuccess<'a>(v: &[UnsuccessSme], mut w: SliceWriter<'a>) -> SliceWriter<'a> {
+fn put_unsuccess(v: &[UnsuccessSme], w: &mut SliceWriter<'_>) {
     w.u8(v.len() as u8);
     for u in v {
         kind_put!(
@@ -681,7 +659,6 @@ fn put_unsuccess<'a>(v: &[UnsuccessSme], mut w: SliceWriter<'a>) -> SliceWriter<
         );
         w.u32(u.error_status_code.0);
     }
-    w
 }
 
 /// Writes a PDU of one body layout in two passes: sizing (which checks
@@ -700,10 +677,7 @@ fn encode_layout<B: BodyCodec>(
     grow(dst, len);
     let mut w = SliceWriter::new(&mut dst[start..]);
     write_head(&mut w, head);
-    let mut w = b.put(w);
-    for t in b.tlv_list() {
-        t.write(&mut w);
-    }
+    b.put(&mut w);
     let r = w.finish();
     close_frame(dst, start, r)
 }
@@ -839,14 +813,6 @@ macro_rules! bodies {
                         }
                     })*
                     Body::Other { body, .. } => encode_raw(head, body, dst),
-                }
-            }
-
-            /// The body's TLVs (empty for bodies without them).
-            pub fn tlvs(&self) -> &[Tlv] {
-                match self {
-                    $(Body::$dv(b) => b.tlv_list(),)*
-                    _ => &[],
                 }
             }
 

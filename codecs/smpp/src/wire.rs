@@ -255,7 +255,7 @@ fn copy_small(dst: &mut [u8], src: &[u8]) {
 /// Whether `s` holds a zero octet, a word at a time. Short strings, which
 /// SMPP fields are, take two overlapping word loads and no loop.
 #[inline(always)]
-pub(crate) fn has_zero(s: &[u8]) -> bool {
+fn has_zero(s: &[u8]) -> bool {
     #[inline(always)]
     fn w64(c: &[u8]) -> bool {
         let mut w = [0u8; 8];
