@@ -3,6 +3,8 @@
 //! This library holds the daemon's logic so that tests can start a whole
 //! gateway in-process; `src/main.rs` only parses the command line.
 
+pub mod config;
+
 /// The SMPP codec the daemon is built on.
 pub use telegate_smpp as smpp_codec;
 

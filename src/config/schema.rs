@@ -1,0 +1,355 @@
+//! The configuration file's shape. Every table denies unknown keys; values
+//! are checked further in `validate`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use super::units::{ByteSize, Duration, Secret};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The SMPP listener ESMEs bind to.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Destination normalisation.
+    #[serde(default)]
+    pub routing: RoutingConfig,
+    /// ESME accounts.
+    #[serde(default, rename = "account")]
+    pub accounts: Vec<AccountConfig>,
+    /// Upstream carriers.
+    #[serde(default, rename = "carrier")]
+    pub carriers: Vec<CarrierConfig>,
+    /// Routes: destination prefix → carriers.
+    #[serde(default, rename = "route")]
+    pub routes: Vec<RouteConfig>,
+    /// Delivery-receipt mapping and held receipts.
+    #[serde(default)]
+    pub dlr: DlrConfig,
+}
+
+/// `[server]`: the SMPP listener for ESMEs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Plain TCP listen addresses.
+    pub listen: Vec<SocketAddr>,
+    /// TLS listen addresses; need `tls_cert` and `tls_key`.
+    pub tls_listen: Vec<SocketAddr>,
+    /// PEM certificate chain for the TLS listeners.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for the TLS listeners.
+    pub tls_key: Option<PathBuf>,
+    /// Outstanding requests accepted per session; more get ESME_RTHROTTLED.
+    pub window: u32,
+    /// Outstanding deliver_sm the gateway sends to one ESME session.
+    pub deliver_window: u32,
+    /// How often the gateway sends enquire_link to an idle ESME.
+    pub enquire_link_interval: Duration,
+    /// A session with no PDU from the ESME for this long is unbound.
+    pub inactivity_timeout: Duration,
+    /// A connection must bind within this time.
+    pub bind_timeout: Duration,
+    /// How long the ESME has to answer a deliver_sm.
+    pub response_timeout: Duration,
+    /// How long a submit may spend on retries and failover before the
+    /// ESME gets an error.
+    pub submit_deadline: Duration,
+    /// Delay before answering a bind with wrong credentials.
+    pub auth_failure_delay: Duration,
+    /// Failed binds from one IP address within `auth_failure_window`
+    /// before that address is refused for `auth_lockout`.
+    pub auth_max_failures: u32,
+    /// See `auth_max_failures`.
+    pub auth_failure_window: Duration,
+    /// See `auth_max_failures`.
+    pub auth_lockout: Duration,
+    /// Connections accepted at once, across listeners.
+    pub max_connections: u32,
+    /// Largest PDU accepted (command_length).
+    pub max_pdu_len: ByteSize,
+    /// system_id in bind responses.
+    pub system_id: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            listen: vec![SocketAddr::from(([0, 0, 0, 0], 2775))],
+            tls_listen: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            window: 64,
+            deliver_window: 16,
+            enquire_link_interval: Duration::secs(30),
+            inactivity_timeout: Duration::secs(120),
+            bind_timeout: Duration::secs(10),
+            response_timeout: Duration::secs(30),
+            submit_deadline: Duration::secs(10),
+            auth_failure_delay: Duration::secs(1),
+            auth_max_failures: 5,
+            auth_failure_window: Duration::secs(60),
+            auth_lockout: Duration::secs(300),
+            max_connections: 20_000,
+            max_pdu_len: ByteSize(65_536),
+            system_id: "telegate".to_owned(),
+        }
+    }
+}
+
+/// `[routing]`: how destinations are normalised to E.164 digits before
+/// lookup.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// Country code for national numbers (TON 2, or TON 0 starting with
+    /// `national_prefix`); without it they are routed as written.
+    pub country_code: Option<String>,
+    /// Trunk prefix of national numbers, replaced by `country_code`.
+    pub national_prefix: String,
+    /// International call prefix stripped from TON 0 numbers.
+    pub international_prefix: String,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> RoutingConfig {
+        RoutingConfig {
+            country_code: None,
+            national_prefix: "0".to_owned(),
+            international_prefix: "00".to_owned(),
+        }
+    }
+}
+
+/// The kind of bind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BindType {
+    /// bind_transmitter: submits only.
+    Tx,
+    /// bind_receiver: deliveries only.
+    Rx,
+    /// bind_transceiver: both.
+    Trx,
+}
+
+impl BindType {
+    /// Whether this bind may submit.
+    pub fn can_submit(self) -> bool {
+        matches!(self, BindType::Tx | BindType::Trx)
+    }
+
+    /// Whether this bind may receive deliver_sm.
+    pub fn can_receive(self) -> bool {
+        matches!(self, BindType::Rx | BindType::Trx)
+    }
+
+    /// `tx`, `rx` or `trx`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BindType::Tx => "tx",
+            BindType::Rx => "rx",
+            BindType::Trx => "trx",
+        }
+    }
+}
+
+fn all_bind_types() -> Vec<BindType> {
+    vec![BindType::Tx, BindType::Rx, BindType::Trx]
+}
+
+/// `[[account]]`: an ESME account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// The system_id the ESME binds with.
+    pub system_id: String,
+    /// Stable account id for CDRs, logs and metrics; defaults to system_id.
+    #[serde(default)]
+    pub sid: Option<String>,
+    /// argon2 PHC string from `telegate hash-password`.
+    pub password_hash: String,
+    /// Token-bucket rate in messages per second (0: unlimited).
+    #[serde(default = "default_throughput")]
+    pub throughput: u32,
+    /// Simultaneous binds.
+    #[serde(default = "default_max_binds")]
+    pub max_binds: u32,
+    /// Source networks allowed to bind (empty: any).
+    #[serde(default)]
+    pub allowed_ips: Vec<IpNet>,
+    /// Bind types allowed.
+    #[serde(default = "all_bind_types")]
+    pub bind_types: Vec<BindType>,
+    /// Per-session window override.
+    #[serde(default)]
+    pub window: Option<u32>,
+    /// Numbers and short codes whose MO messages go to this account.
+    #[serde(default)]
+    pub mo_numbers: Vec<String>,
+}
+
+fn default_throughput() -> u32 {
+    100
+}
+
+fn default_max_binds() -> u32 {
+    4
+}
+
+impl AccountConfig {
+    /// The account's stable id.
+    pub fn sid(&self) -> &str {
+        self.sid.as_deref().unwrap_or(&self.system_id)
+    }
+}
+
+/// Reconnect backoff bounds.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backoff {
+    /// First delay.
+    pub min: Duration,
+    /// Largest delay.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff {
+            min: Duration::secs(1),
+            max: Duration::secs(60),
+        }
+    }
+}
+
+/// `[[carrier]]`: an upstream SMSC.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarrierConfig {
+    /// Name used in routes, logs and metrics.
+    pub name: String,
+    /// `host:port` of the SMSC.
+    pub address: String,
+    /// Connect with TLS.
+    #[serde(default)]
+    pub tls: bool,
+    /// PEM CA bundle to verify the carrier with (default: webpki roots are
+    /// not bundled, so TLS carriers need this).
+    #[serde(default)]
+    pub tls_ca: Option<PathBuf>,
+    /// Name to verify in the carrier's certificate (default: the host of
+    /// `address`).
+    #[serde(default)]
+    pub tls_server_name: Option<String>,
+    /// system_id to bind with.
+    pub system_id: String,
+    /// Password to bind with.
+    pub password: Secret,
+    /// system_type to bind with.
+    #[serde(default)]
+    pub system_type: String,
+    /// Kind of bind.
+    #[serde(default = "default_carrier_bind")]
+    pub bind: BindType,
+    /// Persistent binds kept open.
+    #[serde(default = "one")]
+    pub binds: u32,
+    /// Outstanding submits per bind.
+    #[serde(default = "default_carrier_window")]
+    pub window: u32,
+    /// Messages per second across all binds (0: unlimited).
+    #[serde(default)]
+    pub throughput: u32,
+    /// enquire_link interval on idle binds.
+    #[serde(default = "default_enquire")]
+    pub enquire_link_interval: Duration,
+    /// How long to wait for any response.
+    #[serde(default = "default_response_timeout")]
+    pub response_timeout: Duration,
+    /// Reconnect backoff (exponential, with jitter).
+    #[serde(default)]
+    pub reconnect: Backoff,
+}
+
+fn default_carrier_bind() -> BindType {
+    BindType::Trx
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_carrier_window() -> u32 {
+    32
+}
+
+fn default_enquire() -> Duration {
+    Duration::secs(30)
+}
+
+fn default_response_timeout() -> Duration {
+    Duration::secs(10)
+}
+
+/// `[[route]]`: a destination prefix and its carriers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// E.164 digits; the longest matching prefix wins. `""` matches all.
+    pub prefix: String,
+    /// Carriers in failover order.
+    #[serde(default)]
+    pub carriers: Vec<String>,
+    /// Instead of `carriers`: carrier → weight. The first carrier is picked
+    /// by weight, the rest follow by descending weight for failover.
+    #[serde(default)]
+    pub weights: BTreeMap<String, u32>,
+    /// Only for these accounts (system_id); empty: all accounts.
+    #[serde(default)]
+    pub accounts: Vec<String>,
+}
+
+/// `[dlr]`: receipt mapping store and held receipts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DlrConfig {
+    /// Directory of the durable mapping store.
+    pub store: PathBuf,
+    /// How long a mapping is kept waiting for its receipt.
+    pub ttl: Duration,
+    /// How long a mapping is kept after its final receipt (for query_sm).
+    pub final_ttl: Duration,
+    /// Most mappings kept; the oldest go first beyond this.
+    pub max_entries: u64,
+    /// How long a receipt that arrives before its submit_sm_resp waits for
+    /// the mapping.
+    pub match_wait: Duration,
+    /// Group-commit interval of the store.
+    pub commit_interval: Duration,
+    /// Receipts and MO held per account while it has no receiver bind.
+    pub held_per_account: u32,
+    /// How long a held receipt or MO is kept.
+    pub held_ttl: Duration,
+}
+
+impl Default for DlrConfig {
+    fn default() -> DlrConfig {
+        DlrConfig {
+            store: PathBuf::from("/var/lib/telegate/dlr"),
+            ttl: Duration::secs(72 * 3600),
+            final_ttl: Duration::secs(3600),
+            max_entries: 10_000_000,
+            match_wait: Duration::secs(2),
+            commit_interval: Duration::millis(5),
+            held_per_account: 10_000,
+            held_ttl: Duration::secs(24 * 3600),
+        }
+    }
+}
