@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# End-to-end load benchmark: smppkit esme -> telegate -> smppkit smsc, and
+# beside it smppkit esme -> smppkit relay -> smppkit smsc, in the same run,
+# alternating, median of ROUNDS runs each. Also measures the resident memory
+# of 10,000 idle ESME binds on telegate.
+#
+#   bash benches/e2e.sh            # full run (about 5 minutes)
+#   COUNT=50000 ROUNDS=1 bash benches/e2e.sh   # quick look
+#
+# Needs ../shared/tools/smppkit (built here into target/smppkit) and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+COUNT=${COUNT:-200000}
+ROUNDS=${ROUNDS:-3}
+IDLE_BINDS=${IDLE_BINDS:-10000}
+SMPPKIT_SRC=${SMPPKIT_SRC:-../shared/tools/smppkit}
+OUT=${OUT:-target/e2e}
+mkdir -p "$OUT"
+
+echo "building smppkit and telegate (release)..." >&2
+CARGO_TARGET_DIR="$ROOT/target/smppkit" cargo build --release -q --manifest-path "$SMPPKIT_SRC/Cargo.toml"
+cargo build --release -q -p telegate --bins
+SMPPKIT="$ROOT/target/smppkit/release/smppkit"
+TELEGATE="${CARGO_TARGET_DIR:-$ROOT/target}/release/telegate"
+SIM="${CARGO_TARGET_DIR:-$ROOT/target}/release/telegate-sim"
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 200); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 not open" >&2; return 1; }
+
+SMSC_PORT=$(free_port); RELAY_PORT=$(free_port); GW_PORT=$(free_port)
+"$SMPPKIT" smsc --listen "127.0.0.1:$SMSC_PORT" --dlr >"$OUT/smsc.log" 2>&1 & PIDS+=($!)
+wait_port "$SMSC_PORT"
+"$SMPPKIT" relay --listen "127.0.0.1:$RELAY_PORT" --upstream "127.0.0.1:$SMSC_PORT" >"$OUT/relay.log" 2>&1 & PIDS+=($!)
+wait_port "$RELAY_PORT"
+
+HASH=$(printf 'bench\n' | "$TELEGATE" hash-password)
+STORE=$(mktemp -d)
+cat >"$OUT/telegate.toml" <<TOML
+[server]
+listen = ["127.0.0.1:$GW_PORT"]
+window = 256
+max_connections = $((IDLE_BINDS + 100))
+inactivity_timeout = "10m"
+enquire_link_interval = "5m"
+
+[[account]]
+system_id = "bench"
+password_hash = "$HASH"
+throughput = 0
+max_binds = $((IDLE_BINDS + 100))
+
+[[carrier]]
+name = "smsc"
+address = "127.0.0.1:$SMSC_PORT"
+system_id = "telegate"
+password = "bench"
+bind = "trx"
+binds = 4
+window = 256
+
+[[route]]
+prefix = ""
+carriers = ["smsc"]
+
+[dlr]
+store = "$STORE"
+TOML
+TELEGATE_LOG=warn "$TELEGATE" run --config "$OUT/telegate.toml" >"$OUT/telegate.log" 2>&1 & GW_PID=$!; PIDS+=($GW_PID)
+wait_port "$GW_PORT"
+sleep 1
+
+run_esme() { # target port, window, connections, extra...
+  local port=$1 window=$2 conns=$3; shift 3
+  "$SMPPKIT" esme --target "127.0.0.1:$port" --system-id bench --password bench \
+    --count "$COUNT" --window "$window" --connections "$conns" --json "$@" 2>/dev/null || true
+}
+
+declare -A RES
+for scen in "w256c4dlr 256 4 --expect-dlr" "w64c1 64 1"; do
+  set -- $scen; name=$1; window=$2; conns=$3; shift 3
+  for r in $(seq 1 "$ROUNDS"); do
+    run_esme "$RELAY_PORT" "$window" "$conns" "$@" >"$OUT/$name-relay-$r.json"
+    run_esme "$GW_PORT" "$window" "$conns" "$@" >"$OUT/$name-telegate-$r.json"
+  done
+done
+
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+RSS_BEFORE=$(rss_kib "$GW_PID")
+"$SIM" binds --target "127.0.0.1:$GW_PORT" --system-id bench --password bench \
+  --count "$IDLE_BINDS" --hold-s 8 >"$OUT/idle.log" 2>&1 & IDLE_PID=$!
+sleep 6
+RSS_DURING=$(rss_kib "$GW_PID")
+wait "$IDLE_PID" || true
+
+python3 - "$OUT" "$ROUNDS" "$RSS_BEFORE" "$RSS_DURING" "$IDLE_BINDS" <<'PY'
+import json, statistics, sys, os
+out, rounds, before, during, idle = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+def load(name, who):
+    rows = []
+    for r in range(1, rounds + 1):
+        p = os.path.join(out, f"{name}-{who}-{r}.json")
+        try:
+            rows.append(json.load(open(p)))
+        except Exception:
+            pass
+    return rows
+def med(rows, f):
+    v = [f(r) for r in rows]
+    return statistics.median(v) if v else float('nan')
+print(f"{'scenario':<22}{'who':<10}{'msg/s':>12}{'p50 us':>9}{'p99 us':>9}{'ok':>9}{'dlr matched':>13}")
+res = {}
+for name in ["w256c4dlr", "w64c1"]:
+    for who in ["relay", "telegate"]:
+        rows = load(name, who)
+        tp = med(rows, lambda r: r["throughput_msgs_per_s"])
+        p50 = med(rows, lambda r: r["latency_us"]["p50"])
+        p99 = med(rows, lambda r: r["latency_us"]["p99"])
+        ok = med(rows, lambda r: r["ok"])
+        dm = med(rows, lambda r: (r.get("dlr") or {}).get("matched", 0))
+        res[(name, who)] = (tp, p99)
+        print(f"{name:<22}{who:<10}{tp:>12.0f}{p50:>9.0f}{p99:>9.0f}{ok:>9.0f}{dm:>13.0f}")
+tp_ratio = res[("w256c4dlr", "telegate")][0] / res[("w256c4dlr", "relay")][0]
+p99_delta = res[("w64c1", "telegate")][1] - res[("w64c1", "relay")][1]
+per_bind = (during - before) / idle
+print()
+print(f"window 256, 4 binds, receipts: telegate/relay throughput = {tp_ratio:.2f}  (target >= 0.50)")
+print(f"window 64, 1 bind: telegate p99 - relay p99 = {p99_delta/1000:.2f} ms  (target <= 1 ms)")
+print(f"{idle} idle binds: RSS {before} KiB -> {during} KiB = {per_bind:.1f} KiB per bind  (target <= 64)")
+PY

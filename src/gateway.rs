@@ -1,0 +1,1130 @@
+//! The gateway core: wiring of listeners, carrier pools, routing and the
+//! DLR store, and the data path between them (submit forwarding with
+//! failover, receipts and MO back to ESMEs).
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use dashmap::DashMap;
+use telegate_smpp::pdu::{
+    peek_submit_destination, Body, DestAddress, MessageIdResp, Pdu, QuerySmResp, SubmitMultiResp,
+    SubmitSm, UnsuccessSme,
+};
+use telegate_smpp::receipt::MessageState;
+use telegate_smpp::tlv::TlvList;
+use telegate_smpp::udh::Udh;
+use telegate_smpp::{CommandId, CommandStatus};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::PasswordVerifier;
+use crate::config::{AccountConfig, BindType, Config, ServerConfig};
+use crate::dlr::{self, DlrStore, HeldQueues, LogStore};
+use crate::ids::{format_id, parse_id, IdGenerator};
+use crate::routing::{AccountIdx, CarrierIdx, MoTable, RoutingTable};
+use crate::smpp::carrier::{self, BindState, CarrierPool, DlrMeta, SendError};
+use crate::smpp::server::{self, SessionShared};
+use crate::smpp::throttle::TokenBucket;
+
+/// Seconds since the Unix epoch.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Counters of the data path (exported as metrics by the operations work).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Submits answered OK (a carrier accepted them).
+    pub submitted: AtomicU64,
+    /// Submits answered with an error after routing.
+    pub submit_failed: AtomicU64,
+    /// Requests refused by the session window.
+    pub throttled_window: AtomicU64,
+    /// Requests refused by the account throughput.
+    pub throttled_account: AtomicU64,
+    /// Receipts delivered to an ESME.
+    pub dlr_delivered: AtomicU64,
+    /// Receipts that matched no mapping.
+    pub dlr_unmatched: AtomicU64,
+    /// Receipts and MO put in a held queue.
+    pub held: AtomicU64,
+    /// MO delivered to an ESME.
+    pub mo_delivered: AtomicU64,
+    /// MO for a number no account owns.
+    pub mo_unknown: AtomicU64,
+    /// Failed bind attempts.
+    pub auth_failures: AtomicU64,
+}
+
+/// A copy of [`Stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// See [`Stats::submitted`].
+    pub submitted: u64,
+    /// See [`Stats::submit_failed`].
+    pub submit_failed: u64,
+    /// See [`Stats::throttled_window`].
+    pub throttled_window: u64,
+    /// See [`Stats::throttled_account`].
+    pub throttled_account: u64,
+    /// See [`Stats::dlr_delivered`].
+    pub dlr_delivered: u64,
+    /// See [`Stats::dlr_unmatched`].
+    pub dlr_unmatched: u64,
+    /// See [`Stats::held`].
+    pub held: u64,
+    /// See [`Stats::mo_delivered`].
+    pub mo_delivered: u64,
+    /// See [`Stats::mo_unknown`].
+    pub mo_unknown: u64,
+    /// See [`Stats::auth_failures`].
+    pub auth_failures: u64,
+}
+
+impl Stats {
+    fn snapshot(&self) -> StatsSnapshot {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        StatsSnapshot {
+            submitted: g(&self.submitted),
+            submit_failed: g(&self.submit_failed),
+            throttled_window: g(&self.throttled_window),
+            throttled_account: g(&self.throttled_account),
+            dlr_delivered: g(&self.dlr_delivered),
+            dlr_unmatched: g(&self.dlr_unmatched),
+            held: g(&self.held),
+            mo_delivered: g(&self.mo_delivered),
+            mo_unknown: g(&self.mo_unknown),
+            auth_failures: g(&self.auth_failures),
+        }
+    }
+}
+
+/// An ESME account at run time.
+#[derive(Debug)]
+pub(crate) struct AccountRt {
+    pub(crate) idx: AccountIdx,
+    pub(crate) cfg: AccountConfig,
+    pub(crate) sid: Arc<str>,
+    pub(crate) system_id: Arc<str>,
+    bucket: Option<TokenBucket>,
+    binds: AtomicU32,
+    receivers: Mutex<Vec<Arc<SessionShared>>>,
+    rr: AtomicUsize,
+    draining: AtomicBool,
+}
+
+impl AccountRt {
+    fn new(idx: AccountIdx, cfg: AccountConfig) -> AccountRt {
+        AccountRt {
+            idx,
+            sid: Arc::from(cfg.sid()),
+            system_id: Arc::from(cfg.system_id.as_str()),
+            bucket: TokenBucket::new(cfg.throughput, cfg.throughput),
+            binds: AtomicU32::new(0),
+            receivers: Mutex::new(Vec::new()),
+            rr: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
+            cfg,
+        }
+    }
+
+    fn receivers(&self) -> std::sync::MutexGuard<'_, Vec<Arc<SessionShared>>> {
+        self.receivers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts a bind against `max_binds`; false when the account is full.
+    pub(crate) fn register(&self, s: &Arc<SessionShared>, kind: BindType) -> bool {
+        let max = self.cfg.max_binds;
+        if self
+            .binds
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| (b < max).then_some(b + 1))
+            .is_err()
+        {
+            return false;
+        }
+        if kind.can_receive() {
+            self.receivers().push(s.clone());
+        }
+        true
+    }
+
+    pub(crate) fn unregister(&self, s: &Arc<SessionShared>, kind: BindType) {
+        self.binds.fetch_sub(1, Ordering::AcqRel);
+        if kind.can_receive() {
+            self.receivers().retain(|r| r.id != s.id);
+        }
+    }
+
+    /// Takes one message from the throughput bucket.
+    pub(crate) fn take_token(&self) -> bool {
+        self.bucket.as_ref().is_none_or(|b| b.take().is_ok())
+    }
+
+    fn pick_receiver(&self) -> Option<Arc<SessionShared>> {
+        let r = self.receivers();
+        let live: Vec<&Arc<SessionShared>> = r.iter().filter(|s| s.is_alive()).collect();
+        if live.is_empty() {
+            return None;
+        }
+        let i = self.rr.fetch_add(1, Ordering::Relaxed) % live.len();
+        Some(live[i].clone())
+    }
+
+    fn has_receiver(&self) -> bool {
+        self.receivers().iter().any(|s| s.is_alive())
+    }
+}
+
+#[derive(Debug)]
+struct AuthFailures {
+    count: u32,
+    since: Instant,
+    locked_until: Option<Instant>,
+}
+
+/// Most addresses tracked for bind failures; beyond this the oldest are
+/// swept early.
+const MAX_TRACKED_IPS: usize = 100_000;
+
+/// What the data path shares.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) server: Arc<ServerConfig>,
+    config: Arc<Config>,
+    routes: ArcSwap<RoutingTable>,
+    mo: ArcSwap<MoTable>,
+    accounts: Vec<Arc<AccountRt>>,
+    by_system_id: HashMap<String, usize>,
+    carriers: Vec<Arc<CarrierPool>>,
+    carrier_by_name: HashMap<String, usize>,
+    ids: IdGenerator,
+    dlr: Arc<dyn DlrStore>,
+    held: Mutex<HeldQueues<Body>>,
+    verifier: PasswordVerifier,
+    auth_failures: DashMap<IpAddr, AuthFailures>,
+    connections: AtomicU32,
+    pub(crate) stats: Stats,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) tracker: TaskTracker,
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// TLS certificate or key problem.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The DLR store could not be opened.
+    #[error("DLR store {path}: {source}")]
+    Store {
+        /// Its directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The routing table or a secret is invalid.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl Core {
+    pub(crate) fn try_open_connection(&self) -> bool {
+        let max = self.server.max_connections;
+        self.connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| (c < max).then_some(c + 1))
+            .is_ok()
+    }
+
+    pub(crate) fn close_connection(&self) {
+        self.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    fn account(&self, system_id: &str) -> Option<&Arc<AccountRt>> {
+        self.by_system_id.get(system_id).map(|&i| &self.accounts[i])
+    }
+
+    fn locked_out(&self, ip: IpAddr) -> bool {
+        self.auth_failures
+            .get(&ip)
+            .and_then(|f| f.locked_until)
+            .is_some_and(|t| t > Instant::now())
+    }
+
+    fn record_auth_failure(&self, ip: IpAddr) {
+        self.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
+        if self.auth_failures.len() >= MAX_TRACKED_IPS {
+            self.sweep_auth_failures();
+        }
+        let now = Instant::now();
+        let window = self.server.auth_failure_window.get();
+        let mut e = self.auth_failures.entry(ip).or_insert(AuthFailures {
+            count: 0,
+            since: now,
+            locked_until: None,
+        });
+        if now.duration_since(e.since) > window {
+            e.count = 0;
+            e.since = now;
+        }
+        e.count += 1;
+        if e.count >= self.server.auth_max_failures.max(1) {
+            e.locked_until = Some(now + self.server.auth_lockout.get());
+            tracing::warn!(peer = %ip, "too many failed binds; address locked out");
+        }
+    }
+
+    fn sweep_auth_failures(&self) {
+        let now = Instant::now();
+        let window = self.server.auth_failure_window.get();
+        self.auth_failures.retain(|_, f| {
+            f.locked_until.is_some_and(|t| t > now) || now.duration_since(f.since) <= window
+        });
+    }
+
+    /// Checks a bind: lockout, system_id and password, source address,
+    /// bind type. Wrong credentials are answered after a delay.
+    pub(crate) async fn authenticate(
+        &self,
+        ip: IpAddr,
+        system_id: &str,
+        password: &[u8],
+        kind: BindType,
+    ) -> Result<Arc<AccountRt>, CommandStatus> {
+        if self.locked_out(ip) {
+            return Err(CommandStatus::ESME_RBINDFAIL);
+        }
+        let delay = self.server.auth_failure_delay.get();
+        let Some(account) = self.account(system_id).cloned() else {
+            self.record_auth_failure(ip);
+            tracing::info!(peer = %ip, "bind with unknown system_id");
+            tokio::time::sleep(delay).await;
+            return Err(CommandStatus::ESME_RINVSYSID);
+        };
+        if !self
+            .verifier
+            .verify_async(&account.cfg.password_hash, password)
+            .await
+        {
+            self.record_auth_failure(ip);
+            tracing::info!(peer = %ip, account = %account.sid, "bind with wrong password");
+            tokio::time::sleep(delay).await;
+            return Err(CommandStatus::ESME_RINVPASWD);
+        }
+        if !account.cfg.allowed_ips.is_empty()
+            && !account.cfg.allowed_ips.iter().any(|n| n.contains(&ip))
+        {
+            self.record_auth_failure(ip);
+            tracing::info!(peer = %ip, account = %account.sid, "bind from an address not allowed");
+            tokio::time::sleep(delay).await;
+            return Err(CommandStatus::ESME_RBINDFAIL);
+        }
+        if !account.cfg.bind_types.contains(&kind) {
+            tracing::info!(account = %account.sid, kind = kind.as_str(), "bind type not allowed");
+            return Err(CommandStatus::ESME_RINVBNDSTS);
+        }
+        Ok(account)
+    }
+
+    /// Puts the DLR mapping for an accepted message in place; called by the
+    /// carrier bind's reader before the response is handed on.
+    pub(crate) fn record_mapping(&self, pool: &CarrierPool, meta: &DlrMeta, carrier_id: &[u8]) {
+        let ttl = self.config.dlr.ttl.get();
+        self.dlr
+            .insert(carrier::mapping(&pool.name, meta, carrier_id, ttl));
+    }
+
+    /// Answers one request of a bound transmitter/transceiver.
+    pub(crate) async fn handle_request(
+        &self,
+        account: &AccountRt,
+        seq: u32,
+        frame: Bytes,
+        body: Body,
+    ) -> Pdu {
+        let id = body.command_id();
+        match body {
+            Body::SubmitSm(sm) => {
+                let (ton, npi, dest) = peek_submit_destination(&frame)
+                    .map_or((sm.dest.ton.0, sm.dest.npi.0, &sm.dest.addr[..]), |(t, n, d)| {
+                        (t.0, n.0, d)
+                    });
+                let gw = self.ids.next();
+                let seed = concat_seed(account.idx, &sm).unwrap_or(gw);
+                let meta = DlrMeta {
+                    account: account.system_id.clone(),
+                    gateway_id: gw,
+                    registered_delivery: sm.registered_delivery,
+                };
+                let r = self.forward(account, &frame, (ton, npi, dest), seed, meta).await;
+                self.answer(id, seq, gw, r, account)
+            }
+            Body::DataSm(sm) => {
+                let gw = self.ids.next();
+                let meta = DlrMeta {
+                    account: account.system_id.clone(),
+                    gateway_id: gw,
+                    registered_delivery: sm.registered_delivery,
+                };
+                let dest = (sm.dest.ton.0, sm.dest.npi.0, &sm.dest.addr[..]);
+                let r = self.forward(account, &frame, dest, gw, meta).await;
+                self.answer(id, seq, gw, r, account)
+            }
+            Body::SubmitMulti(m) => self.submit_multi(account, seq, *m).await,
+            Body::QuerySm(q) => self.query(account, seq, q),
+            Body::CancelSm(c) => {
+                let message_id = c.message_id.clone();
+                let fail = CommandStatus::ESME_RCANCELFAIL;
+                self.forward_by_id(account, seq, id, &message_id, fail, |carrier_id| {
+                    let mut c = c.clone();
+                    c.message_id = carrier_id;
+                    Body::CancelSm(c)
+                })
+                .await
+            }
+            Body::ReplaceSm(r) => {
+                let message_id = r.message_id.clone();
+                let fail = CommandStatus::ESME_RREPLACEFAIL;
+                self.forward_by_id(account, seq, id, &message_id, fail, |carrier_id| {
+                    let mut r = r.clone();
+                    r.message_id = carrier_id;
+                    Body::ReplaceSm(r)
+                })
+                .await
+            }
+            _ => Pdu::error_response(id, seq, CommandStatus::ESME_RINVCMDID),
+        }
+    }
+
+    fn answer(
+        &self,
+        id: CommandId,
+        seq: u32,
+        gw: u64,
+        r: Result<(), CommandStatus>,
+        account: &AccountRt,
+    ) -> Pdu {
+        match r {
+            Ok(()) => {
+                self.stats.submitted.fetch_add(1, Ordering::Relaxed);
+                let resp = MessageIdResp {
+                    message_id: Bytes::copy_from_slice(&format_id(gw)),
+                    tlvs: Vec::new(),
+                };
+                let body = if id == CommandId::DATA_SM {
+                    Body::DataSmResp(resp)
+                } else {
+                    Body::SubmitSmResp(resp)
+                };
+                Pdu::new(seq, body)
+            }
+            Err(status) => {
+                self.stats.submit_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(account = %account.sid, message = %String::from_utf8_lossy(&format_id(gw)), %status, "submit failed");
+                Pdu::error_response(id, seq, status)
+            }
+        }
+    }
+
+    /// Routes and sends one message frame, failing over along the route and
+    /// retrying after push-back until the submit deadline.
+    async fn forward(
+        &self,
+        account: &AccountRt,
+        frame: &[u8],
+        (ton, npi, dest): (u8, u8, &[u8]),
+        seed: u64,
+        meta: DlrMeta,
+    ) -> Result<(), CommandStatus> {
+        let mut cands = [0 as CarrierIdx; MAX_CANDIDATES];
+        let n = {
+            let table = self.routes.load();
+            let Some(route) = table.lookup(account.idx, ton, npi, dest) else {
+                tracing::info!(account = %account.sid, "no route for destination");
+                return Err(CommandStatus::ESME_RINVDSTADR);
+            };
+            let mut n = 0;
+            for c in route.candidates(seed).take(MAX_CANDIDATES) {
+                cands[n] = c;
+                n += 1;
+            }
+            n
+        };
+        let cands = &cands[..n];
+        let deadline = Instant::now() + self.server.submit_deadline.get();
+        // Per candidate: still worth trying (a permanent reject is not).
+        let mut open = [true; MAX_CANDIDATES];
+        let mut outcome = Outcome::default();
+        let mut round: u32 = 0;
+        loop {
+            let mut retry_at: Option<Instant> = None;
+            for (i, &c) in cands.iter().enumerate() {
+                if !open[i] {
+                    continue;
+                }
+                let pool = &self.carriers[c as usize];
+                match pool.send(frame, Some(meta.clone()), deadline).await {
+                    Ok(resp) if resp.command_status.is_ok() => return Ok(()),
+                    Ok(resp) => {
+                        let st = resp.command_status;
+                        if st == CommandStatus::ESME_RTHROTTLED || st == CommandStatus::ESME_RMSGQFUL {
+                            pool.push_back();
+                            outcome.throttled = Some(st);
+                            retry_at = earliest(retry_at, pool.paused_until());
+                        } else {
+                            tracing::info!(carrier = %pool.name, account = %account.sid, status = %st, "carrier rejected message");
+                            outcome.rejected = Some(st);
+                            open[i] = false;
+                        }
+                    }
+                    Err(SendError::Paused(until)) => {
+                        outcome.throttled.get_or_insert(CommandStatus::ESME_RTHROTTLED);
+                        retry_at = earliest(retry_at, Some(until));
+                    }
+                    Err(SendError::Down | SendError::Busy) => outcome.unavailable = true,
+                    Err(SendError::Timeout | SendError::ConnectionLost) => outcome.unsure = true,
+                }
+                if Instant::now() >= deadline {
+                    break;
+                }
+            }
+            if !open[..n].iter().any(|&o| o) {
+                break;
+            }
+            let backoff = Duration::from_millis(20u64 << round.min(6));
+            let at = retry_at.unwrap_or_else(|| Instant::now() + backoff);
+            if at >= deadline {
+                break;
+            }
+            tokio::time::sleep_until(at.into()).await;
+            round += 1;
+        }
+        Err(outcome.status())
+    }
+
+    async fn submit_multi(
+        &self,
+        account: &AccountRt,
+        seq: u32,
+        m: telegate_smpp::pdu::SubmitMulti,
+    ) -> Pdu {
+        let gw = self.ids.next();
+        let mut unsuccess = Vec::new();
+        let mut sent = Vec::new();
+        for d in &m.dests {
+            match d {
+                DestAddress::DistributionList(_) => {
+                    // Distribution lists live on SMSCs, not here.
+                    unsuccess.push(UnsuccessSme {
+                        address: Default::default(),
+                        error_status_code: CommandStatus::ESME_RINVDLNAME,
+                    });
+                }
+                DestAddress::Sme(addr) => {
+                    let sm = SubmitSm {
+                        service_type: m.service_type.clone(),
+                        source: m.source.clone(),
+                        dest: addr.clone(),
+                        esm_class: m.esm_class,
+                        protocol_id: m.protocol_id,
+                        priority_flag: m.priority_flag,
+                        schedule_delivery_time: m.schedule_delivery_time.clone(),
+                        validity_period: m.validity_period.clone(),
+                        registered_delivery: m.registered_delivery,
+                        replace_if_present_flag: m.replace_if_present_flag,
+                        data_coding: m.data_coding,
+                        sm_default_msg_id: m.sm_default_msg_id,
+                        short_message: m.short_message.clone(),
+                        tlvs: m.tlvs.clone(),
+                    };
+                    sent.push((addr.clone(), Pdu::new(1, Body::SubmitSm(Box::new(sm)))));
+                }
+            }
+        }
+        // Each destination is routed and sent on its own, concurrently.
+        let results = futures_join(sent.into_iter().map(|(addr, pdu)| {
+            let meta = DlrMeta {
+                account: account.system_id.clone(),
+                gateway_id: gw,
+                registered_delivery: m.registered_delivery,
+            };
+            async move {
+                let r = match pdu.to_bytes() {
+                    Ok(frame) => {
+                        let dest = (addr.ton.0, addr.npi.0, &addr.addr[..]);
+                        self.forward(account, &frame, dest, gw, meta).await
+                    }
+                    Err(_) => Err(CommandStatus::ESME_RINVMSGLEN),
+                };
+                (addr, r)
+            }
+        }))
+        .await;
+        let mut ok = 0;
+        for (addr, r) in results {
+            match r {
+                Ok(()) => ok += 1,
+                Err(status) => unsuccess.push(UnsuccessSme {
+                    address: addr,
+                    error_status_code: status,
+                }),
+            }
+        }
+        if ok == 0 {
+            self.stats.submit_failed.fetch_add(1, Ordering::Relaxed);
+            return Pdu::error_response(CommandId::SUBMIT_MULTI, seq, CommandStatus::ESME_RSUBMITFAIL);
+        }
+        self.stats.submitted.fetch_add(1, Ordering::Relaxed);
+        Pdu::new(
+            seq,
+            Body::SubmitMultiResp(SubmitMultiResp {
+                message_id: Bytes::copy_from_slice(&format_id(gw)),
+                unsuccess,
+                tlvs: Vec::new(),
+            }),
+        )
+    }
+
+    /// The mapping of a gateway message id, if this account owns it.
+    fn own_message(&self, account: &AccountRt, message_id: &[u8]) -> Option<dlr::Mapping> {
+        let gw = parse_id(message_id)?;
+        let m = self.dlr.by_gateway_id(gw)?;
+        (*m.account == *account.system_id).then_some(m)
+    }
+
+    fn query(&self, account: &AccountRt, seq: u32, q: telegate_smpp::pdu::QuerySm) -> Pdu {
+        let Some(m) = self.own_message(account, &q.message_id) else {
+            return Pdu::error_response(CommandId::QUERY_SM, seq, CommandStatus::ESME_RINVMSGID);
+        };
+        let state = if m.state == 0 {
+            MessageState::ENROUTE.0
+        } else {
+            m.state
+        };
+        Pdu::new(
+            seq,
+            Body::QuerySmResp(QuerySmResp {
+                message_id: q.message_id,
+                final_date: Bytes::new(),
+                message_state: state,
+                error_code: 0,
+            }),
+        )
+    }
+
+    /// cancel_sm / replace_sm: sent to the carrier that took the message,
+    /// under the carrier's id; its answer comes back to the ESME.
+    async fn forward_by_id(
+        &self,
+        account: &AccountRt,
+        seq: u32,
+        id: CommandId,
+        message_id: &[u8],
+        fail: CommandStatus,
+        build: impl FnOnce(Bytes) -> Body,
+    ) -> Pdu {
+        let Some(m) = self.own_message(account, message_id) else {
+            return Pdu::error_response(id, seq, CommandStatus::ESME_RINVMSGID);
+        };
+        let Some(&c) = self.carrier_by_name.get(&*m.carrier) else {
+            return Pdu::error_response(id, seq, fail);
+        };
+        let body = build(Bytes::copy_from_slice(&m.carrier_msg_id));
+        let Ok(frame) = Pdu::new(1, body).to_bytes() else {
+            return Pdu::error_response(id, seq, fail);
+        };
+        let deadline = Instant::now() + self.server.submit_deadline.get();
+        match self.carriers[c].send(&frame, None, deadline).await {
+            Ok(resp) if resp.command_status.is_ok() => Pdu::new(
+                seq,
+                if id == CommandId::CANCEL_SM {
+                    Body::CancelSmResp
+                } else {
+                    Body::ReplaceSmResp
+                },
+            ),
+            Ok(resp) => Pdu::error_response(id, seq, resp.command_status),
+            Err(_) => Pdu::error_response(id, seq, fail),
+        }
+    }
+
+    /// A deliver_sm from a carrier: a receipt, or MO. The status is the
+    /// carrier's deliver_sm_resp.
+    pub(crate) async fn on_carrier_deliver(
+        &self,
+        (_, carrier): (CarrierIdx, Arc<str>),
+        sm: SubmitSm,
+    ) -> CommandStatus {
+        if dlr::is_receipt(sm.esm_class) {
+            self.on_receipt(&carrier, sm).await
+        } else {
+            self.on_mo(&carrier, sm).await
+        }
+    }
+
+    async fn on_receipt(&self, carrier: &Arc<str>, sm: SubmitSm) -> CommandStatus {
+        let Some(cid) = dlr::receipt_message_id(&sm) else {
+            self.stats.dlr_unmatched.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(carrier = %carrier, "receipt without a message id");
+            return CommandStatus::ESME_ROK;
+        };
+        // A receipt can overtake its submit_sm_resp on another bind: wait
+        // a little for the mapping.
+        let wait_until = Instant::now() + self.config.dlr.match_wait.get();
+        let mut pause = Duration::from_millis(1);
+        let m = loop {
+            if let Some(m) = self.dlr.lookup(carrier, &cid) {
+                break Some(m);
+            }
+            if Instant::now() + pause > wait_until {
+                break None;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
+        };
+        let Some(m) = m else {
+            self.stats.dlr_unmatched.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(carrier = %carrier, "receipt matches no submitted message");
+            return CommandStatus::ESME_ROK;
+        };
+        let state = dlr::receipt_state(&sm);
+        if let Some(s) = state {
+            let is_final = !matches!(MessageState(s), MessageState::ENROUTE | MessageState::ACCEPTED | MessageState::SCHEDULED);
+            self.dlr.set_state(m.gateway_id, s, is_final.then(|| self.config.dlr.final_ttl.get()));
+        }
+        let delivered = state == Some(MessageState::DELIVERED.0);
+        let intermediate = sm.esm_class & 0x3C == 0x20;
+        let wanted = if intermediate {
+            m.registered_delivery & 0x10 != 0
+        } else {
+            match m.registered_delivery & 0x03 {
+                0 => false,
+                1 => true,
+                2 => !delivered,
+                _ => delivered,
+            }
+        };
+        if !wanted {
+            return CommandStatus::ESME_ROK;
+        }
+        let Some(account) = self.account(&m.account).cloned() else {
+            return CommandStatus::ESME_ROK;
+        };
+        let rewritten = dlr::rewrite_receipt(&sm, &format_id(m.gateway_id));
+        let status = self.deliver(&account, Body::DeliverSm(Box::new(rewritten))).await;
+        if status.is_ok() {
+            self.stats.dlr_delivered.fetch_add(1, Ordering::Relaxed);
+        }
+        status
+    }
+
+    async fn on_mo(&self, carrier: &Arc<str>, sm: SubmitSm) -> CommandStatus {
+        let owner = self
+            .mo
+            .load()
+            .lookup(sm.dest.ton.0, sm.dest.npi.0, &sm.dest.addr);
+        let Some(idx) = owner else {
+            self.stats.mo_unknown.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(carrier = %carrier, "MO for a number no account owns");
+            return CommandStatus::ESME_RINVDSTADR;
+        };
+        let account = self.accounts[idx as usize].clone();
+        let status = self.deliver(&account, Body::DeliverSm(Box::new(sm))).await;
+        if status.is_ok() {
+            self.stats.mo_delivered.fetch_add(1, Ordering::Relaxed);
+        }
+        status
+    }
+
+    /// Delivers a deliver_sm to one of the account's receiver binds, or
+    /// holds it. `ESME_RMSGQFUL` when it can be neither delivered nor held,
+    /// so the carrier tries again later.
+    async fn deliver(&self, account: &Arc<AccountRt>, body: Body) -> CommandStatus {
+        let timeout = self.server.response_timeout.get();
+        for _ in 0..2 {
+            let Some(s) = account.pick_receiver() else {
+                break;
+            };
+            match s.deliver(body.clone(), timeout).await {
+                Some(st) if st.is_ok() => return CommandStatus::ESME_ROK,
+                Some(st) => {
+                    tracing::info!(account = %account.sid, status = %st, "ESME refused a deliver_sm; holding it");
+                    break;
+                }
+                None => continue,
+            }
+        }
+        self.hold(account, body)
+    }
+
+    fn hold(&self, account: &AccountRt, body: Body) -> CommandStatus {
+        let pushed = self
+            .held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(&account.system_id, body, Instant::now());
+        match pushed {
+            Ok(()) => {
+                self.stats.held.fetch_add(1, Ordering::Relaxed);
+                CommandStatus::ESME_ROK
+            }
+            Err(_) => {
+                tracing::warn!(account = %account.sid, "held-delivery queue full");
+                CommandStatus::ESME_RMSGQFUL
+            }
+        }
+    }
+
+    fn pop_held(&self, account: &AccountRt) -> Option<Body> {
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_ready(&account.system_id, Instant::now())
+    }
+
+    /// Starts delivering what is held for `account` (after a receiver bind).
+    pub(crate) fn drain_held_soon(self: &Arc<Self>, account: &Arc<AccountRt>) {
+        if account.draining.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let core = self.clone();
+        let account = account.clone();
+        self.tracker.spawn(async move {
+            let timeout = core.server.response_timeout.get();
+            while let Some(s) = account.pick_receiver() {
+                let Some(body) = core.pop_held(&account) else {
+                    break;
+                };
+                match s.deliver(body.clone(), timeout).await {
+                    Some(st) if st.is_ok() => {
+                        core.stats.dlr_delivered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {
+                        let _ = core.hold(&account, body);
+                        break;
+                    }
+                }
+            }
+            account.draining.store(false, Ordering::Release);
+        });
+    }
+
+    /// Periodic upkeep: retry held deliveries, expire held items, forget
+    /// old bind failures.
+    async fn housekeeping(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.shutdown.cancelled() => break,
+            }
+            self.held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .sweep(Instant::now());
+            for a in &self.accounts {
+                if a.has_receiver() {
+                    self.drain_held_soon(a);
+                }
+            }
+            self.sweep_auth_failures();
+        }
+    }
+}
+
+/// Most carriers tried for one message.
+const MAX_CANDIDATES: usize = 16;
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// How a forward ended without an accept, and what the ESME hears.
+#[derive(Debug, Default)]
+struct Outcome {
+    throttled: Option<CommandStatus>,
+    rejected: Option<CommandStatus>,
+    unavailable: bool,
+    unsure: bool,
+}
+
+impl Outcome {
+    fn status(&self) -> CommandStatus {
+        if let Some(st) = self.throttled {
+            // Trying later may work.
+            return st;
+        }
+        if self.unavailable && !self.unsure && self.rejected.is_none() {
+            // Nothing was sent anywhere: safe and sensible to retry later.
+            return CommandStatus::ESME_RMSGQFUL;
+        }
+        match self.rejected {
+            // Errors about the message itself are passed on as they are.
+            Some(st)
+                if [
+                    CommandStatus::ESME_RINVDSTADR,
+                    CommandStatus::ESME_RINVSRCADR,
+                    CommandStatus::ESME_RINVMSGLEN,
+                    CommandStatus::ESME_RINVESMCLASS,
+                    CommandStatus::ESME_RINVDCS,
+                ]
+                .contains(&st) =>
+            {
+                st
+            }
+            _ => CommandStatus::ESME_RSUBMITFAIL,
+        }
+    }
+}
+
+/// The routing seed of a message segment: segments of one concatenated
+/// message share it, so weighted routing sends them all to one carrier.
+fn concat_seed(account: AccountIdx, sm: &SubmitSm) -> Option<u64> {
+    let reference = if sm.esm_class & 0x40 != 0 {
+        Udh::parse(&sm.short_message)
+            .ok()
+            .and_then(|(u, _)| u.concat())
+            .map(|(r, _, _)| r)
+    } else {
+        sm.tlvs.sar().map(|(r, _, _)| r)
+    }?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (account, &sm.source.addr[..], &sm.dest.addr[..], reference).hash(&mut h);
+    Some(h.finish())
+}
+
+/// Runs futures concurrently and collects their outputs in order.
+async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut futs: Vec<_> = futs.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = (0..futs.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *o = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    core: Arc<Core>,
+    esme_addrs: Vec<SocketAddr>,
+    tls_addrs: Vec<SocketAddr>,
+}
+
+impl Gateway {
+    /// Starts a gateway: opens the DLR store, binds the listeners, starts
+    /// the carrier binds. Listen on port 0 to get a free port (see
+    /// [`Gateway::esme_addrs`]).
+    pub async fn start(config: Config) -> Result<Gateway, StartError> {
+        let config = Arc::new(config);
+        let routes = RoutingTable::build(&config).map_err(StartError::Config)?;
+        let mo = MoTable::build(&config).map_err(StartError::Config)?;
+        let store_dir = config.dlr.store.clone();
+        let store = LogStore::open(&store_dir, &config.dlr).map_err(|source| StartError::Store {
+            path: store_dir.display().to_string(),
+            source,
+        })?;
+        let ids = IdGenerator::new(Some(store_dir.join("ids.state"))).map_err(|source| {
+            StartError::Store {
+                path: store_dir.display().to_string(),
+                source,
+            }
+        })?;
+        let mut carriers = Vec::new();
+        let mut carrier_by_name = HashMap::new();
+        for (i, c) in config.carriers.iter().enumerate() {
+            let password = c
+                .password
+                .resolve()
+                .map_err(|e| StartError::Config(format!("carrier[{i}].password: {e}")))?;
+            carrier_by_name.insert(c.name.clone(), i);
+            carriers.push(Arc::new(CarrierPool::new(i as CarrierIdx, c.clone(), password)));
+        }
+        let accounts: Vec<Arc<AccountRt>> = config
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| Arc::new(AccountRt::new(i as AccountIdx, a.clone())))
+            .collect();
+        let by_system_id = accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.cfg.system_id.clone(), i))
+            .collect();
+        let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+            (Some(c), Some(k)) if !config.server.tls_listen.is_empty() => {
+                Some(crate::smpp::tls::acceptor(c, k).map_err(StartError::Tls)?)
+            }
+            _ => None,
+        };
+        let mut listeners = Vec::new();
+        for &addr in &config.server.listen {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Listen { addr, source })?;
+            listeners.push((l, None));
+        }
+        for &addr in &config.server.tls_listen {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Listen { addr, source })?;
+            listeners.push((l, tls.clone()));
+        }
+        let held = HeldQueues::new(
+            config.dlr.held_per_account as usize,
+            config.dlr.held_ttl.get(),
+        );
+        let core = Arc::new(Core {
+            server: Arc::new(config.server.clone()),
+            routes: ArcSwap::from_pointee(routes),
+            mo: ArcSwap::from_pointee(mo),
+            accounts,
+            by_system_id,
+            carriers,
+            carrier_by_name,
+            ids,
+            dlr: Arc::new(store),
+            held: Mutex::new(held),
+            verifier: PasswordVerifier::new(),
+            auth_failures: DashMap::new(),
+            connections: AtomicU32::new(0),
+            stats: Stats::default(),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            config,
+        });
+        for c in &core.carriers {
+            c.start(&core);
+        }
+        let mut esme_addrs = Vec::new();
+        let mut tls_addrs = Vec::new();
+        for (l, tls) in listeners {
+            let addr = l.local_addr().map_err(|source| StartError::Listen {
+                addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+                source,
+            })?;
+            if tls.is_some() {
+                tls_addrs.push(addr);
+            } else {
+                esme_addrs.push(addr);
+            }
+            tracing::info!(%addr, tls = tls.is_some(), "listening for ESMEs");
+            core.tracker.spawn(server::accept_loop(core.clone(), l, tls));
+        }
+        core.tracker.spawn(core.clone().housekeeping());
+        Ok(Gateway {
+            core,
+            esme_addrs,
+            tls_addrs,
+        })
+    }
+
+    /// The plain-TCP listener addresses.
+    pub fn esme_addrs(&self) -> &[SocketAddr] {
+        &self.esme_addrs
+    }
+
+    /// The TLS listener addresses.
+    pub fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.tls_addrs
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.core.stats.snapshot()
+    }
+
+    /// Binds of a carrier currently up.
+    pub fn carrier_binds_up(&self, name: &str) -> usize {
+        self.core
+            .carrier_by_name
+            .get(name)
+            .map_or(0, |&i| self.core.carriers[i].bound())
+    }
+
+    /// The state of every bind of every carrier.
+    pub fn carrier_bind_states(&self) -> Vec<(String, Vec<BindState>)> {
+        self.core
+            .carriers
+            .iter()
+            .map(|c| (c.name.to_string(), c.bind_states()))
+            .collect()
+    }
+
+    /// Waits until every carrier has at least one bind up, or the timeout.
+    pub async fn wait_carriers_bound(&self, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            if self.core.carriers.iter().all(|c| c.bound() > 0) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    /// A token that stops the gateway when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.core.shutdown.clone()
+    }
+
+    /// Stops: listeners close, sessions and carrier binds unbind, and the
+    /// DLR store is flushed. Waits at most `grace` for tasks to end.
+    pub async fn shutdown(self, grace: Duration) {
+        self.core.shutdown.cancel();
+        self.core.tracker.close();
+        if tokio::time::timeout(grace, self.core.tracker.wait()).await.is_err() {
+            tracing::warn!("shutdown grace period over; closing the rest");
+        }
+        if let Err(e) = self.core.dlr.flush() {
+            tracing::error!(error = %e, "DLR store flush failed");
+        }
+        self.core.ids.persist();
+        tracing::info!("gateway stopped");
+    }
+}
+
+/// Runs a gateway until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), StartError> {
+    let gw = Gateway::start(config).await?;
+    let inner = gw.shutdown_token();
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = inner.cancelled() => {}
+    }
+    gw.shutdown(Duration::from_secs(10)).await;
+    Ok(())
+}

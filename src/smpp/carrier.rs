@@ -1,0 +1,613 @@
+//! The carrier side: N persistent binds per carrier (SMPP client), kept
+//! alive with enquire_link, reconnected with exponential backoff and
+//! jitter, each with a window and response timeout; a TPS cap across the
+//! carrier's binds; and push-back when the carrier throttles.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use bytes::Bytes;
+use rand::Rng;
+use telegate_smpp::pdu::{Bind, Body, Pdu};
+use telegate_smpp::{CommandId, CommandStatus};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
+use super::throttle::TokenBucket;
+use crate::config::{BindType, CarrierConfig};
+use crate::dlr::Mapping;
+use crate::gateway::Core;
+use crate::routing::CarrierIdx;
+
+/// A bind's state, as logged (and exported as a metric later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum BindState {
+    /// Not connected; waiting to reconnect.
+    Down = 0,
+    /// Connecting or binding.
+    Connecting = 1,
+    /// Bound and usable.
+    Bound = 2,
+}
+
+impl BindState {
+    fn from_u8(v: u8) -> BindState {
+        match v {
+            2 => BindState::Bound,
+            1 => BindState::Connecting,
+            _ => BindState::Down,
+        }
+    }
+
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BindState::Down => "down",
+            BindState::Connecting => "connecting",
+            BindState::Bound => "bound",
+        }
+    }
+}
+
+/// Why a send to a carrier failed before an answer came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SendError {
+    /// No bind of this carrier is up (or none can submit).
+    Down,
+    /// The carrier is paused after pushing back, until this instant.
+    Paused(Instant),
+    /// The TPS cap or window would not let it go before the deadline.
+    Busy,
+    /// No response within the response timeout.
+    Timeout,
+    /// The bind died while the request was outstanding.
+    ConnectionLost,
+}
+
+/// What the bind's reader does when a response arrives: the DLR mapping
+/// goes in before the response is handed on, so a receipt that follows on
+/// any bind finds it.
+#[derive(Debug, Clone)]
+pub(crate) struct DlrMeta {
+    pub(crate) account: Arc<str>,
+    pub(crate) gateway_id: u64,
+    pub(crate) registered_delivery: u8,
+}
+
+struct Pending {
+    reply: oneshot::Sender<Result<Pdu, SendError>>,
+    meta: Option<DlrMeta>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// One live bind connection.
+struct Conn {
+    out: OutTx,
+    seq: AtomicU32,
+    pending: Mutex<HashMap<u32, Pending>>,
+    window: Arc<Semaphore>,
+    alive: AtomicBool,
+    can_submit: bool,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("alive", &self.alive.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl Conn {
+    fn next_seq(&self) -> u32 {
+        // 1..=0x7FFFFFFF, wrapping.
+        let s = self.seq.fetch_add(1, Ordering::Relaxed) & 0x7FFF_FFFF;
+        if s == 0 {
+            self.seq.fetch_add(1, Ordering::Relaxed) & 0x7FFF_FFFF
+        } else {
+            s
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Pending>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fails everything outstanding (the connection is gone).
+    fn fail_all(&self) {
+        self.alive.store(false, Ordering::Release);
+        let drained: Vec<Pending> = self.lock().drain().map(|(_, p)| p).collect();
+        for p in drained {
+            let _ = p.reply.send(Err(SendError::ConnectionLost));
+        }
+    }
+}
+
+/// One configured bind slot of a carrier.
+#[derive(Debug)]
+struct Slot {
+    state: AtomicU8,
+    conn: ArcSwapOption<Conn>,
+}
+
+/// A carrier: its binds, TPS cap and push-back state.
+#[derive(Debug)]
+pub(crate) struct CarrierPool {
+    pub(crate) idx: CarrierIdx,
+    pub(crate) name: Arc<str>,
+    pub(crate) cfg: CarrierConfig,
+    password: String,
+    slots: Vec<Slot>,
+    rr: AtomicUsize,
+    tps: Option<TokenBucket>,
+    /// Push-back: paused until this many ms after `epoch`, and the level
+    /// of the current backoff.
+    paused_until_ms: AtomicU64,
+    pushback_level: AtomicU32,
+    epoch: Instant,
+    /// Messages accepted by this carrier (for tests and logs).
+    pub(crate) accepted: AtomicU64,
+}
+
+impl CarrierPool {
+    pub(crate) fn new(idx: CarrierIdx, cfg: CarrierConfig, password: String) -> CarrierPool {
+        let n = cfg.binds.max(1) as usize;
+        let tps = TokenBucket::new(cfg.throughput, (cfg.throughput / 10).max(1));
+        CarrierPool {
+            idx,
+            name: Arc::from(cfg.name.as_str()),
+            password,
+            slots: (0..n)
+                .map(|_| Slot {
+                    state: AtomicU8::new(BindState::Down as u8),
+                    conn: ArcSwapOption::empty(),
+                })
+                .collect(),
+            rr: AtomicUsize::new(0),
+            tps,
+            paused_until_ms: AtomicU64::new(0),
+            pushback_level: AtomicU32::new(0),
+            epoch: Instant::now(),
+            accepted: AtomicU64::new(0),
+            cfg,
+        }
+    }
+
+    /// The state of each bind.
+    pub(crate) fn bind_states(&self) -> Vec<BindState> {
+        self.slots
+            .iter()
+            .map(|s| BindState::from_u8(s.state.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// Binds currently up.
+    pub(crate) fn bound(&self) -> usize {
+        self.bind_states()
+            .iter()
+            .filter(|s| **s == BindState::Bound)
+            .count()
+    }
+
+    /// Slows the carrier down after ESME_RTHROTTLED / RMSGQFUL: pauses new
+    /// submits for a backoff that doubles with each push-back (50 ms up
+    /// to 5 s) and relaxes on success.
+    pub(crate) fn push_back(&self) {
+        let level = self.pushback_level.fetch_add(1, Ordering::Relaxed).min(7);
+        let pause = Duration::from_millis(50u64 << level).min(Duration::from_secs(5));
+        let until = (self.epoch.elapsed() + pause).as_millis() as u64;
+        self.paused_until_ms.fetch_max(until, Ordering::Relaxed);
+        if level == 0 {
+            tracing::info!(carrier = %self.name, pause_ms = pause.as_millis() as u64, "carrier pushed back; slowing down");
+        }
+    }
+
+    fn relax(&self) {
+        if self.pushback_level.load(Ordering::Relaxed) > 0 {
+            self.pushback_level.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// When the carrier is paused, until when.
+    pub(crate) fn paused_until(&self) -> Option<Instant> {
+        let until = self.paused_until_ms.load(Ordering::Relaxed);
+        let now = self.epoch.elapsed().as_millis() as u64;
+        (until > now).then(|| Instant::now() + Duration::from_millis(until - now))
+    }
+
+    fn pick(&self) -> Option<(Arc<Conn>, Option<OwnedSemaphorePermit>)> {
+        let n = self.slots.len();
+        let start = self.rr.fetch_add(1, Ordering::Relaxed);
+        let mut fallback = None;
+        for i in 0..n {
+            let slot = &self.slots[(start + i) % n];
+            let Some(c) = slot.conn.load_full() else {
+                continue;
+            };
+            if !c.alive.load(Ordering::Acquire) || !c.can_submit {
+                continue;
+            }
+            if let Ok(p) = c.window.clone().try_acquire_owned() {
+                return Some((c, Some(p)));
+            }
+            fallback.get_or_insert(c);
+        }
+        fallback.map(|c| (c, None))
+    }
+
+    /// Sends one request frame (its sequence number is replaced) and waits
+    /// for the response, within `deadline` for the window and TPS cap and
+    /// then the carrier's response timeout.
+    pub(crate) async fn send(
+        &self,
+        frame: &[u8],
+        meta: Option<DlrMeta>,
+        deadline: Instant,
+    ) -> Result<Pdu, SendError> {
+        if let Some(until) = self.paused_until() {
+            return Err(SendError::Paused(until));
+        }
+        let (conn, permit) = self.pick().ok_or(SendError::Down)?;
+        let permit = match permit {
+            Some(p) => p,
+            None => {
+                let acquire = conn.window.clone().acquire_owned();
+                match tokio::time::timeout_at(deadline.into(), acquire).await {
+                    Ok(Ok(p)) => p,
+                    Ok(Err(_)) => return Err(SendError::ConnectionLost),
+                    Err(_) => return Err(SendError::Busy),
+                }
+            }
+        };
+        if let Some(tps) = &self.tps {
+            loop {
+                match tps.take() {
+                    Ok(()) => break,
+                    Err(wait) if Instant::now() + wait < deadline => {
+                        tokio::time::sleep(wait).await;
+                    }
+                    Err(_) => return Err(SendError::Busy),
+                }
+            }
+        }
+        if !conn.alive.load(Ordering::Acquire) {
+            return Err(SendError::ConnectionLost);
+        }
+        let seq = conn.next_seq();
+        let (tx, rx) = oneshot::channel();
+        conn.lock().insert(
+            seq,
+            Pending {
+                reply: tx,
+                meta,
+                _permit: Some(permit),
+            },
+        );
+        if conn.out.send(Out::Raw(io::with_sequence(frame, seq))).is_err() {
+            conn.lock().remove(&seq);
+            return Err(SendError::ConnectionLost);
+        }
+        match tokio::time::timeout(self.cfg.response_timeout.get(), rx).await {
+            Ok(Ok(r)) => {
+                if matches!(&r, Ok(p) if p.command_status.is_ok()) {
+                    self.relax();
+                    self.accepted.fetch_add(1, Ordering::Relaxed);
+                }
+                r
+            }
+            Ok(Err(_)) => Err(SendError::ConnectionLost),
+            Err(_) => {
+                conn.lock().remove(&seq);
+                tracing::warn!(carrier = %self.name, seq, "no response from carrier within timeout");
+                Err(SendError::Timeout)
+            }
+        }
+    }
+
+    /// Starts the bind tasks.
+    pub(crate) fn start(self: &Arc<Self>, core: &Arc<Core>) {
+        for i in 0..self.slots.len() {
+            let pool = self.clone();
+            let core2 = core.clone();
+            core.tracker.spawn(async move { pool.run_slot(i, core2).await });
+        }
+    }
+
+    async fn run_slot(self: Arc<Self>, i: usize, core: Arc<Core>) {
+        let shutdown = core.shutdown.clone();
+        let min = self.cfg.reconnect.min.get().max(Duration::from_millis(10));
+        let max = self.cfg.reconnect.max.get().max(min);
+        let mut backoff = min;
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            self.slots[i].state.store(BindState::Connecting as u8, Ordering::Relaxed);
+            let started = Instant::now();
+            match self.connect_and_bind().await {
+                Ok((reader, out, writer)) => {
+                    tracing::info!(carrier = %self.name, bind = i, kind = self.cfg.bind.as_str(), "carrier bind up");
+                    self.session(i, reader, out, writer, &core, &shutdown).await;
+                    tracing::warn!(carrier = %self.name, bind = i, "carrier bind down");
+                    // A bind that stayed up a while starts over at min.
+                    if started.elapsed() > max {
+                        backoff = min;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(carrier = %self.name, bind = i, error = %e, retry_ms = backoff.as_millis() as u64, "carrier bind failed");
+                }
+            }
+            self.slots[i].state.store(BindState::Down as u8, Ordering::Relaxed);
+            if shutdown.is_cancelled() {
+                break;
+            }
+            // Full jitter on the upper half: never a tight loop, and binds
+            // of one carrier do not reconnect in lockstep.
+            let jitter = rand::thread_rng().gen_range(0.5..=1.0);
+            let wait = backoff.mul_f64(jitter);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.cancelled() => break,
+            }
+            backoff = (backoff * 2).min(max);
+        }
+    }
+
+    async fn connect_and_bind(
+        &self,
+    ) -> Result<(FrameReader, OutTx, tokio::task::JoinHandle<()>), String> {
+        let connect = TcpStream::connect(self.cfg.address.as_str());
+        let tcp = match tokio::time::timeout(Duration::from_secs(10), connect).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(format!("connect to {}: {e}", self.cfg.address)),
+            Err(_) => return Err(format!("connect to {}: timed out", self.cfg.address)),
+        };
+        let _ = tcp.set_nodelay(true);
+        let (r, w) = if self.cfg.tls {
+            let tls = super::tls::connect(&self.cfg, tcp).await?;
+            io::split(tls)
+        } else {
+            io::split(tcp)
+        };
+        let mut reader = FrameReader::new(r, telegate_smpp::frame::DEFAULT_MAX_PDU_LEN);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(io::write_loop(w, rx));
+        let bind = Bind {
+            system_id: Bytes::from(self.cfg.system_id.clone()),
+            password: Bytes::from(self.password.clone()),
+            system_type: Bytes::from(self.cfg.system_type.clone()),
+            interface_version: 0x34,
+            ..Bind::default()
+        };
+        let body = match self.cfg.bind {
+            BindType::Tx => Body::BindTransmitter(bind),
+            BindType::Rx => Body::BindReceiver(bind),
+            BindType::Trx => Body::BindTransceiver(bind),
+        };
+        let _ = tx.send(Out::Pdu(Pdu::new(1, body)));
+        let wait = self.cfg.response_timeout.get();
+        let resp = loop {
+            match tokio::time::timeout(wait, reader.next()).await {
+                Err(_) => return Err("no bind response".into()),
+                Ok(Err(e)) => return Err(format!("read: {e}")),
+                Ok(Ok(ReadEvent::Eof)) => return Err("closed during bind".into()),
+                Ok(Ok(ReadEvent::Bad(e))) => return Err(format!("bad frame during bind: {e}")),
+                Ok(Ok(ReadEvent::Frame(f))) => match Pdu::decode(&f) {
+                    Ok(p) if p.command_id().is_response() && p.sequence_number == 1 => break p,
+                    Ok(p) if p.command_id() == CommandId::ENQUIRE_LINK => {
+                        let _ = tx.send(Out::Pdu(Pdu::new(p.sequence_number, Body::EnquireLinkResp)));
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err(format!("bad PDU during bind: {e}")),
+                },
+            }
+        };
+        if !resp.command_status.is_ok() {
+            let _ = tx.send(Out::Close);
+            return Err(format!("bind refused: {}", resp.command_status));
+        }
+        Ok((reader, tx, writer))
+    }
+
+    async fn session(
+        &self,
+        i: usize,
+        mut reader: FrameReader,
+        out: OutTx,
+        writer: tokio::task::JoinHandle<()>,
+        core: &Arc<Core>,
+        shutdown: &CancellationToken,
+    ) {
+        let conn = Arc::new(Conn {
+            out: out.clone(),
+            seq: AtomicU32::new(2),
+            pending: Mutex::new(HashMap::new()),
+            window: Arc::new(Semaphore::new(self.cfg.window.max(1) as usize)),
+            alive: AtomicBool::new(true),
+            can_submit: self.cfg.bind.can_submit(),
+        });
+        self.slots[i].conn.store(Some(conn.clone()));
+        self.slots[i].state.store(BindState::Bound as u8, Ordering::Relaxed);
+        // Receipts and MO are handled concurrently, but bounded: when this
+        // many are in progress the bind stops reading, which pushes back on
+        // the carrier through TCP.
+        let inbound = Arc::new(Semaphore::new(1024));
+        let interval = self.cfg.enquire_link_interval.get().max(Duration::from_millis(100));
+        let timeout = self.cfg.response_timeout.get();
+        let mut last_rx = Instant::now();
+        let mut enquire_sent: Option<Instant> = None;
+        loop {
+            let tick = match enquire_sent {
+                Some(at) => at + timeout,
+                None => last_rx + interval,
+            };
+            tokio::select! {
+                ev = reader.next() => {
+                    last_rx = Instant::now();
+                    enquire_sent = None;
+                    let frame = match ev {
+                        Ok(ReadEvent::Frame(f)) => f,
+                        Ok(ReadEvent::Bad(e)) => {
+                            if let Some(r) = e.response() { let _ = out.send(Out::Pdu(r)); }
+                            tracing::warn!(carrier = %self.name, error = %e, "carrier sent a broken frame; closing bind");
+                            break;
+                        }
+                        Ok(ReadEvent::Eof) => break,
+                        Err(e) => {
+                            tracing::debug!(carrier = %self.name, error = %e, "carrier read error");
+                            break;
+                        }
+                    };
+                    if !self.on_frame(frame, &conn, core, &inbound).await {
+                        break;
+                    }
+                }
+                _ = tokio::time::sleep_until(tick.into()) => {
+                    if enquire_sent.is_some() {
+                        tracing::warn!(carrier = %self.name, bind = i, "enquire_link unanswered; closing bind");
+                        break;
+                    }
+                    let seq = conn.next_seq();
+                    let _ = out.send(Out::Pdu(Pdu::new(seq, Body::EnquireLink)));
+                    enquire_sent = Some(Instant::now());
+                }
+                _ = shutdown.cancelled() => {
+                    let seq = conn.next_seq();
+                    let _ = out.send(Out::Pdu(Pdu::new(seq, Body::Unbind)));
+                    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                        while let Ok(ReadEvent::Frame(f)) = reader.next().await {
+                            if Pdu::decode(&f).is_ok_and(|p| p.command_id() == CommandId::UNBIND_RESP) {
+                                break;
+                            }
+                        }
+                    }).await;
+                    break;
+                }
+            }
+        }
+        self.slots[i].conn.store(None);
+        self.slots[i].state.store(BindState::Down as u8, Ordering::Relaxed);
+        conn.fail_all();
+        let _ = out.send(Out::Close);
+        let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+    }
+
+    /// Handles one frame from the carrier; false ends the session.
+    async fn on_frame(
+        &self,
+        frame: Bytes,
+        conn: &Arc<Conn>,
+        core: &Arc<Core>,
+        inbound: &Arc<Semaphore>,
+    ) -> bool {
+        let pdu = match Pdu::decode(&frame) {
+            Ok(p) => p,
+            Err(e) => {
+                // A response we cannot read still settles its request.
+                if e.command_id.is_response() {
+                    if let Some(p) = conn.lock().remove(&e.sequence_number) {
+                        let nack = Pdu::generic_nack(e.sequence_number, CommandStatus::ESME_RSYSERR);
+                        let _ = p.reply.send(Ok(nack));
+                    }
+                }
+                tracing::warn!(carrier = %self.name, error = %e, "undecodable PDU from carrier");
+                if let Some(r) = e.response() {
+                    let _ = conn.out.send(Out::Pdu(r));
+                }
+                return !e.is_fatal();
+            }
+        };
+        let id = pdu.command_id();
+        if id.is_response() {
+            if id == CommandId::ENQUIRE_LINK_RESP {
+                return true;
+            }
+            if id == CommandId::UNBIND_RESP {
+                return false;
+            }
+            let pending = conn.lock().remove(&pdu.sequence_number);
+            if let Some(p) = pending {
+                if pdu.command_status.is_ok() {
+                    if let (Some(meta), Some(mid)) = (&p.meta, response_message_id(&pdu)) {
+                        core.record_mapping(self, meta, mid);
+                    }
+                }
+                let _ = p.reply.send(Ok(pdu));
+            }
+            return true;
+        }
+        match pdu.body {
+            Body::EnquireLink => {
+                let _ = conn.out.send(Out::Pdu(Pdu::new(pdu.sequence_number, Body::EnquireLinkResp)));
+            }
+            Body::Unbind => {
+                let _ = conn.out.send(Out::Pdu(Pdu::new(pdu.sequence_number, Body::UnbindResp)));
+                return false;
+            }
+            Body::DeliverSm(sm) => {
+                let Ok(permit) = inbound.clone().acquire_owned().await else {
+                    return false;
+                };
+                let core = core.clone();
+                let out = conn.out.clone();
+                let carrier = (self.idx, self.name.clone());
+                let seq = pdu.sequence_number;
+                tokio::spawn(async move {
+                    let status = core.on_carrier_deliver(carrier, *sm).await;
+                    let resp = Pdu {
+                        command_status: status,
+                        sequence_number: seq,
+                        body: Body::DeliverSmResp(Default::default()),
+                    };
+                    let _ = out.send(Out::Pdu(resp));
+                    drop(permit);
+                });
+            }
+            Body::AlertNotification(_) | Body::Outbind(_) => {}
+            _ => {
+                // data_sm and anything else a carrier may send us is not
+                // supported on client binds.
+                let _ = conn.out.send(Out::Pdu(Pdu::error_response(
+                    id,
+                    pdu.sequence_number,
+                    CommandStatus::ESME_RINVCMDID,
+                )));
+            }
+        }
+        true
+    }
+}
+
+/// The message_id of a submit_sm_resp / data_sm_resp.
+fn response_message_id(p: &Pdu) -> Option<&Bytes> {
+    match &p.body {
+        Body::SubmitSmResp(r) | Body::DataSmResp(r) => Some(&r.message_id),
+        _ => None,
+    }
+}
+
+/// A DLR mapping for a message a carrier accepted.
+pub(crate) fn mapping(
+    carrier: &Arc<str>,
+    meta: &DlrMeta,
+    carrier_msg_id: &[u8],
+    ttl: Duration,
+) -> Mapping {
+    let normalized = telegate_smpp::receipt::normalize_message_id(carrier_msg_id);
+    Mapping {
+        carrier: carrier.clone(),
+        carrier_msg_id: normalized.as_bytes().into(),
+        account: meta.account.clone(),
+        gateway_id: meta.gateway_id,
+        expires_at: crate::gateway::unix_now() + ttl.as_secs(),
+        state: 0,
+        registered_delivery: meta.registered_delivery,
+    }
+}

@@ -1,0 +1,154 @@
+//! Connection plumbing shared by ESME sessions and carrier binds: a framed
+//! reader, and a writer task that batches whatever is queued into one
+//! write (with TCP_NODELAY set, so nothing waits for Nagle).
+
+use std::io;
+
+use bytes::{Bytes, BytesMut};
+use telegate_smpp::frame::Framer;
+use telegate_smpp::{DecodeError, Pdu};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+/// The read half of a connection, TCP or TLS.
+pub(crate) type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
+/// The write half of a connection, TCP or TLS.
+pub(crate) type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// Splits a stream into boxed halves.
+pub(crate) fn split<S>(stream: S) -> (BoxRead, BoxWrite)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (r, w) = tokio::io::split(stream);
+    (Box::new(r), Box::new(w))
+}
+
+/// Something for the writer task to send.
+#[derive(Debug)]
+pub(crate) enum Out {
+    /// A PDU, encoded by the writer into its batch buffer.
+    Pdu(Pdu),
+    /// An already encoded frame.
+    Raw(Bytes),
+    /// Flush what is queued, then shut the write side down.
+    Close,
+}
+
+/// Sender side of a connection's writer.
+pub(crate) type OutTx = mpsc::UnboundedSender<Out>;
+
+/// Largest batch written at once; the buffer is shrunk back after a burst
+/// so idle connections stay small.
+const BATCH: usize = 64 * 1024;
+
+/// Runs the writer: one `write_all` per wake-up with everything queued.
+/// Returns when the channel closes, on `Out::Close`, or on a write error.
+pub(crate) async fn write_loop(mut w: BoxWrite, mut rx: mpsc::UnboundedReceiver<Out>) {
+    let mut buf = BytesMut::new();
+    'outer: while let Some(first) = rx.recv().await {
+        let mut close = push(&mut buf, first);
+        while !close && buf.len() < BATCH {
+            match rx.try_recv() {
+                Ok(m) => close = push(&mut buf, m),
+                Err(_) => break,
+            }
+        }
+        if !buf.is_empty() {
+            if let Err(e) = w.write_all(&buf).await {
+                tracing::debug!(error = %e, "write failed");
+                break 'outer;
+            }
+            buf.clear();
+            if buf.capacity() > 4 * BATCH {
+                buf = BytesMut::new();
+            }
+        }
+        if close {
+            break;
+        }
+    }
+    let _ = w.flush().await;
+    let _ = w.shutdown().await;
+}
+
+fn push(buf: &mut BytesMut, m: Out) -> bool {
+    match m {
+        Out::Pdu(p) => {
+            if let Err(e) = p.encode(buf) {
+                // Only a PDU built with an over-long field fails here; the
+                // peer gets nothing rather than a corrupt frame.
+                tracing::warn!(command = ?p.command_id(), error = %e, "PDU not encodable, dropped");
+            }
+            false
+        }
+        Out::Raw(b) => {
+            buf.extend_from_slice(&b);
+            false
+        }
+        Out::Close => true,
+    }
+}
+
+/// Reads whole frames off a connection.
+pub(crate) struct FrameReader {
+    r: BoxRead,
+    buf: BytesMut,
+    framer: Framer,
+}
+
+impl std::fmt::Debug for FrameReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameReader")
+            .field("buffered", &self.buf.len())
+            .finish()
+    }
+}
+
+/// What the reader produced.
+#[derive(Debug)]
+pub(crate) enum ReadEvent {
+    /// A whole frame.
+    Frame(Bytes),
+    /// The framing is broken (bad command_length); the answer is in the
+    /// error, and the stream cannot continue.
+    Bad(DecodeError),
+    /// The peer closed the connection.
+    Eof,
+}
+
+impl FrameReader {
+    pub(crate) fn new(r: BoxRead, max_pdu: u32) -> FrameReader {
+        FrameReader {
+            r,
+            buf: BytesMut::new(),
+            framer: Framer::new(max_pdu),
+        }
+    }
+
+    /// The next frame. Cancel-safe: a partial frame stays buffered.
+    pub(crate) async fn next(&mut self) -> io::Result<ReadEvent> {
+        loop {
+            match self.framer.next_frame(&mut self.buf) {
+                Ok(Some(f)) => return Ok(ReadEvent::Frame(f)),
+                Ok(None) => {}
+                Err(e) => return Ok(ReadEvent::Bad(e)),
+            }
+            if self.buf.capacity() - self.buf.len() < 512 {
+                self.buf.reserve(4096);
+            }
+            if self.r.read_buf(&mut self.buf).await? == 0 {
+                return Ok(ReadEvent::Eof);
+            }
+        }
+    }
+}
+
+/// Patches a frame's sequence number (octets 12..16).
+pub(crate) fn with_sequence(frame: &[u8], seq: u32) -> Bytes {
+    let mut f = BytesMut::from(frame);
+    if f.len() >= 16 {
+        f[12..16].copy_from_slice(&seq.to_be_bytes());
+    }
+    f.freeze()
+}

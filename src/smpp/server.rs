@@ -1,0 +1,456 @@
+//! The ESME side: SMPP listeners (TCP and TLS) and one session per
+//! connection, with bind authentication, the session state machine,
+//! windowing, throttling and keep-alive.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use telegate_smpp::pdu::{Bind, BindResp, Body, Pdu};
+use telegate_smpp::tlv::Tlv;
+use telegate_smpp::{CommandId, CommandStatus};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
+use crate::config::BindType;
+use crate::gateway::{AccountRt, Core};
+
+/// The gateway-facing half of a bound ESME session: how receipts and MO
+/// reach it.
+#[derive(Debug)]
+pub(crate) struct SessionShared {
+    pub(crate) id: u64,
+    out: OutTx,
+    seq: AtomicU32,
+    pending: Mutex<HashMap<u32, oneshot::Sender<CommandStatus>>>,
+    deliver_window: Arc<Semaphore>,
+    alive: AtomicBool,
+}
+
+impl SessionShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, oneshot::Sender<CommandStatus>>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
+    }
+
+    fn next_seq(&self) -> u32 {
+        let s = self.seq.fetch_add(1, Ordering::Relaxed) & 0x7FFF_FFFF;
+        if s == 0 {
+            self.seq.fetch_add(1, Ordering::Relaxed) & 0x7FFF_FFFF
+        } else {
+            s
+        }
+    }
+
+    /// Sends a deliver_sm and waits for the ESME's answer; `None` when the
+    /// session went away or did not answer in time.
+    pub(crate) async fn deliver(&self, body: Body, timeout: Duration) -> Option<CommandStatus> {
+        if !self.is_alive() {
+            return None;
+        }
+        let permit = tokio::time::timeout(timeout, self.deliver_window.acquire())
+            .await
+            .ok()?
+            .ok()?;
+        let seq = self.next_seq();
+        let (tx, rx) = oneshot::channel();
+        self.lock().insert(seq, tx);
+        if self.out.send(Out::Pdu(Pdu::new(seq, body))).is_err() {
+            self.lock().remove(&seq);
+            return None;
+        }
+        let r = tokio::time::timeout(timeout, rx).await;
+        drop(permit);
+        match r {
+            Ok(Ok(status)) => Some(status),
+            _ => {
+                self.lock().remove(&seq);
+                None
+            }
+        }
+    }
+
+    fn settle(&self, seq: u32, status: CommandStatus) {
+        if let Some(tx) = self.lock().remove(&seq) {
+            let _ = tx.send(status);
+        }
+    }
+
+    fn close(&self) {
+        self.alive.store(false, Ordering::Release);
+        self.lock().clear();
+        self.deliver_window.close();
+    }
+}
+
+static SESSION_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// Accepts plain TCP connections until shutdown.
+pub(crate) async fn accept_loop(core: Arc<Core>, listener: TcpListener, tls: Option<TlsAcceptor>) {
+    let shutdown = core.shutdown.clone();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        if !core.try_open_connection() {
+            tracing::warn!(peer = %peer.ip(), "connection limit reached; refusing");
+            drop(tcp);
+            continue;
+        }
+        let _ = tcp.set_nodelay(true);
+        let core2 = core.clone();
+        let tls = tls.clone();
+        core.tracker.spawn(async move {
+            match tls {
+                None => serve(core2.clone(), tcp, peer).await,
+                Some(acc) => {
+                    match tokio::time::timeout(core2.server.bind_timeout.get(), acc.accept(tcp)).await {
+                        Ok(Ok(s)) => serve(core2.clone(), s, peer).await,
+                        Ok(Err(e)) => tracing::info!(peer = %peer.ip(), error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::info!(peer = %peer.ip(), "TLS handshake timed out"),
+                    }
+                }
+            }
+            core2.close_connection();
+        });
+    }
+}
+
+enum State {
+    Open,
+    Bound { kind: BindType, account: Arc<AccountRt> },
+}
+
+/// Keeps the session's in-flight count honest whatever path a request takes.
+pub(crate) struct InflightGuard(Arc<AtomicU32>);
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl std::fmt::Debug for InflightGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InflightGuard")
+    }
+}
+
+/// Runs one ESME session to its end.
+pub(crate) async fn serve<S>(core: Arc<Core>, stream: S, peer: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (r, w) = io::split(stream);
+    let mut reader = FrameReader::new(r, core.server.max_pdu_len.0.min(u64::from(u32::MAX)) as u32);
+    let (out, rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(io::write_loop(w, rx));
+    let shared = Arc::new(SessionShared {
+        id: SESSION_IDS.fetch_add(1, Ordering::Relaxed),
+        out: out.clone(),
+        seq: AtomicU32::new(1),
+        pending: Mutex::new(HashMap::new()),
+        deliver_window: Arc::new(Semaphore::new(core.server.deliver_window.max(1) as usize)),
+        alive: AtomicBool::new(true),
+    });
+    let mut session = Session {
+        core: core.clone(),
+        peer: peer.ip(),
+        out,
+        shared,
+        state: State::Open,
+        inflight: Arc::new(AtomicU32::new(0)),
+        window: core.server.window,
+    };
+    session.run(&mut reader).await;
+    session.finish();
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+}
+
+struct Session {
+    core: Arc<Core>,
+    peer: IpAddr,
+    out: OutTx,
+    shared: Arc<SessionShared>,
+    state: State,
+    inflight: Arc<AtomicU32>,
+    window: u32,
+}
+
+/// What to do after a PDU.
+#[derive(PartialEq, Eq)]
+enum Next {
+    Continue,
+    Close,
+}
+
+impl Session {
+    fn send(&self, p: Pdu) {
+        let _ = self.out.send(Out::Pdu(p));
+    }
+
+    async fn run(&mut self, reader: &mut FrameReader) {
+        let server = self.core.server.clone();
+        let bind_deadline = Instant::now() + server.bind_timeout.get();
+        let mut last_rx = Instant::now();
+        let mut enquire_sent: Option<Instant> = None;
+        let shutdown = self.core.shutdown.clone();
+        loop {
+            let tick = match (&self.state, enquire_sent) {
+                (State::Open, _) => bind_deadline,
+                (State::Bound { .. }, Some(at)) => at + server.response_timeout.get(),
+                (State::Bound { .. }, None) => {
+                    (last_rx + server.enquire_link_interval.get())
+                        .min(last_rx + server.inactivity_timeout.get())
+                }
+            };
+            tokio::select! {
+                ev = reader.next() => {
+                    let frame = match ev {
+                        Ok(ReadEvent::Frame(f)) => f,
+                        Ok(ReadEvent::Bad(e)) => {
+                            // A bad command_length leaves no way to find the
+                            // next PDU: answer, then close.
+                            if let Some(r) = e.response() { self.send(r); }
+                            tracing::info!(peer = %self.peer, error = %e, "unframeable input; closing session");
+                            return;
+                        }
+                        Ok(ReadEvent::Eof) => return,
+                        Err(e) => {
+                            tracing::debug!(peer = %self.peer, error = %e, "read error");
+                            return;
+                        }
+                    };
+                    last_rx = Instant::now();
+                    enquire_sent = None;
+                    if self.on_frame(frame).await == Next::Close {
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep_until(tick.into()) => {
+                    match (&self.state, enquire_sent) {
+                        (State::Open, _) => {
+                            tracing::info!(peer = %self.peer, "no bind within bind_timeout; closing");
+                            return;
+                        }
+                        (State::Bound { .. }, _) if last_rx.elapsed() >= server.inactivity_timeout.get() => {
+                            tracing::info!(peer = %self.peer, "inactivity timeout; unbinding");
+                            self.unbind_and_wait(reader).await;
+                            return;
+                        }
+                        (State::Bound { .. }, Some(_)) => {
+                            tracing::info!(peer = %self.peer, "enquire_link unanswered; closing");
+                            return;
+                        }
+                        (State::Bound { .. }, None) => {
+                            let seq = self.shared.next_seq();
+                            self.send(Pdu::new(seq, Body::EnquireLink));
+                            enquire_sent = Some(Instant::now());
+                        }
+                    }
+                }
+                _ = shutdown.cancelled() => {
+                    if matches!(self.state, State::Bound { .. }) {
+                        self.unbind_and_wait(reader).await;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Gateway-initiated unbind: send it and wait briefly for the answer.
+    async fn unbind_and_wait(&mut self, reader: &mut FrameReader) {
+        let seq = self.shared.next_seq();
+        self.send(Pdu::new(seq, Body::Unbind));
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Ok(ReadEvent::Frame(f)) = reader.next().await {
+                if telegate_smpp::pdu::Header::peek(&f)
+                    .is_some_and(|h| h.command_id == CommandId::UNBIND_RESP)
+                {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+
+    fn finish(&mut self) {
+        self.shared.close();
+        if let State::Bound { account, kind } = &self.state {
+            account.unregister(&self.shared, *kind);
+            tracing::info!(account = %account.sid, session = self.shared.id, "session closed");
+        }
+        let _ = self.out.send(Out::Close);
+    }
+
+    async fn on_frame(&mut self, frame: Bytes) -> Next {
+        let pdu = match Pdu::decode(&frame) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::info!(peer = %self.peer, error = %e, "malformed PDU");
+                if let Some(r) = e.response() {
+                    self.send(r);
+                } else if e.command_id.is_response() {
+                    // A broken response still settles its request.
+                    self.shared.settle(e.sequence_number, CommandStatus::ESME_RSYSERR);
+                }
+                return if e.is_fatal() { Next::Close } else { Next::Continue };
+            }
+        };
+        let id = pdu.command_id();
+        let seq = pdu.sequence_number;
+        if id.is_response() {
+            match id {
+                CommandId::UNBIND_RESP => return Next::Close,
+                CommandId::ENQUIRE_LINK_RESP => {}
+                _ => self.shared.settle(seq, pdu.command_status),
+            }
+            return Next::Continue;
+        }
+        match (&self.state, pdu.body) {
+            (_, Body::EnquireLink) => self.send(Pdu::new(seq, Body::EnquireLinkResp)),
+            (State::Open, Body::BindTransmitter(b)) => return self.bind(seq, BindType::Tx, b).await,
+            (State::Open, Body::BindReceiver(b)) => return self.bind(seq, BindType::Rx, b).await,
+            (State::Open, Body::BindTransceiver(b)) => return self.bind(seq, BindType::Trx, b).await,
+            (State::Bound { .. }, Body::BindTransmitter(_) | Body::BindReceiver(_) | Body::BindTransceiver(_)) => {
+                self.send(Pdu::error_response(id, seq, CommandStatus::ESME_RALYBND));
+            }
+            (State::Bound { .. }, Body::Unbind) => {
+                // Let what is in flight be answered first (bounded wait).
+                let until = Instant::now() + self.core.server.submit_deadline.get();
+                while self.inflight.load(Ordering::Acquire) > 0 && Instant::now() < until {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                self.send(Pdu::new(seq, Body::UnbindResp));
+                return Next::Close;
+            }
+            (_, Body::Other { .. }) => {
+                self.send(Pdu::generic_nack(seq, CommandStatus::ESME_RINVCMDID));
+            }
+            (State::Open, _) | (State::Bound { kind: BindType::Rx, .. }, _) => {
+                self.send(Pdu::error_response(id, seq, CommandStatus::ESME_RINVBNDSTS));
+            }
+            (State::Bound { account, .. }, body) => {
+                let account = account.clone();
+                self.request(account, seq, frame, body);
+            }
+        }
+        Next::Continue
+    }
+
+    /// A request from a transmitter or transceiver.
+    fn request(&mut self, account: Arc<AccountRt>, seq: u32, frame: Bytes, body: Body) {
+        let id = body.command_id();
+        let is_submit = matches!(
+            body,
+            Body::SubmitSm(_) | Body::DataSm(_) | Body::SubmitMulti(_)
+        );
+        let supported = is_submit
+            || matches!(body, Body::QuerySm(_) | Body::CancelSm(_) | Body::ReplaceSm(_));
+        if !supported {
+            // deliver_sm, broadcast_sm and the like: not for an ESME to send us.
+            let status = if matches!(body, Body::DeliverSm(_) | Body::Outbind(_) | Body::AlertNotification(_)) {
+                CommandStatus::ESME_RINVBNDSTS
+            } else {
+                CommandStatus::ESME_RINVCMDID
+            };
+            if matches!(body, Body::Outbind(_) | Body::AlertNotification(_)) {
+                // No response PDU exists for these.
+                self.send(Pdu::generic_nack(seq, status));
+            } else {
+                self.send(Pdu::error_response(id, seq, status));
+            }
+            return;
+        }
+        let window = account.cfg.window.unwrap_or(self.window).max(1);
+        if self.inflight.load(Ordering::Acquire) >= window {
+            self.send(Pdu::error_response(id, seq, CommandStatus::ESME_RTHROTTLED));
+            self.core.stats.throttled_window.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if is_submit && !account.take_token() {
+            self.send(Pdu::error_response(id, seq, CommandStatus::ESME_RTHROTTLED));
+            self.core.stats.throttled_account.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.inflight.fetch_add(1, Ordering::AcqRel);
+        let guard = InflightGuard(self.inflight.clone());
+        let core = self.core.clone();
+        let out = self.out.clone();
+        tokio::spawn(async move {
+            let resp = core.handle_request(&account, seq, frame, body).await;
+            let _ = out.send(Out::Pdu(resp));
+            drop(guard);
+        });
+    }
+
+    async fn bind(&mut self, seq: u32, kind: BindType, b: Bind) -> Next {
+        let resp_id = match kind {
+            BindType::Tx => CommandId::BIND_TRANSMITTER,
+            BindType::Rx => CommandId::BIND_RECEIVER,
+            BindType::Trx => CommandId::BIND_TRANSCEIVER,
+        };
+        let system_id = String::from_utf8_lossy(&b.system_id).into_owned();
+        match self.core.authenticate(self.peer, &system_id, &b.password, kind).await {
+            Ok(account) => {
+                if !account.register(&self.shared, kind) {
+                    tracing::info!(account = %account.sid, "bind refused: max_binds reached");
+                    self.send(Pdu::error_response(resp_id, seq, CommandStatus::ESME_RBINDFAIL));
+                    return Next::Close;
+                }
+                tracing::info!(account = %account.sid, kind = kind.as_str(), session = self.shared.id, "ESME bound");
+                let body = BindResp {
+                    system_id: Bytes::from(self.core.server.system_id.clone()),
+                    tlvs: vec![Tlv::ScInterfaceVersion(0x34)],
+                };
+                let body = match kind {
+                    BindType::Tx => Body::BindTransmitterResp(body),
+                    BindType::Rx => Body::BindReceiverResp(body),
+                    BindType::Trx => Body::BindTransceiverResp(body),
+                };
+                self.send(Pdu::new(seq, body));
+                if kind.can_receive() {
+                    self.core.drain_held_soon(&account);
+                }
+                self.state = State::Bound { kind, account };
+                Next::Continue
+            }
+            Err(status) => {
+                self.send(Pdu::error_response(resp_id, seq, status));
+                // A refused bind leaves the session open for another try,
+                // except when the address is locked out.
+                if status == CommandStatus::ESME_RBINDFAIL {
+                    Next::Close
+                } else {
+                    Next::Continue
+                }
+            }
+        }
+    }
+}
+
+impl SessionShared {
+    /// The writer of this session (for held deliveries).
+    pub(crate) fn out(&self) -> &OutTx {
+        &self.out
+    }
+}
