@@ -3,6 +3,7 @@
 //! This library holds the daemon's logic so that tests can start a whole
 //! gateway in-process; `src/main.rs` only parses the command line.
 
+pub mod auth;
 pub mod config;
 
 /// The SMPP codec the daemon is built on.
