@@ -5,6 +5,8 @@
 
 pub mod auth;
 pub mod config;
+pub mod dlr;
+pub mod ids;
 
 /// The SMPP codec the daemon is built on.
 pub use telegate_smpp as smpp_codec;

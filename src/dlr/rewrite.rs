@@ -1,0 +1,293 @@
+//! Reading a carrier's receipt and rewriting it for the ESME, with the
+//! gateway id in place of the carrier's id.
+//!
+//! Which `deliver_sm` is a receipt: SMPP 3.4 §5.2.12 gives the message type
+//! in `esm_class` bits 5–2 of a `deliver_sm`:
+//!
+//! | bits 5–2 | value  | meaning                          | here        |
+//! |----------|--------|----------------------------------|-------------|
+//! | 0000     | `0x00` | default (MO message)             | not receipt |
+//! | 0001     | `0x04` | SMSC Delivery Receipt            | receipt     |
+//! | 0010     | `0x08` | SME Delivery Acknowledgement     | receipt     |
+//! | 0100     | `0x10` | SME Manual/User Acknowledgement  | receipt     |
+//! | 0110     | `0x18` | Conversation Abort (Korean CDMA) | not receipt |
+//! | 1000     | `0x20` | Intermediate Delivery Notification | receipt   |
+//!
+//! All four receipt types answer a message an ESME submitted, so they go
+//! back to that account (found through the DLR map), never through MO
+//! routing by destination number. Only the SMSC-generated ones (`0x04`,
+//! `0x20`) carry Appendix B text whose `id:` we read and rewrite; the text
+//! of an SME acknowledgement is the recipient's own, so for `0x08`/`0x10`
+//! only the `receipted_message_id` TLV (§5.3.2.12) is used and rewritten.
+
+use bytes::Bytes;
+
+use crate::smpp_codec::pdu::SubmitSm;
+use crate::smpp_codec::receipt::Receipt;
+use crate::smpp_codec::tlv::{Tlv, TlvList};
+
+/// Mask of the message type bits 5–2 of `esm_class` (§5.2.12).
+const TYPE_MASK: u8 = 0b0011_1100;
+/// SMSC Delivery Receipt.
+const SMSC_RECEIPT: u8 = 0x04;
+/// SME Delivery Acknowledgement.
+const SME_DELIVERY_ACK: u8 = 0x08;
+/// SME Manual/User Acknowledgement.
+const SME_MANUAL_ACK: u8 = 0x10;
+/// Intermediate Delivery Notification.
+const INTERMEDIATE: u8 = 0x20;
+
+/// The most octets `short_message` may carry (§5.2.21: 0–254).
+const MAX_SHORT_MESSAGE: usize = 254;
+
+/// Whether a `deliver_sm` with this `esm_class` reports on a submitted
+/// message (see the table in the [module docs](self)).
+pub fn is_receipt(esm_class: u8) -> bool {
+    matches!(
+        esm_class & TYPE_MASK,
+        SMSC_RECEIPT | SME_DELIVERY_ACK | SME_MANUAL_ACK | INTERMEDIATE
+    )
+}
+
+/// Whether the receipt's text is SMSC-generated Appendix B text.
+fn has_receipt_text(esm_class: u8) -> bool {
+    matches!(esm_class & TYPE_MASK, SMSC_RECEIPT | INTERMEDIATE)
+}
+
+/// The text: `short_message`, or `message_payload` when `short_message`
+/// is empty (§5.3.2.32).
+fn text(sm: &SubmitSm) -> Option<&Bytes> {
+    if !sm.short_message.is_empty() {
+        return Some(&sm.short_message);
+    }
+    sm.tlvs.message_payload()
+}
+
+/// The carrier's id of the message a receipt reports on:
+/// `receipted_message_id` (§5.3.2.12) if present, else the Appendix B
+/// `id:` of the text (SMSC receipts only). `None` if the PDU is not a
+/// receipt or has neither.
+pub fn receipt_message_id(sm: &SubmitSm) -> Option<Bytes> {
+    if !is_receipt(sm.esm_class) {
+        return None;
+    }
+    if let Some(id) = sm.tlvs.receipted_message_id().filter(|id| !id.is_empty()) {
+        return Some(id.clone());
+    }
+    if !has_receipt_text(sm.esm_class) {
+        return None;
+    }
+    Receipt::parse_bytes(text(sm)?).ok().map(|r| r.id)
+}
+
+/// The `message_state` (§5.2.28) a receipt reports: the `message_state`
+/// TLV (§5.3.2.35) if present, else the Appendix B `stat:` word
+/// (SMSC receipts only).
+pub fn receipt_state(sm: &SubmitSm) -> Option<u8> {
+    if !is_receipt(sm.esm_class) {
+        return None;
+    }
+    if let Some(s) = sm.tlvs.message_state() {
+        return Some(s);
+    }
+    if !has_receipt_text(sm.esm_class) {
+        return None;
+    }
+    Receipt::parse_bytes(text(sm)?).ok()?.message_state()
+}
+
+/// Where the `id:` value sits in `text`, as the codec's parser reads it.
+fn id_range(text: &Bytes) -> Option<std::ops::Range<usize>> {
+    let r = Receipt::parse_bytes(text).ok()?;
+    // `parse_bytes` returns the id as a slice of `text`.
+    let start = (r.id.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    let end = start.checked_add(r.id.len())?;
+    (text.get(start..end) == Some(&r.id[..])).then_some(start..end)
+}
+
+/// The receipt as the ESME gets it: the `id:` value of the Appendix B text
+/// (SMSC receipts only) and the `receipted_message_id` TLV (when present)
+/// replaced by `gateway_id_hex`; every other octet of the text and every
+/// other TLV kept as it was.
+///
+/// If the new text no longer fits `short_message` (254 octets), it moves
+/// to a `message_payload` TLV and `short_message` becomes empty, as
+/// §5.3.2.32 allows.
+pub fn rewrite_receipt(sm: &SubmitSm, gateway_id_hex: &[u8]) -> SubmitSm {
+    let mut out = sm.clone();
+    let gw = Bytes::copy_from_slice(gateway_id_hex);
+    for t in &mut out.tlvs {
+        if let Tlv::ReceiptedMessageId(id) = t {
+            *id = gw.clone();
+        }
+    }
+    if !is_receipt(sm.esm_class) || !has_receipt_text(sm.esm_class) {
+        return out;
+    }
+    let in_payload = sm.short_message.is_empty();
+    let Some(old) = text(sm) else {
+        return out;
+    };
+    let Some(range) = id_range(old) else {
+        return out;
+    };
+    let mut new = Vec::with_capacity(old.len() + gateway_id_hex.len());
+    new.extend_from_slice(&old[..range.start]);
+    new.extend_from_slice(gateway_id_hex);
+    new.extend_from_slice(&old[range.end..]);
+    let new = Bytes::from(new);
+    if in_payload {
+        for t in &mut out.tlvs {
+            if let Tlv::MessagePayload(p) = t {
+                *p = new;
+                break;
+            }
+        }
+    } else if new.len() <= MAX_SHORT_MESSAGE {
+        out.short_message = new;
+    } else {
+        out.short_message = Bytes::new();
+        out.tlvs.retain(|t| !matches!(t, Tlv::MessagePayload(_)));
+        out.tlvs.push(Tlv::MessagePayload(new));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &[u8] = b"id:0000A1B2 sub:001 dlvrd:001 submit date:2402291200 \
+done date:2402291201 stat:DELIVRD err:000 text:Hello id:0000A1B2";
+
+    fn receipt(text: &'static [u8], tlvs: Vec<Tlv>) -> SubmitSm {
+        SubmitSm {
+            esm_class: 0x04,
+            short_message: Bytes::from_static(text),
+            tlvs,
+            ..SubmitSm::default()
+        }
+    }
+
+    #[test]
+    fn esm_class_types() {
+        for (esm, want) in [
+            (0x00, false),
+            (0x04, true),
+            (0x08, true),
+            (0x10, true),
+            (0x18, false),
+            (0x20, true),
+            (0x44, true), // UDHI + receipt
+            (0x40, false),
+            (0x0c, false), // undefined type 0011
+            (0x03 | 0x04, true),
+        ] {
+            assert_eq!(is_receipt(esm), want, "{esm:#x}");
+        }
+    }
+
+    #[test]
+    fn id_from_tlv_then_text() {
+        let sm = receipt(
+            TEXT,
+            vec![Tlv::ReceiptedMessageId(Bytes::from_static(b"41394"))],
+        );
+        assert_eq!(receipt_message_id(&sm).as_deref(), Some(&b"41394"[..]));
+        let sm = receipt(TEXT, vec![]);
+        assert_eq!(receipt_message_id(&sm).as_deref(), Some(&b"0000A1B2"[..]));
+        let mut sm = receipt(b"hello", vec![]);
+        assert_eq!(receipt_message_id(&sm), None);
+        sm.esm_class = 0;
+        sm.short_message = Bytes::from_static(TEXT);
+        assert_eq!(receipt_message_id(&sm), None);
+        // SME acks: TLV only.
+        sm.esm_class = 0x08;
+        assert_eq!(receipt_message_id(&sm), None);
+        sm.tlvs
+            .push(Tlv::ReceiptedMessageId(Bytes::from_static(b"7")));
+        assert_eq!(receipt_message_id(&sm).as_deref(), Some(&b"7"[..]));
+    }
+
+    #[test]
+    fn state_from_tlv_then_text() {
+        let sm = receipt(TEXT, vec![Tlv::MessageState(5)]);
+        assert_eq!(receipt_state(&sm), Some(5));
+        let sm = receipt(TEXT, vec![]);
+        assert_eq!(receipt_state(&sm), Some(2));
+        let sm = receipt(b"id:1", vec![]);
+        assert_eq!(receipt_state(&sm), None);
+    }
+
+    #[test]
+    fn rewrite_keeps_everything_else() {
+        let other = Tlv::Other {
+            tag: 0x1400,
+            value: Bytes::from_static(b"x"),
+        };
+        let sm = receipt(
+            TEXT,
+            vec![
+                other.clone(),
+                Tlv::ReceiptedMessageId(Bytes::from_static(b"A1B2")),
+                Tlv::MessageState(2),
+            ],
+        );
+        let out = rewrite_receipt(&sm, b"0123456789abcdef");
+        let want: &[u8] = b"id:0123456789abcdef sub:001 dlvrd:001 submit date:2402291200 \
+done date:2402291201 stat:DELIVRD err:000 text:Hello id:0000A1B2";
+        assert_eq!(&out.short_message[..], want);
+        assert_eq!(
+            out.tlvs,
+            vec![
+                other,
+                Tlv::ReceiptedMessageId(Bytes::from_static(b"0123456789abcdef")),
+                Tlv::MessageState(2),
+            ]
+        );
+        assert_eq!(
+            SubmitSm {
+                short_message: sm.short_message.clone(),
+                tlvs: sm.tlvs.clone(),
+                ..out.clone()
+            },
+            sm
+        );
+        // Odd spacing and case of the key are kept too.
+        let sm = receipt(b"  ID : 77 stat:ENROUTE", vec![]);
+        let out = rewrite_receipt(&sm, b"abc");
+        assert_eq!(&out.short_message[..], b"  ID : abc stat:ENROUTE");
+    }
+
+    #[test]
+    fn rewrite_payload_and_overflow() {
+        let mut sm = receipt(b"", vec![Tlv::MessagePayload(Bytes::from_static(TEXT))]);
+        let out = rewrite_receipt(&sm, b"ff");
+        assert!(out.short_message.is_empty());
+        let p = out.tlvs.message_payload().unwrap();
+        assert!(p.starts_with(b"id:ff sub:001"));
+        assert!(p.ends_with(b"text:Hello id:0000A1B2"));
+
+        // 250 octets with a 1-octet id, rewritten to 16: moves to the payload.
+        let mut long = b"id:1 text:".to_vec();
+        long.resize(250, b'x');
+        sm.tlvs.clear();
+        sm.short_message = Bytes::from(long.clone());
+        let out = rewrite_receipt(&sm, b"0123456789abcdef");
+        assert!(out.short_message.is_empty());
+        let p = out.tlvs.message_payload().unwrap();
+        assert_eq!(p.len(), 265);
+        assert_eq!(&p[..19], b"id:0123456789abcdef");
+        assert_eq!(&p[19..], &long[4..]);
+
+        // Not a receipt: untouched.
+        sm.esm_class = 0;
+        assert_eq!(rewrite_receipt(&sm, b"ff"), sm);
+        // SME ack: TLV only, text untouched.
+        sm.esm_class = 0x08;
+        sm.tlvs = vec![Tlv::ReceiptedMessageId(Bytes::from_static(b"1"))];
+        let out = rewrite_receipt(&sm, b"ff");
+        assert_eq!(out.short_message, sm.short_message);
+        assert_eq!(out.tlvs.receipted_message_id().unwrap().as_ref(), b"ff");
+    }
+}

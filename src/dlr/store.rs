@@ -1,0 +1,1556 @@
+//! The DLR mapping store: (carrier, carrier message id) → [`Mapping`].
+//!
+//! A receipt from a carrier names the message by the carrier's id; the
+//! store finds the account and gateway id to send it back to. Mappings must
+//! survive a restart, since receipts arrive hours or days later.
+//!
+//! [`LogStore`] is Bitcask-style: the whole map lives in memory (two
+//! sharded hash maps: by gateway id, and by carrier + normalised carrier id),
+//! and every change is appended to a log of CRC-checked records. Callers
+//! never touch the disk: [`DlrStore::insert`] and [`DlrStore::set_state`]
+//! update memory and encode the record into a shared buffer; one commit
+//! thread writes the buffer and `fdatasync`s it at most every
+//! `commit_interval` (group commit), and [`DlrStore::flush`] waits for it.
+//! The log is cut into segments; a segment whose mappings have all expired
+//! is deleted, and when the log holds much more than the live data the
+//! oldest segment's live mappings are copied forward and it is deleted
+//! (compaction). Opening replays the segments; a torn record at the end of
+//! the last one (a crash mid-write) is cut off.
+//!
+//! Bounds: at most `max_entries` mappings (plus at most one per shard, 63,
+//! in a race); beyond it an insert evicts the oldest mapping of its shard
+//! (mappings spread evenly over 64 shards, so about the oldest overall),
+//! counted in [`StoreStats::evicted`]; expired mappings are swept in the background
+//! and never returned; the write buffer is capped, and an insert waits for
+//! the commit thread when the disk falls that far behind.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::config::DlrConfig;
+use crate::smpp_codec::receipt::{message_id_candidates, normalize_message_id};
+
+/// One submitted message, as its receipt will need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    /// The carrier's name (`[[carrier]] name`).
+    pub carrier: Arc<str>,
+    /// The carrier's message id, normalised
+    /// ([`normalize_message_id`]; the store normalises it again on insert).
+    pub carrier_msg_id: Box<[u8]>,
+    /// The submitting account's `system_id`.
+    pub account: Arc<str>,
+    /// Our id, as sent to the ESME.
+    pub gateway_id: u64,
+    /// Unix seconds after which the mapping is dropped.
+    pub expires_at: u64,
+    /// Last known `message_state` (SMPP 3.4 §5.2.28); 0 = unknown/enroute.
+    pub state: u8,
+    /// The submit's `registered_delivery` (§5.2.17).
+    pub registered_delivery: u8,
+}
+
+/// A DLR mapping store; see the [module docs](self).
+pub trait DlrStore: Send + Sync + fmt::Debug {
+    /// Adds (or replaces, by gateway id) a mapping. Visible to lookups as
+    /// soon as this returns; durable after the next group commit.
+    fn insert(&self, m: Mapping);
+    /// The live mapping of a carrier's message id, tried in the spellings
+    /// of [`message_id_candidates`] (exact normalised spelling first, then
+    /// the hex/decimal conversions).
+    fn lookup(&self, carrier: &str, carrier_msg_id: &[u8]) -> Option<Mapping>;
+    /// The live mapping of a gateway id.
+    fn by_gateway_id(&self, gateway_id: u64) -> Option<Mapping>;
+    /// Records a new `message_state`; with `final_ttl` (a final state), the
+    /// mapping expires at most that long from now. No-op for an unknown id.
+    fn set_state(&self, gateway_id: u64, state: u8, final_ttl: Option<Duration>);
+    /// Mappings held (expired ones may count until swept).
+    fn len(&self) -> usize;
+    /// Whether no mapping is held.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Blocks until everything inserted so far is durable.
+    fn flush(&self) -> io::Result<()>;
+}
+
+/// Counters of a store, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Mappings held.
+    pub entries: u64,
+    /// Mappings dropped because the store was full.
+    pub evicted: u64,
+    /// Mappings dropped because they expired.
+    pub expired: u64,
+    /// Log segments on disk (0 for [`MemoryStore`]).
+    pub segments: u64,
+    /// Bytes of log on disk (0 for [`MemoryStore`]).
+    pub disk_bytes: u64,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+// ---------------------------------------------------------------------------
+// In-memory index
+// ---------------------------------------------------------------------------
+
+const SHARD_BITS: u32 = 6;
+const SHARDS: usize = 1 << SHARD_BITS;
+
+/// Gateway ids are time-ordered, so mix them before hashing.
+#[derive(Default)]
+struct GidHasher(u64);
+
+impl Hasher for GidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = mix(v);
+    }
+}
+
+fn mix(v: u64) -> u64 {
+    // splitmix64 finaliser.
+    let mut z = v.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+type GidMap<V> = HashMap<u64, V, BuildHasherDefault<GidHasher>>;
+
+struct Slot {
+    m: Mapping,
+    /// Segment holding (at the latest) this mapping's insert record.
+    seg: u32,
+    /// Insertion stamp, to tell live entries of `order` from stale ones.
+    stamp: u64,
+}
+
+#[derive(Default)]
+struct GidShard {
+    map: GidMap<Slot>,
+    /// (gateway id, stamp) in insertion order, for eviction.
+    order: VecDeque<(u64, u64)>,
+    next_stamp: u64,
+}
+
+#[derive(Default)]
+struct KeyShard {
+    map: HashMap<Box<[u8]>, u64>,
+}
+
+/// The lookup key: carrier name, 0xff (never in UTF-8), normalised id.
+fn make_key(carrier: &str, id: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(carrier.len() + 1 + id.len());
+    k.extend_from_slice(carrier.as_bytes());
+    k.push(0xff);
+    k.extend_from_slice(id);
+    k
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a shard lock leaves consistent data (every
+    // update is a single map operation), so poisoning is ignored.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Index {
+    gids: Box<[Mutex<GidShard>]>,
+    keys: Box<[Mutex<KeyShard>]>,
+    max_entries: usize,
+    len: AtomicUsize,
+    evicted: AtomicU64,
+    expired: AtomicU64,
+}
+
+fn gid_shard(gid: u64) -> usize {
+    (mix(gid) >> (64 - SHARD_BITS)) as usize
+}
+
+fn key_shard(key: &[u8]) -> usize {
+    (crc32fast::hash(key) >> (32 - SHARD_BITS)) as usize
+}
+
+impl Index {
+    fn new(max_entries: u64) -> Index {
+        Index {
+            gids: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            keys: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            max_entries: usize::try_from(max_entries).unwrap_or(usize::MAX).max(1),
+            len: AtomicUsize::new(0),
+            evicted: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
+        }
+    }
+
+    /// Inserts; `log` (called under the shard lock, so records of one
+    /// gateway id reach the log in the order of the changes) returns the
+    /// segment the record goes to.
+    fn insert(&self, m: Mapping, log: impl FnOnce(&Mapping) -> u32) {
+        let gid = m.gateway_id;
+        let key = make_key(&m.carrier, &m.carrier_msg_id);
+        let mut dropped: Vec<Mapping> = Vec::new();
+        {
+            let mut s = lock(&self.gids[gid_shard(gid)]);
+            let seg = log(&m);
+            let stamp = s.next_stamp;
+            s.next_stamp += 1;
+            match s.map.insert(gid, Slot { m, seg, stamp }) {
+                Some(old) => {
+                    if make_key(&old.m.carrier, &old.m.carrier_msg_id) != key {
+                        dropped.push(old.m);
+                    }
+                }
+                None => {
+                    self.len.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            s.order.push_back((gid, stamp));
+            // Over the bound: evict this shard's oldest (inserts spread
+            // evenly over the shards, so this approximates the global
+            // oldest without a global lock). Never the entry just added.
+            while self.len.load(Ordering::Relaxed) > self.max_entries && s.map.len() > 1 {
+                let Some((old_gid, old_stamp)) = s.order.pop_front() else {
+                    break;
+                };
+                if s.map.get(&old_gid).is_some_and(|x| x.stamp == old_stamp) {
+                    if let Some(old) = s.map.remove(&old_gid) {
+                        self.len.fetch_sub(1, Ordering::Relaxed);
+                        self.evicted.fetch_add(1, Ordering::Relaxed);
+                        dropped.push(old.m);
+                    }
+                }
+            }
+            compact_order(&mut s);
+        }
+        let ks = key_shard(&key);
+        lock(&self.keys[ks]).map.insert(key.into_boxed_slice(), gid);
+        for old in dropped {
+            self.unlink_key(&old);
+        }
+    }
+
+    /// Removes the key of `m` if it still points at `m`'s gateway id.
+    fn unlink_key(&self, m: &Mapping) {
+        let key = make_key(&m.carrier, &m.carrier_msg_id);
+        let mut ks = lock(&self.keys[key_shard(&key)]);
+        if ks.map.get(key.as_slice()) == Some(&m.gateway_id) {
+            ks.map.remove(key.as_slice());
+        }
+    }
+
+    fn lookup(&self, carrier: &str, id: &[u8], now: u64) -> Option<Mapping> {
+        for cand in message_id_candidates(id) {
+            let key = make_key(carrier, cand.as_bytes());
+            let gid = lock(&self.keys[key_shard(&key)])
+                .map
+                .get(key.as_slice())
+                .copied();
+            let Some(gid) = gid else { continue };
+            let found = {
+                let s = lock(&self.gids[gid_shard(gid)]);
+                s.map.get(&gid).map(|slot| {
+                    let same =
+                        &*slot.m.carrier == carrier && *slot.m.carrier_msg_id == *cand.as_bytes();
+                    (same, (slot.m.expires_at > now).then(|| slot.m.clone()))
+                })
+            };
+            match found {
+                Some((true, Some(m))) => return Some(m),
+                Some((true, None)) => {}
+                // A key left behind by a race with eviction: clean it up.
+                Some((false, _)) | None => {
+                    let mut ks = lock(&self.keys[key_shard(&key)]);
+                    if ks.map.get(key.as_slice()) == Some(&gid) {
+                        ks.map.remove(key.as_slice());
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn by_gateway_id(&self, gid: u64, now: u64) -> Option<Mapping> {
+        let s = lock(&self.gids[gid_shard(gid)]);
+        s.map
+            .get(&gid)
+            .filter(|slot| slot.m.expires_at > now)
+            .map(|slot| slot.m.clone())
+    }
+
+    /// Sets the state and (if given) the new expiry; `log` as for insert.
+    fn set_state(&self, gid: u64, state: u8, expires: Option<u64>, log: impl FnOnce(u64, u8, u64)) {
+        let mut s = lock(&self.gids[gid_shard(gid)]);
+        if let Some(slot) = s.map.get_mut(&gid) {
+            slot.m.state = state;
+            if let Some(e) = expires {
+                slot.m.expires_at = slot.m.expires_at.min(e);
+            }
+            log(gid, state, slot.m.expires_at);
+        }
+    }
+
+    /// Drops a mapping (replay of a state record that expired it).
+    fn remove(&self, gid: u64) {
+        let old = lock(&self.gids[gid_shard(gid)]).map.remove(&gid);
+        if let Some(old) = old {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+            self.expired.fetch_add(1, Ordering::Relaxed);
+            self.unlink_key(&old.m);
+        }
+    }
+
+    /// Drops the expired mappings of one shard.
+    fn sweep_shard(&self, shard: usize, now: u64) -> usize {
+        let mut dead = Vec::new();
+        {
+            let mut s = lock(&self.gids[shard % SHARDS]);
+            s.map.retain(|_, slot| {
+                let live = slot.m.expires_at > now;
+                if !live {
+                    dead.push(slot.m.clone());
+                }
+                live
+            });
+            compact_order(&mut s);
+        }
+        let n = dead.len();
+        self.len.fetch_sub(n, Ordering::Relaxed);
+        self.expired.fetch_add(n as u64, Ordering::Relaxed);
+        for m in &dead {
+            self.unlink_key(m);
+        }
+        n
+    }
+
+    /// For compaction: the live mappings of `shard` whose insert record is
+    /// in segment `upto` or older, now recorded as being in `new_seg`.
+    fn relocate(&self, shard: usize, upto: u32, new_seg: u32, now: u64, out: &mut Vec<Mapping>) {
+        let mut s = lock(&self.gids[shard]);
+        for slot in s.map.values_mut() {
+            if slot.seg <= upto && slot.m.expires_at > now {
+                slot.seg = new_seg;
+                out.push(slot.m.clone());
+            }
+        }
+    }
+
+    fn stats(&self) -> StoreStats {
+        StoreStats {
+            entries: self.len.load(Ordering::Relaxed) as u64,
+            evicted: self.evicted.load(Ordering::Relaxed),
+            expired: self.expired.load(Ordering::Relaxed),
+            segments: 0,
+            disk_bytes: 0,
+        }
+    }
+}
+
+/// Keeps `order` within twice the live entries (stale stamps accumulate
+/// from replacements and sweeps).
+fn compact_order(s: &mut GidShard) {
+    if s.order.len() > 2 * s.map.len() + 64 {
+        let GidShard { map, order, .. } = s;
+        order.retain(|(gid, stamp)| map.get(gid).is_some_and(|x| x.stamp == *stamp));
+    }
+}
+
+fn normalized(mut m: Mapping) -> Mapping {
+    let n = normalize_message_id(&m.carrier_msg_id);
+    if n.as_bytes() != &*m.carrier_msg_id {
+        m.carrier_msg_id = n.as_bytes().into();
+    }
+    m
+}
+
+// ---------------------------------------------------------------------------
+// MemoryStore
+// ---------------------------------------------------------------------------
+
+/// The store without a disk, for tests and benches (same bounds and
+/// expiry as [`LogStore`]; an insert sweeps one shard of expired mappings
+/// when one is due, a full pass every 10 s).
+pub struct MemoryStore {
+    index: Index,
+    /// Unix milliseconds when the next shard is due for a sweep.
+    next_sweep_ms: AtomicU64,
+    sweep_shard: AtomicUsize,
+}
+
+/// A full sweep pass of [`MemoryStore`] takes this long.
+const MEMORY_SWEEP_MS: u64 = 10_000;
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl MemoryStore {
+    /// An empty store of at most `max_entries` mappings.
+    pub fn new(max_entries: u64) -> MemoryStore {
+        MemoryStore {
+            index: Index::new(max_entries),
+            next_sweep_ms: AtomicU64::new(0),
+            sweep_shard: AtomicUsize::new(0),
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> StoreStats {
+        self.index.stats()
+    }
+
+    /// Drops every expired mapping now; returns how many.
+    pub fn sweep(&self) -> usize {
+        let now = unix_now();
+        (0..SHARDS).map(|s| self.index.sweep_shard(s, now)).sum()
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl DlrStore for MemoryStore {
+    fn insert(&self, m: Mapping) {
+        self.index.insert(normalized(m), |_| 0);
+        let now_ms = unix_ms();
+        let due = self.next_sweep_ms.load(Ordering::Relaxed);
+        if now_ms >= due
+            && self
+                .next_sweep_ms
+                .compare_exchange(
+                    due,
+                    now_ms + MEMORY_SWEEP_MS / SHARDS as u64,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            let shard = self.sweep_shard.fetch_add(1, Ordering::Relaxed) % SHARDS;
+            self.index.sweep_shard(shard, now_ms / 1000);
+        }
+    }
+    fn lookup(&self, carrier: &str, carrier_msg_id: &[u8]) -> Option<Mapping> {
+        self.index.lookup(carrier, carrier_msg_id, unix_now())
+    }
+    fn by_gateway_id(&self, gateway_id: u64) -> Option<Mapping> {
+        self.index.by_gateway_id(gateway_id, unix_now())
+    }
+    fn set_state(&self, gateway_id: u64, state: u8, final_ttl: Option<Duration>) {
+        let exp = final_ttl.map(|t| unix_now().saturating_add(t.as_secs()));
+        self.index.set_state(gateway_id, state, exp, |_, _, _| {});
+    }
+    fn len(&self) -> usize {
+        self.index.len.load(Ordering::Relaxed)
+    }
+    fn flush(&self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Records
+// ---------------------------------------------------------------------------
+//
+// Segment file: "TGDLR001" then records. Record: payload length (u32 LE),
+// CRC-32 of the payload (u32 LE), payload. Payload:
+//   1 insert: gateway_id u64, expires_at u64, state u8, registered_delivery
+//     u8, then carrier, carrier_msg_id, account each as u16 length + octets
+//   2 state:  gateway_id u64, expires_at u64, state u8
+
+const MAGIC: &[u8; 8] = b"TGDLR001";
+const REC_INSERT: u8 = 1;
+const REC_STATE: u8 = 2;
+/// Larger lengths are corruption.
+const MAX_PAYLOAD: usize = 3 * 65_536 + 32;
+
+fn put_str(buf: &mut Vec<u8>, s: &[u8]) {
+    let n = s.len().min(usize::from(u16::MAX));
+    buf.extend_from_slice(&(n as u16).to_le_bytes());
+    buf.extend_from_slice(&s[..n]);
+}
+
+fn begin(buf: &mut Vec<u8>) -> usize {
+    let start = buf.len();
+    buf.extend_from_slice(&[0; 8]);
+    start
+}
+
+fn finish(buf: &mut [u8], start: usize) {
+    let (head, payload) = buf[start..].split_at_mut(8);
+    let len = payload.len() as u32;
+    let crc = crc32fast::hash(payload);
+    head[..4].copy_from_slice(&len.to_le_bytes());
+    head[4..].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn encode_insert(buf: &mut Vec<u8>, m: &Mapping) {
+    let start = begin(buf);
+    buf.push(REC_INSERT);
+    buf.extend_from_slice(&m.gateway_id.to_le_bytes());
+    buf.extend_from_slice(&m.expires_at.to_le_bytes());
+    buf.push(m.state);
+    buf.push(m.registered_delivery);
+    put_str(buf, m.carrier.as_bytes());
+    put_str(buf, &m.carrier_msg_id);
+    put_str(buf, m.account.as_bytes());
+    finish(buf, start);
+}
+
+fn encode_state(buf: &mut Vec<u8>, gid: u64, state: u8, expires: u64) {
+    let start = begin(buf);
+    buf.push(REC_STATE);
+    buf.extend_from_slice(&gid.to_le_bytes());
+    buf.extend_from_slice(&expires.to_le_bytes());
+    buf.push(state);
+    finish(buf, start);
+}
+
+enum Record<'a> {
+    Insert {
+        gid: u64,
+        expires: u64,
+        state: u8,
+        regdel: u8,
+        carrier: &'a [u8],
+        id: &'a [u8],
+        account: &'a [u8],
+    },
+    State {
+        gid: u64,
+        expires: u64,
+        state: u8,
+    },
+}
+
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    }
+    fn str(&mut self) -> Option<&'a [u8]> {
+        let n = self.take(2)?;
+        let n = u16::from_le_bytes([n[0], n[1]]);
+        self.take(usize::from(n))
+    }
+}
+
+fn decode_payload(p: &[u8]) -> Option<Record<'_>> {
+    let mut c = Cursor(p);
+    let rec = match c.u8()? {
+        REC_INSERT => Record::Insert {
+            gid: c.u64()?,
+            expires: c.u64()?,
+            state: c.u8()?,
+            regdel: c.u8()?,
+            carrier: c.str()?,
+            id: c.str()?,
+            account: c.str()?,
+        },
+        REC_STATE => Record::State {
+            gid: c.u64()?,
+            expires: c.u64()?,
+            state: c.u8()?,
+        },
+        _ => return None,
+    };
+    c.0.is_empty().then_some(rec)
+}
+
+/// Reads the records of a segment body (after the magic). Returns the
+/// offset just past the last good record; stops at the first bad one.
+fn scan_records(body: &[u8], mut each: impl FnMut(Record<'_>)) -> usize {
+    let mut pos = 0;
+    loop {
+        let Some(head) = body.get(pos..pos + 8) else {
+            return pos;
+        };
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        if len > MAX_PAYLOAD {
+            return pos;
+        }
+        let Some(payload) = body.get(pos + 8..pos + 8 + len) else {
+            return pos;
+        };
+        if crc32fast::hash(payload) != crc {
+            return pos;
+        }
+        let Some(rec) = decode_payload(payload) else {
+            return pos;
+        };
+        each(rec);
+        pos += 8 + len;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// LogStore
+// ---------------------------------------------------------------------------
+
+/// Tuning of [`LogStore`] beyond [`DlrConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogOptions {
+    /// A segment is sealed and a new one started past this size.
+    pub segment_bytes: u64,
+    /// Inserts wait for the commit thread when this much is unwritten.
+    pub buffer_bytes: usize,
+    /// Expired mappings are swept from every shard once per this period
+    /// (a shard at a time, spread over the period).
+    pub sweep_every: Duration,
+}
+
+impl Default for LogOptions {
+    fn default() -> LogOptions {
+        LogOptions {
+            segment_bytes: 64 << 20,
+            buffer_bytes: 16 << 20,
+            sweep_every: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The durable store; see the [module docs](self).
+pub struct LogStore {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    index: Index,
+    queue: Mutex<Pending>,
+    /// Wakes the commit thread.
+    wake: Condvar,
+    /// Wakes inserts waiting for buffer space.
+    space: Condvar,
+    /// Wakes `flush` callers.
+    durable: Condvar,
+    /// The segment new records go to.
+    cur_seg: AtomicU32,
+    segments: AtomicU64,
+    disk_bytes: AtomicU64,
+    opts: LogOptions,
+    commit_interval: Duration,
+}
+
+#[derive(Default)]
+struct Pending {
+    buf: Vec<u8>,
+    max_expires: u64,
+    /// Records pushed so far.
+    pushed: u64,
+    /// Records durable (or failed) so far.
+    durable: u64,
+    flush_wanted: bool,
+    shutdown: bool,
+    /// The first write error; the store stays failed after one.
+    failed: Option<String>,
+}
+
+impl Shared {
+    /// Waits (before taking any shard lock) while the buffer is full.
+    fn wait_for_space(&self) {
+        let mut q = lock(&self.queue);
+        while q.buf.len() >= self.opts.buffer_bytes && !q.shutdown && q.failed.is_none() {
+            self.wake.notify_one();
+            q = self.space.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn push(&self, expires: u64, encode: impl FnOnce(&mut Vec<u8>)) -> u32 {
+        let mut q = lock(&self.queue);
+        let was_empty = q.buf.is_empty();
+        encode(&mut q.buf);
+        q.pushed += 1;
+        q.max_expires = q.max_expires.max(expires);
+        if was_empty || q.buf.len() >= self.opts.buffer_bytes / 2 {
+            self.wake.notify_one();
+        }
+        // Read under the caller's shard lock: see `Log::compact`.
+        self.cur_seg.load(Ordering::Acquire)
+    }
+}
+
+fn seg_name(id: u32) -> String {
+    format!("seg-{id:08x}.log")
+}
+
+fn parse_seg_name(name: &str) -> Option<u32> {
+    let hex = name.strip_prefix("seg-")?.strip_suffix(".log")?;
+    if hex.len() != 8 {
+        return None;
+    }
+    u32::from_str_radix(hex, 16).ok()
+}
+
+struct SegInfo {
+    id: u32,
+    bytes: u64,
+    max_expires: u64,
+}
+
+/// The commit thread's side: the segment files.
+struct Log {
+    dir: PathBuf,
+    segs: VecDeque<SegInfo>,
+    active: File,
+    records: u64,
+    record_bytes: u64,
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl Log {
+    fn active_info(&mut self) -> &mut SegInfo {
+        self.segs
+            .back_mut()
+            .expect("the active segment is always listed")
+    }
+
+    fn create_segment(dir: &Path, id: u32) -> io::Result<File> {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(dir.join(seg_name(id)))?;
+        f.write_all(MAGIC)?;
+        f.sync_data()?;
+        sync_dir(dir)?;
+        Ok(f)
+    }
+
+    fn append(&mut self, data: &[u8], max_expires: u64, records: u64) -> io::Result<()> {
+        self.active.write_all(data)?;
+        let info = self.active_info();
+        info.bytes += data.len() as u64;
+        info.max_expires = info.max_expires.max(max_expires);
+        self.records += records;
+        self.record_bytes += data.len() as u64;
+        Ok(())
+    }
+
+    fn rotate(&mut self, shared: &Shared) -> io::Result<()> {
+        let id = self.active_info().id + 1;
+        self.active = Log::create_segment(&self.dir, id)?;
+        self.segs.push_back(SegInfo {
+            id,
+            bytes: MAGIC.len() as u64,
+            max_expires: 0,
+        });
+        shared.cur_seg.store(id, Ordering::Release);
+        Ok(())
+    }
+
+    fn disk_bytes(&self) -> u64 {
+        self.segs.iter().map(|s| s.bytes).sum()
+    }
+
+    /// Deletes expired sealed segments (oldest first, so a later state
+    /// record never outlives the insert it applies to), and compacts the
+    /// oldest one while the log holds far more than the live data.
+    fn collect(&mut self, shared: &Shared, now: u64) -> io::Result<()> {
+        while self.segs.len() > 1 && self.segs.front().is_some_and(|s| s.max_expires <= now) {
+            self.delete_oldest()?;
+        }
+        let sealed: u64 = self.segs.iter().rev().skip(1).map(|s| s.bytes).sum();
+        let avg = self
+            .record_bytes
+            .checked_div(self.records)
+            .unwrap_or(64)
+            .max(16);
+        let live = shared.index.len.load(Ordering::Relaxed) as u64 * avg;
+        if self.segs.len() > 1 && sealed > (2 * live).max(2 * shared.opts.segment_bytes) {
+            self.compact(shared, now)?;
+        }
+        Ok(())
+    }
+
+    fn delete_oldest(&mut self) -> io::Result<()> {
+        if let Some(old) = self.segs.pop_front() {
+            match fs::remove_file(self.dir.join(seg_name(old.id))) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// Copies the live mappings of the oldest segment to the active one,
+    /// syncs, then deletes the oldest.
+    ///
+    /// Inserts record `cur_seg` under their shard lock, and
+    /// `cur_seg` only grows, so a mapping's slot names its record's segment
+    /// or an older one. Taking every mapping whose slot names the oldest
+    /// segment *or older* therefore takes every live mapping whose record
+    /// is in it (copying a few that are also elsewhere does no harm).
+    fn compact(&mut self, shared: &Shared, now: u64) -> io::Result<()> {
+        let Some(oldest) = self.segs.front().map(|s| s.id) else {
+            return Ok(());
+        };
+        let target = self.active_info().id;
+        let mut batch = Vec::new();
+        let mut buf = Vec::new();
+        for shard in 0..SHARDS {
+            batch.clear();
+            buf.clear();
+            shared
+                .index
+                .relocate(shard, oldest, target, now, &mut batch);
+            let mut max_exp = 0;
+            for m in &batch {
+                encode_insert(&mut buf, m);
+                max_exp = max_exp.max(m.expires_at);
+            }
+            self.append(&buf, max_exp, batch.len() as u64)?;
+        }
+        self.active.sync_data()?;
+        self.delete_oldest()
+    }
+}
+
+impl LogStore {
+    /// Opens (creating if needed) the store in `dir` and replays it. Uses
+    /// `cfg.max_entries` and `cfg.commit_interval`.
+    pub fn open(dir: &Path, cfg: &DlrConfig) -> io::Result<LogStore> {
+        LogStore::open_with(dir, cfg, LogOptions::default())
+    }
+
+    /// As [`LogStore::open`] with explicit [`LogOptions`].
+    pub fn open_with(dir: &Path, cfg: &DlrConfig, opts: LogOptions) -> io::Result<LogStore> {
+        fs::create_dir_all(dir)?;
+        let index = Index::new(cfg.max_entries);
+        let now = unix_now();
+
+        let mut ids: Vec<u32> = fs::read_dir(dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| parse_seg_name(e.file_name().to_str()?))
+            .collect();
+        ids.sort_unstable();
+
+        let mut segs = VecDeque::new();
+        let mut interned: HashMap<Vec<u8>, Arc<str>> = HashMap::new();
+        let mut intern = |b: &[u8]| -> Arc<str> {
+            if let Some(a) = interned.get(b) {
+                return Arc::clone(a);
+            }
+            let a: Arc<str> = String::from_utf8_lossy(b).into();
+            if interned.len() < 100_000 {
+                interned.insert(b.to_vec(), Arc::clone(&a));
+            }
+            a
+        };
+        let last = ids.len().checked_sub(1);
+        for (i, &id) in ids.iter().enumerate() {
+            let path = dir.join(seg_name(id));
+            let data = fs::read(&path)?;
+            let is_last = Some(i) == last;
+            if data.len() < MAGIC.len() && is_last {
+                // Torn while being created.
+                drop(Log::create_segment(dir, id)?);
+                segs.push_back(SegInfo {
+                    id,
+                    bytes: MAGIC.len() as u64,
+                    max_expires: 0,
+                });
+                continue;
+            }
+            if data.get(..MAGIC.len()) != Some(MAGIC.as_slice()) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: not a DLR store segment", path.display()),
+                ));
+            }
+            let body = &data[MAGIC.len()..];
+            let mut max_expires = 0;
+            let good = scan_records(body, |rec| match rec {
+                Record::Insert {
+                    gid,
+                    expires,
+                    state,
+                    regdel,
+                    carrier,
+                    id: msg_id,
+                    account,
+                } => {
+                    max_expires = max_expires.max(expires);
+                    if expires > now {
+                        let m = Mapping {
+                            carrier: intern(carrier),
+                            carrier_msg_id: msg_id.into(),
+                            account: intern(account),
+                            gateway_id: gid,
+                            expires_at: expires,
+                            state,
+                            registered_delivery: regdel,
+                        };
+                        index.insert(m, |_| id);
+                    }
+                }
+                Record::State {
+                    gid,
+                    expires,
+                    state,
+                } => {
+                    max_expires = max_expires.max(expires);
+                    if expires > now {
+                        index.set_state(gid, state, Some(expires), |_, _, _| {});
+                    } else {
+                        index.remove(gid);
+                    }
+                }
+            });
+            let mut bytes = data.len() as u64;
+            if good < body.len() {
+                let keep = (MAGIC.len() + good) as u64;
+                if is_last {
+                    tracing::warn!(
+                        segment = %seg_name(id),
+                        dropped_bytes = body.len() - good,
+                        "DLR store: cutting off a torn record at the end of the log"
+                    );
+                    let f = OpenOptions::new().write(true).open(&path)?;
+                    f.set_len(keep)?;
+                    f.sync_data()?;
+                    bytes = keep;
+                } else {
+                    tracing::error!(
+                        segment = %seg_name(id),
+                        dropped_bytes = body.len() - good,
+                        "DLR store: corrupt record inside the log; the rest of this segment is ignored"
+                    );
+                }
+            }
+            segs.push_back(SegInfo {
+                id,
+                bytes,
+                max_expires,
+            });
+        }
+
+        let active = match segs.back() {
+            Some(s) if s.bytes < opts.segment_bytes => OpenOptions::new()
+                .append(true)
+                .open(dir.join(seg_name(s.id)))?,
+            other => {
+                let id = other.map_or(1, |s| s.id + 1);
+                let f = Log::create_segment(dir, id)?;
+                segs.push_back(SegInfo {
+                    id,
+                    bytes: MAGIC.len() as u64,
+                    max_expires: 0,
+                });
+                f
+            }
+        };
+        let cur = segs.back().map_or(1, |s| s.id);
+        let mut log = Log {
+            dir: dir.to_path_buf(),
+            segs,
+            active,
+            records: 0,
+            record_bytes: 0,
+        };
+        let shared = Arc::new(Shared {
+            index,
+            queue: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+            space: Condvar::new(),
+            durable: Condvar::new(),
+            cur_seg: AtomicU32::new(cur),
+            segments: AtomicU64::new(0),
+            disk_bytes: AtomicU64::new(0),
+            opts,
+            commit_interval: cfg.commit_interval.get(),
+        });
+        log.collect(&shared, now)?;
+        shared
+            .segments
+            .store(log.segs.len() as u64, Ordering::Relaxed);
+        shared.disk_bytes.store(log.disk_bytes(), Ordering::Relaxed);
+        let thread = {
+            let shared = Arc::clone(&shared);
+            thread::Builder::new()
+                .name("telegate-dlr-commit".into())
+                .spawn(move || commit_loop(&shared, log))?
+        };
+        Ok(LogStore {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            segments: self.shared.segments.load(Ordering::Relaxed),
+            disk_bytes: self.shared.disk_bytes.load(Ordering::Relaxed),
+            ..self.shared.index.stats()
+        }
+    }
+}
+
+fn commit_loop(shared: &Shared, mut log: Log) {
+    let interval = shared.commit_interval;
+    let tick = Duration::from_millis(100);
+    let per_shard = shared.opts.sweep_every / SHARDS as u32;
+    let mut batch: Vec<u8> = Vec::new();
+    let mut last_sync = Instant::now();
+    let mut next_sweep = Instant::now();
+    let mut sweep_shard = 0usize;
+    loop {
+        let (upto, max_expires, records, shutdown) = {
+            let mut q = lock(&shared.queue);
+            // Group commit: gather records until `interval` has passed
+            // since the last sync, unless someone waits or the buffer
+            // fills.
+            loop {
+                if q.shutdown || q.flush_wanted || q.buf.len() >= shared.opts.buffer_bytes / 2 {
+                    break;
+                }
+                let elapsed = last_sync.elapsed();
+                if !q.buf.is_empty() && elapsed >= interval {
+                    break;
+                }
+                let wait = if q.buf.is_empty() {
+                    tick
+                } else {
+                    interval - elapsed
+                };
+                let (g, to) = shared
+                    .wake
+                    .wait_timeout(q, wait)
+                    .unwrap_or_else(|e| e.into_inner());
+                q = g;
+                if to.timed_out() && q.buf.is_empty() {
+                    break;
+                }
+            }
+            std::mem::swap(&mut q.buf, &mut batch);
+            q.flush_wanted = false;
+            let records = q.pushed - q.durable;
+            let out = (
+                q.pushed,
+                std::mem::take(&mut q.max_expires),
+                records,
+                q.shutdown,
+            );
+            shared.space.notify_all();
+            out
+        };
+        if !batch.is_empty() {
+            let started = Instant::now();
+            let res = log
+                .append(&batch, max_expires, records)
+                .and_then(|()| log.active.sync_data());
+            last_sync = started;
+            batch.clear();
+            if batch.capacity() > shared.opts.buffer_bytes * 2 {
+                batch = Vec::new();
+            }
+            if let Err(e) = res {
+                fail(shared, &e);
+            }
+        }
+        {
+            let mut q = lock(&shared.queue);
+            q.durable = upto;
+            shared.durable.notify_all();
+        }
+        let now = unix_now();
+        // Sweep the shards that are due, at most one full pass.
+        for _ in 0..SHARDS {
+            if Instant::now() < next_sweep {
+                break;
+            }
+            shared.index.sweep_shard(sweep_shard, now);
+            sweep_shard = (sweep_shard + 1) % SHARDS;
+            next_sweep += per_shard;
+        }
+        next_sweep = next_sweep.max(Instant::now().checked_sub(per_shard).unwrap_or(next_sweep));
+        let maint = (|| {
+            if log
+                .segs
+                .back()
+                .is_some_and(|s| s.bytes >= shared.opts.segment_bytes)
+            {
+                log.rotate(shared)?;
+            }
+            log.collect(shared, now)
+        })();
+        if let Err(e) = maint {
+            fail(shared, &e);
+        }
+        shared
+            .segments
+            .store(log.segs.len() as u64, Ordering::Relaxed);
+        shared.disk_bytes.store(log.disk_bytes(), Ordering::Relaxed);
+        if shutdown && lock(&shared.queue).buf.is_empty() {
+            break;
+        }
+    }
+}
+
+fn fail(shared: &Shared, e: &io::Error) {
+    tracing::error!(error = %e, "DLR store: write failed; mappings are no longer durable");
+    let mut q = lock(&shared.queue);
+    q.failed.get_or_insert_with(|| e.to_string());
+    shared.durable.notify_all();
+    shared.space.notify_all();
+}
+
+impl fmt::Debug for LogStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogStore")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl DlrStore for LogStore {
+    fn insert(&self, m: Mapping) {
+        let m = normalized(m);
+        let s = &*self.shared;
+        s.wait_for_space();
+        s.index
+            .insert(m, |m| s.push(m.expires_at, |buf| encode_insert(buf, m)));
+    }
+
+    fn lookup(&self, carrier: &str, carrier_msg_id: &[u8]) -> Option<Mapping> {
+        self.shared
+            .index
+            .lookup(carrier, carrier_msg_id, unix_now())
+    }
+
+    fn by_gateway_id(&self, gateway_id: u64) -> Option<Mapping> {
+        self.shared.index.by_gateway_id(gateway_id, unix_now())
+    }
+
+    fn set_state(&self, gateway_id: u64, state: u8, final_ttl: Option<Duration>) {
+        let s = &*self.shared;
+        let exp = final_ttl.map(|t| unix_now().saturating_add(t.as_secs()));
+        s.wait_for_space();
+        s.index
+            .set_state(gateway_id, state, exp, |gid, state, expires| {
+                s.push(expires, |buf| encode_state(buf, gid, state, expires));
+            });
+    }
+
+    fn len(&self) -> usize {
+        self.shared.index.len.load(Ordering::Relaxed)
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        let s = &*self.shared;
+        let mut q = lock(&s.queue);
+        let target = q.pushed;
+        while q.durable < target && q.failed.is_none() {
+            q.flush_wanted = true;
+            s.wake.notify_one();
+            q = s.durable.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+        match &q.failed {
+            Some(e) => Err(io::Error::other(format!("DLR store failed: {e}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for LogStore {
+    fn drop(&mut self) {
+        {
+            let mut q = lock(&self.shared.queue);
+            q.shutdown = true;
+            self.shared.wake.notify_one();
+        }
+        if let Some(t) = self.thread.take() {
+            if t.join().is_err() {
+                tracing::error!("DLR store: the commit thread panicked");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(max_entries: u64) -> DlrConfig {
+        DlrConfig {
+            max_entries,
+            commit_interval: crate::config::Duration::millis(1),
+            ..DlrConfig::default()
+        }
+    }
+
+    fn mapping(carrier: &str, id: &str, gid: u64) -> Mapping {
+        Mapping {
+            carrier: carrier.into(),
+            carrier_msg_id: id.as_bytes().into(),
+            account: "acme".into(),
+            gateway_id: gid,
+            expires_at: unix_now() + 3600,
+            state: 0,
+            registered_delivery: 1,
+        }
+    }
+
+    fn small_segments() -> LogOptions {
+        LogOptions {
+            segment_bytes: 4096,
+            sweep_every: Duration::ZERO,
+            ..LogOptions::default()
+        }
+    }
+
+    fn seg_files(dir: &Path) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn id_forms(store: &dyn DlrStore) {
+        store.insert(mapping("a", "0000A1B2", 1));
+        store.insert(mapping("a", "12345", 2));
+        store.insert(mapping("b", "0000A1B2", 3));
+        let gid = |c: &str, id: &str| store.lookup(c, id.as_bytes()).map(|m| m.gateway_id);
+        // Case, leading zeros, whitespace.
+        assert_eq!(gid("a", "a1b2"), Some(1));
+        assert_eq!(gid("a", "A1B2"), Some(1));
+        assert_eq!(gid("a", "00a1b2"), Some(1));
+        assert_eq!(gid("a", " 0000A1B2\0"), Some(1));
+        // Decimal receipt of a hex id, and the reverse.
+        assert_eq!(gid("a", &0xa1b2u64.to_string()), Some(1));
+        assert_eq!(gid("a", &format!("{:X}", 12345)), Some(2));
+        assert_eq!(gid("a", "012345"), Some(2));
+        // Per carrier.
+        assert_eq!(gid("b", "A1B2"), Some(3));
+        assert_eq!(gid("c", "A1B2"), None);
+        assert_eq!(gid("a", "A1B3"), None);
+        let m = store.lookup("a", b"a1b2").unwrap();
+        assert_eq!(&*m.carrier_msg_id, b"a1b2");
+        assert_eq!(&*m.account, "acme");
+        assert_eq!(
+            store.by_gateway_id(2).unwrap().carrier_msg_id[..],
+            b"12345"[..]
+        );
+        assert_eq!(store.by_gateway_id(99), None);
+        assert_eq!(store.len(), 3);
+    }
+
+    #[test]
+    fn memory_id_forms() {
+        id_forms(&MemoryStore::new(1000));
+    }
+
+    #[test]
+    fn log_id_forms() {
+        let dir = tempfile::tempdir().unwrap();
+        id_forms(&LogStore::open(dir.path(), &cfg(1000)).unwrap());
+    }
+
+    #[test]
+    fn restart_keeps_mappings_and_states() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = LogStore::open(dir.path(), &cfg(1000)).unwrap();
+            for i in 0..500u64 {
+                s.insert(mapping("carrier-a", &format!("{i:x}"), 1000 + i));
+            }
+            s.set_state(1001, 2, None);
+            s.flush().unwrap();
+            s.set_state(1002, 5, Some(Duration::from_secs(60)));
+            // Replacing a gateway id's mapping drops its old key.
+            s.insert(mapping("carrier-a", "new", 1003));
+        }
+        let s = LogStore::open(dir.path(), &cfg(1000)).unwrap();
+        assert_eq!(s.len(), 500);
+        for i in 0..500u64 {
+            if i == 3 {
+                continue;
+            }
+            let m = s.lookup("carrier-a", format!("{i:x}").as_bytes()).unwrap();
+            assert_eq!(m.gateway_id, 1000 + i);
+        }
+        assert_eq!(s.by_gateway_id(1001).unwrap().state, 2);
+        let m = s.by_gateway_id(1002).unwrap();
+        assert_eq!(m.state, 5);
+        assert!(m.expires_at <= unix_now() + 60);
+        assert_eq!(s.lookup("carrier-a", b"3"), None);
+        assert_eq!(s.lookup("carrier-a", b"new").unwrap().gateway_id, 1003);
+    }
+
+    #[test]
+    fn torn_tail_is_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = LogStore::open(dir.path(), &cfg(1000)).unwrap();
+            for i in 0..10u64 {
+                s.insert(mapping("c", &i.to_string(), i + 1));
+            }
+            s.flush().unwrap();
+        }
+        let files = seg_files(dir.path());
+        let last = files.last().unwrap();
+        let good_len = fs::metadata(last).unwrap().len();
+        // Half a record, as a crash mid-write leaves it.
+        let mut partial = Vec::new();
+        encode_insert(&mut partial, &mapping("c", "torn", 99));
+        partial.truncate(partial.len() / 2);
+        let mut f = OpenOptions::new().append(true).open(last).unwrap();
+        f.write_all(&partial).unwrap();
+        drop(f);
+        {
+            let s = LogStore::open(dir.path(), &cfg(1000)).unwrap();
+            assert_eq!(s.len(), 10);
+            assert_eq!(s.by_gateway_id(99), None);
+            assert_eq!(fs::metadata(last).unwrap().len(), good_len);
+            s.insert(mapping("c", "after", 100));
+            s.flush().unwrap();
+        }
+        // A record whose CRC is wrong is cut off as well.
+        let mut data = fs::read(last).unwrap();
+        let n = data.len();
+        data[n - 1] ^= 0xff;
+        fs::write(last, &data).unwrap();
+        let s = LogStore::open(dir.path(), &cfg(1000)).unwrap();
+        assert_eq!(s.len(), 10);
+        assert_eq!(s.by_gateway_id(100), None);
+        assert_eq!(s.lookup("c", b"7").unwrap().gateway_id, 8);
+    }
+
+    #[test]
+    fn not_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(seg_name(1)), b"something else entirely").unwrap();
+        let e = LogStore::open(dir.path(), &cfg(10)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn expiry() {
+        let store = MemoryStore::new(100);
+        let mut m = mapping("c", "1", 1);
+        m.expires_at = unix_now() - 1;
+        store.insert(m);
+        store.insert(mapping("c", "2", 2));
+        store.insert(mapping("c", "3", 3));
+        assert_eq!(store.lookup("c", b"1"), None);
+        assert_eq!(store.by_gateway_id(1), None);
+        // A final state with a zero TTL expires at once.
+        store.set_state(2, 2, Some(Duration::ZERO));
+        assert_eq!(store.by_gateway_id(2), None);
+        // A final TTL never extends.
+        store.set_state(3, 2, Some(Duration::from_secs(1_000_000)));
+        assert!(store.by_gateway_id(3).unwrap().expires_at <= unix_now() + 3600);
+        assert_eq!(store.sweep(), 2);
+        assert_eq!(store.len(), 1);
+        assert_eq!(store.stats().expired, 2);
+
+        // Expired mappings are not replayed.
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = LogStore::open(dir.path(), &cfg(100)).unwrap();
+            let mut m = mapping("c", "1", 1);
+            m.expires_at = unix_now() - 1;
+            s.insert(m);
+            s.insert(mapping("c", "2", 2));
+            s.set_state(2, 2, Some(Duration::ZERO));
+            s.insert(mapping("c", "3", 3));
+            s.flush().unwrap();
+        }
+        let s = LogStore::open(dir.path(), &cfg(100)).unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.by_gateway_id(3).unwrap().gateway_id, 3);
+    }
+
+    #[test]
+    fn bounded_by_max_entries() {
+        // 64 entries (up to 63 more while shards are unevenly filled).
+        let store = MemoryStore::new(SHARDS as u64);
+        for gid in 0..1000u64 {
+            store.insert(mapping("c", &gid.to_string(), gid));
+        }
+        assert!(store.len() <= 2 * SHARDS);
+        assert_eq!(store.stats().evicted, 1000 - store.len() as u64);
+        // The newest survives; evicted ones are gone from both indexes.
+        assert_eq!(store.lookup("c", b"999").unwrap().gateway_id, 999);
+        let found = (0..1000u64)
+            .filter(|&g| {
+                store.by_gateway_id(g).is_some()
+                    && store
+                        .lookup("c", g.to_string().as_bytes())
+                        .map(|m| m.gateway_id)
+                        == Some(g)
+            })
+            .count();
+        assert_eq!(found, store.len());
+
+        // Also across a restart.
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = LogStore::open(dir.path(), &cfg(SHARDS as u64)).unwrap();
+            for gid in 0..1000u64 {
+                s.insert(mapping("c", &gid.to_string(), gid));
+            }
+            s.flush().unwrap();
+        }
+        let s = LogStore::open(dir.path(), &cfg(SHARDS as u64)).unwrap();
+        assert!(s.len() <= 2 * SHARDS);
+        assert_eq!(s.lookup("c", b"999").unwrap().gateway_id, 999);
+    }
+
+    #[test]
+    fn segments_rotate_and_compact() {
+        let dir = tempfile::tempdir().unwrap();
+        let live: Vec<u64> = (0..20).collect();
+        {
+            let s = LogStore::open_with(dir.path(), &cfg(100_000), small_segments()).unwrap();
+            for &gid in &live {
+                s.insert(mapping("c", &format!("live{gid}"), gid));
+            }
+            // Many short-lived mappings: their segments are dropped.
+            for round in 0..40u64 {
+                for i in 0..50u64 {
+                    let gid = 1000 + round * 50 + i;
+                    s.insert(mapping("c", &gid.to_string(), gid));
+                    s.set_state(gid, 2, Some(Duration::ZERO));
+                }
+                s.flush().unwrap();
+            }
+            s.flush().unwrap();
+            let st = s.stats();
+            // Without compaction: 4000 records of ~40 octets, 40+ segments.
+            assert!(st.segments < 20, "{st:?}");
+            assert!(st.disk_bytes < 20 * 4096, "{st:?}");
+        }
+        assert!(seg_files(dir.path()).len() < 20);
+        let s = LogStore::open_with(dir.path(), &cfg(100_000), small_segments()).unwrap();
+        for &gid in &live {
+            let m = s.lookup("c", format!("live{gid}").as_bytes()).unwrap();
+            assert_eq!(m.gateway_id, gid);
+        }
+        assert_eq!(s.len(), live.len());
+    }
+
+    #[test]
+    fn concurrent_inserts_are_all_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Arc::new(LogStore::open(dir.path(), &cfg(1_000_000)).unwrap());
+            let handles: Vec<_> = (0..4u64)
+                .map(|t| {
+                    let s = Arc::clone(&s);
+                    thread::spawn(move || {
+                        for i in 0..5000u64 {
+                            let gid = t * 1_000_000 + i;
+                            s.insert(mapping("c", &format!("{gid:x}"), gid));
+                        }
+                        s.flush().unwrap();
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+        }
+        let s = LogStore::open(dir.path(), &cfg(1_000_000)).unwrap();
+        assert_eq!(s.len(), 20_000);
+        for t in 0..4u64 {
+            let gid = t * 1_000_000 + 4999;
+            assert_eq!(
+                s.lookup("c", format!("{gid:x}").as_bytes())
+                    .unwrap()
+                    .gateway_id,
+                gid
+            );
+        }
+    }
+
+    #[test]
+    fn record_round_trip() {
+        let m = mapping("carrier-ä", "abc", 42);
+        let mut buf = Vec::new();
+        encode_insert(&mut buf, &m);
+        encode_state(&mut buf, 42, 2, 7);
+        let mut seen = 0;
+        let end = scan_records(&buf, |r| {
+            match (seen, r) {
+                (
+                    0,
+                    Record::Insert {
+                        gid,
+                        carrier,
+                        id,
+                        account,
+                        regdel,
+                        ..
+                    },
+                ) => {
+                    assert_eq!(
+                        (gid, carrier, id, account, regdel),
+                        (42, "carrier-ä".as_bytes(), &b"abc"[..], &b"acme"[..], 1)
+                    );
+                }
+                (
+                    1,
+                    Record::State {
+                        gid,
+                        state,
+                        expires,
+                    },
+                ) => assert_eq!((gid, state, expires), (42, 2, 7)),
+                _ => panic!("unexpected record"),
+            }
+            seen += 1;
+        });
+        assert_eq!((seen, end), (2, buf.len()));
+    }
+}
