@@ -2,11 +2,21 @@
 //!
 //! This library holds the daemon's logic so that tests can start a whole
 //! gateway in-process; `src/main.rs` only parses the command line.
+//!
+//! A submit_sm's path: [`smpp`] (ESME session: bind, window, throttle) →
+//! [`gateway`] (data path) → [`routing`] (prefix table) → [`smpp`]
+//! (carrier binds) → back with the gateway's id from [`ids`]; its receipt
+//! finds the ESME again through [`dlr`].
 
 pub mod auth;
 pub mod config;
+pub mod demo;
 pub mod dlr;
+pub mod gateway;
 pub mod ids;
+pub mod routing;
+pub mod sim;
+pub mod smpp;
 
 /// The SMPP codec the daemon is built on.
 pub use telegate_smpp as smpp_codec;
