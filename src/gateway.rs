@@ -26,6 +26,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::PasswordVerifier;
 use crate::config::{AccountConfig, BindType, Config, ServerConfig};
+use crate::dlr::rewrite as receipts;
 use crate::dlr::{self, DlrStore, HeldQueues, LogStore};
 use crate::ids::{format_id, parse_id, IdGenerator};
 use crate::routing::{AccountIdx, CarrierIdx, MoTable, RoutingTable};
@@ -146,7 +147,9 @@ impl AccountRt {
         let max = self.cfg.max_binds;
         if self
             .binds
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| (b < max).then_some(b + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
+                (b < max).then_some(b + 1)
+            })
             .is_err()
         {
             return false;
@@ -248,7 +251,9 @@ impl Core {
     pub(crate) fn try_open_connection(&self) -> bool {
         let max = self.server.max_connections;
         self.connections
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| (c < max).then_some(c + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| {
+                (c < max).then_some(c + 1)
+            })
             .is_ok()
     }
 
@@ -361,10 +366,10 @@ impl Core {
         let id = body.command_id();
         match body {
             Body::SubmitSm(sm) => {
-                let (ton, npi, dest) = peek_submit_destination(&frame)
-                    .map_or((sm.dest.ton.0, sm.dest.npi.0, &sm.dest.addr[..]), |(t, n, d)| {
-                        (t.0, n.0, d)
-                    });
+                let (ton, npi, dest) = peek_submit_destination(&frame).map_or(
+                    (sm.dest.ton.0, sm.dest.npi.0, &sm.dest.addr[..]),
+                    |(t, n, d)| (t.0, n.0, d),
+                );
                 let gw = self.ids.next();
                 let seed = concat_seed(account.idx, &sm).unwrap_or(gw);
                 let meta = DlrMeta {
@@ -372,7 +377,9 @@ impl Core {
                     gateway_id: gw,
                     registered_delivery: sm.registered_delivery,
                 };
-                let r = self.forward(account, &frame, (ton, npi, dest), seed, meta).await;
+                let r = self
+                    .forward(account, &frame, (ton, npi, dest), seed, meta)
+                    .await;
                 self.answer(id, seq, gw, r, account)
             }
             Body::DataSm(sm) => {
@@ -483,7 +490,9 @@ impl Core {
                     Ok(resp) if resp.command_status.is_ok() => return Ok(()),
                     Ok(resp) => {
                         let st = resp.command_status;
-                        if st == CommandStatus::ESME_RTHROTTLED || st == CommandStatus::ESME_RMSGQFUL {
+                        if st == CommandStatus::ESME_RTHROTTLED
+                            || st == CommandStatus::ESME_RMSGQFUL
+                        {
                             pool.push_back();
                             outcome.throttled = Some(st);
                             retry_at = earliest(retry_at, pool.paused_until());
@@ -494,7 +503,9 @@ impl Core {
                         }
                     }
                     Err(SendError::Paused(until)) => {
-                        outcome.throttled.get_or_insert(CommandStatus::ESME_RTHROTTLED);
+                        outcome
+                            .throttled
+                            .get_or_insert(CommandStatus::ESME_RTHROTTLED);
                         retry_at = earliest(retry_at, Some(until));
                     }
                     Err(SendError::Down | SendError::Busy) => outcome.unavailable = true,
@@ -588,7 +599,11 @@ impl Core {
         }
         if ok == 0 {
             self.stats.submit_failed.fetch_add(1, Ordering::Relaxed);
-            return Pdu::error_response(CommandId::SUBMIT_MULTI, seq, CommandStatus::ESME_RSUBMITFAIL);
+            return Pdu::error_response(
+                CommandId::SUBMIT_MULTI,
+                seq,
+                CommandStatus::ESME_RSUBMITFAIL,
+            );
         }
         self.stats.submitted.fetch_add(1, Ordering::Relaxed);
         Pdu::new(
@@ -671,7 +686,7 @@ impl Core {
         (_, carrier): (CarrierIdx, Arc<str>),
         sm: SubmitSm,
     ) -> CommandStatus {
-        if dlr::is_receipt(sm.esm_class) {
+        if receipts::is_receipt(sm.esm_class) {
             self.on_receipt(&carrier, sm).await
         } else {
             self.on_mo(&carrier, sm).await
@@ -679,7 +694,7 @@ impl Core {
     }
 
     async fn on_receipt(&self, carrier: &Arc<str>, sm: SubmitSm) -> CommandStatus {
-        let Some(cid) = dlr::receipt_message_id(&sm) else {
+        let Some(cid) = receipts::receipt_message_id(&sm) else {
             self.stats.dlr_unmatched.fetch_add(1, Ordering::Relaxed);
             tracing::info!(carrier = %carrier, "receipt without a message id");
             return CommandStatus::ESME_ROK;
@@ -703,10 +718,17 @@ impl Core {
             tracing::info!(carrier = %carrier, "receipt matches no submitted message");
             return CommandStatus::ESME_ROK;
         };
-        let state = dlr::receipt_state(&sm);
+        let state = receipts::receipt_state(&sm);
         if let Some(s) = state {
-            let is_final = !matches!(MessageState(s), MessageState::ENROUTE | MessageState::ACCEPTED | MessageState::SCHEDULED);
-            self.dlr.set_state(m.gateway_id, s, is_final.then(|| self.config.dlr.final_ttl.get()));
+            let is_final = !matches!(
+                MessageState(s),
+                MessageState::ENROUTE | MessageState::ACCEPTED | MessageState::SCHEDULED
+            );
+            self.dlr.set_state(
+                m.gateway_id,
+                s,
+                is_final.then(|| self.config.dlr.final_ttl.get()),
+            );
         }
         let delivered = state == Some(MessageState::DELIVERED.0);
         let intermediate = sm.esm_class & 0x3C == 0x20;
@@ -726,8 +748,10 @@ impl Core {
         let Some(account) = self.account(&m.account).cloned() else {
             return CommandStatus::ESME_ROK;
         };
-        let rewritten = dlr::rewrite_receipt(&sm, &format_id(m.gateway_id));
-        let status = self.deliver(&account, Body::DeliverSm(Box::new(rewritten))).await;
+        let rewritten = receipts::rewrite_receipt(&sm, &format_id(m.gateway_id));
+        let status = self
+            .deliver(&account, Body::DeliverSm(Box::new(rewritten)))
+            .await;
         if status.is_ok() {
             self.stats.dlr_delivered.fetch_add(1, Ordering::Relaxed);
         }
@@ -735,10 +759,12 @@ impl Core {
     }
 
     async fn on_mo(&self, carrier: &Arc<str>, sm: SubmitSm) -> CommandStatus {
-        let owner = self
-            .mo
-            .load()
-            .lookup(sm.dest.ton.0, sm.dest.npi.0, &sm.dest.addr);
+        let owner = self.mo.load().lookup(
+            &self.config.routing,
+            sm.dest.ton.0,
+            sm.dest.npi.0,
+            &sm.dest.addr,
+        );
         let Some(idx) = owner else {
             self.stats.mo_unknown.fetch_add(1, Ordering::Relaxed);
             tracing::info!(carrier = %carrier, "MO for a number no account owns");
@@ -774,11 +800,11 @@ impl Core {
     }
 
     fn hold(&self, account: &AccountRt, body: Body) -> CommandStatus {
-        let pushed = self
-            .held
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(&account.system_id, body, Instant::now());
+        let pushed = self.held.lock().unwrap_or_else(|e| e.into_inner()).push(
+            &account.system_id,
+            body,
+            Instant::now(),
+        );
         match pushed {
             Ok(()) => {
                 self.stats.held.fetch_add(1, Ordering::Relaxed);
@@ -953,10 +979,11 @@ impl Gateway {
         let routes = RoutingTable::build(&config).map_err(StartError::Config)?;
         let mo = MoTable::build(&config).map_err(StartError::Config)?;
         let store_dir = config.dlr.store.clone();
-        let store = LogStore::open(&store_dir, &config.dlr).map_err(|source| StartError::Store {
-            path: store_dir.display().to_string(),
-            source,
-        })?;
+        let store =
+            LogStore::open(&store_dir, &config.dlr).map_err(|source| StartError::Store {
+                path: store_dir.display().to_string(),
+                source,
+            })?;
         let ids = IdGenerator::new(Some(store_dir.join("ids.state"))).map_err(|source| {
             StartError::Store {
                 path: store_dir.display().to_string(),
@@ -971,7 +998,11 @@ impl Gateway {
                 .resolve()
                 .map_err(|e| StartError::Config(format!("carrier[{i}].password: {e}")))?;
             carrier_by_name.insert(c.name.clone(), i);
-            carriers.push(Arc::new(CarrierPool::new(i as CarrierIdx, c.clone(), password)));
+            carriers.push(Arc::new(CarrierPool::new(
+                i as CarrierIdx,
+                c.clone(),
+                password,
+            )));
         }
         let accounts: Vec<Arc<AccountRt>> = config
             .accounts
@@ -1042,7 +1073,8 @@ impl Gateway {
                 esme_addrs.push(addr);
             }
             tracing::info!(%addr, tls = tls.is_some(), "listening for ESMEs");
-            core.tracker.spawn(server::accept_loop(core.clone(), l, tls));
+            core.tracker
+                .spawn(server::accept_loop(core.clone(), l, tls));
         }
         core.tracker.spawn(core.clone().housekeeping());
         Ok(Gateway {
@@ -1106,13 +1138,15 @@ impl Gateway {
     pub async fn shutdown(self, grace: Duration) {
         self.core.shutdown.cancel();
         self.core.tracker.close();
-        if tokio::time::timeout(grace, self.core.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(grace, self.core.tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("shutdown grace period over; closing the rest");
         }
         if let Err(e) = self.core.dlr.flush() {
             tracing::error!(error = %e, "DLR store flush failed");
         }
-        self.core.ids.persist();
         tracing::info!("gateway stopped");
     }
 }

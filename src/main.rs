@@ -103,7 +103,9 @@ fn hash_password() -> ExitCode {
         return ExitCode::from(EX_USAGE);
     }
     if pw.len() > 8 {
-        eprintln!("warning: SMPP 3.4 passwords are at most 8 characters; ESMEs cannot send a longer one");
+        eprintln!(
+            "warning: SMPP 3.4 passwords are at most 8 characters; ESMEs cannot send a longer one"
+        );
     }
     println!("{}", telegate::auth::hash_password(pw));
     ExitCode::SUCCESS
@@ -125,7 +127,10 @@ where
     F: FnOnce(CancellationToken) -> Fut,
     Fut: std::future::Future<Output = Result<(), String>>,
 {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");

@@ -289,7 +289,11 @@ impl CarrierPool {
                 _permit: Some(permit),
             },
         );
-        if conn.out.send(Out::Raw(io::with_sequence(frame, seq))).is_err() {
+        if conn
+            .out
+            .send(Out::Raw(io::with_sequence(frame, seq)))
+            .is_err()
+        {
             conn.lock().remove(&seq);
             return Err(SendError::ConnectionLost);
         }
@@ -315,7 +319,8 @@ impl CarrierPool {
         for i in 0..self.slots.len() {
             let pool = self.clone();
             let core2 = core.clone();
-            core.tracker.spawn(async move { pool.run_slot(i, core2).await });
+            core.tracker
+                .spawn(async move { pool.run_slot(i, core2).await });
         }
     }
 
@@ -328,13 +333,19 @@ impl CarrierPool {
             if shutdown.is_cancelled() {
                 break;
             }
-            self.slots[i].state.store(BindState::Connecting as u8, Ordering::Relaxed);
+            self.slots[i]
+                .state
+                .store(BindState::Connecting as u8, Ordering::Relaxed);
             let started = Instant::now();
             match self.connect_and_bind().await {
                 Ok((reader, out, writer)) => {
                     tracing::info!(carrier = %self.name, bind = i, kind = self.cfg.bind.as_str(), "carrier bind up");
                     self.session(i, reader, out, writer, &core, &shutdown).await;
-                    tracing::warn!(carrier = %self.name, bind = i, "carrier bind down");
+                    if shutdown.is_cancelled() {
+                        tracing::info!(carrier = %self.name, bind = i, "carrier bind closed");
+                    } else {
+                        tracing::warn!(carrier = %self.name, bind = i, "carrier bind down");
+                    }
                     // A bind that stayed up a while starts over at min.
                     if started.elapsed() > max {
                         backoff = min;
@@ -344,7 +355,9 @@ impl CarrierPool {
                     tracing::warn!(carrier = %self.name, bind = i, error = %e, retry_ms = backoff.as_millis() as u64, "carrier bind failed");
                 }
             }
-            self.slots[i].state.store(BindState::Down as u8, Ordering::Relaxed);
+            self.slots[i]
+                .state
+                .store(BindState::Down as u8, Ordering::Relaxed);
             if shutdown.is_cancelled() {
                 break;
             }
@@ -402,7 +415,8 @@ impl CarrierPool {
                 Ok(Ok(ReadEvent::Frame(f))) => match Pdu::decode(&f) {
                     Ok(p) if p.command_id().is_response() && p.sequence_number == 1 => break p,
                     Ok(p) if p.command_id() == CommandId::ENQUIRE_LINK => {
-                        let _ = tx.send(Out::Pdu(Pdu::new(p.sequence_number, Body::EnquireLinkResp)));
+                        let _ =
+                            tx.send(Out::Pdu(Pdu::new(p.sequence_number, Body::EnquireLinkResp)));
                     }
                     Ok(_) => {}
                     Err(e) => return Err(format!("bad PDU during bind: {e}")),
@@ -434,12 +448,18 @@ impl CarrierPool {
             can_submit: self.cfg.bind.can_submit(),
         });
         self.slots[i].conn.store(Some(conn.clone()));
-        self.slots[i].state.store(BindState::Bound as u8, Ordering::Relaxed);
+        self.slots[i]
+            .state
+            .store(BindState::Bound as u8, Ordering::Relaxed);
         // Receipts and MO are handled concurrently, but bounded: when this
         // many are in progress the bind stops reading, which pushes back on
         // the carrier through TCP.
         let inbound = Arc::new(Semaphore::new(1024));
-        let interval = self.cfg.enquire_link_interval.get().max(Duration::from_millis(100));
+        let interval = self
+            .cfg
+            .enquire_link_interval
+            .get()
+            .max(Duration::from_millis(100));
         let timeout = self.cfg.response_timeout.get();
         let mut last_rx = Instant::now();
         let mut enquire_sent: Option<Instant> = None;
@@ -493,7 +513,9 @@ impl CarrierPool {
             }
         }
         self.slots[i].conn.store(None);
-        self.slots[i].state.store(BindState::Down as u8, Ordering::Relaxed);
+        self.slots[i]
+            .state
+            .store(BindState::Down as u8, Ordering::Relaxed);
         conn.fail_all();
         let _ = out.send(Out::Close);
         let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
@@ -513,7 +535,8 @@ impl CarrierPool {
                 // A response we cannot read still settles its request.
                 if e.command_id.is_response() {
                     if let Some(p) = conn.lock().remove(&e.sequence_number) {
-                        let nack = Pdu::generic_nack(e.sequence_number, CommandStatus::ESME_RSYSERR);
+                        let nack =
+                            Pdu::generic_nack(e.sequence_number, CommandStatus::ESME_RSYSERR);
                         let _ = p.reply.send(Ok(nack));
                     }
                 }
@@ -545,10 +568,15 @@ impl CarrierPool {
         }
         match pdu.body {
             Body::EnquireLink => {
-                let _ = conn.out.send(Out::Pdu(Pdu::new(pdu.sequence_number, Body::EnquireLinkResp)));
+                let _ = conn.out.send(Out::Pdu(Pdu::new(
+                    pdu.sequence_number,
+                    Body::EnquireLinkResp,
+                )));
             }
             Body::Unbind => {
-                let _ = conn.out.send(Out::Pdu(Pdu::new(pdu.sequence_number, Body::UnbindResp)));
+                let _ = conn
+                    .out
+                    .send(Out::Pdu(Pdu::new(pdu.sequence_number, Body::UnbindResp)));
                 return false;
             }
             Body::DeliverSm(sm) => {

@@ -122,9 +122,13 @@ pub(crate) async fn accept_loop(core: Arc<Core>, listener: TcpListener, tls: Opt
             match tls {
                 None => serve(core2.clone(), tcp, peer).await,
                 Some(acc) => {
-                    match tokio::time::timeout(core2.server.bind_timeout.get(), acc.accept(tcp)).await {
+                    match tokio::time::timeout(core2.server.bind_timeout.get(), acc.accept(tcp))
+                        .await
+                    {
                         Ok(Ok(s)) => serve(core2.clone(), s, peer).await,
-                        Ok(Err(e)) => tracing::info!(peer = %peer.ip(), error = %e, "TLS handshake failed"),
+                        Ok(Err(e)) => {
+                            tracing::info!(peer = %peer.ip(), error = %e, "TLS handshake failed")
+                        }
                         Err(_) => tracing::info!(peer = %peer.ip(), "TLS handshake timed out"),
                     }
                 }
@@ -136,7 +140,10 @@ pub(crate) async fn accept_loop(core: Arc<Core>, listener: TcpListener, tls: Opt
 
 enum State {
     Open,
-    Bound { kind: BindType, account: Arc<AccountRt> },
+    Bound {
+        kind: BindType,
+        account: Arc<AccountRt>,
+    },
 }
 
 /// Keeps the session's in-flight count honest whatever path a request takes.
@@ -217,10 +224,8 @@ impl Session {
             let tick = match (&self.state, enquire_sent) {
                 (State::Open, _) => bind_deadline,
                 (State::Bound { .. }, Some(at)) => at + server.response_timeout.get(),
-                (State::Bound { .. }, None) => {
-                    (last_rx + server.enquire_link_interval.get())
-                        .min(last_rx + server.inactivity_timeout.get())
-                }
+                (State::Bound { .. }, None) => (last_rx + server.enquire_link_interval.get())
+                    .min(last_rx + server.inactivity_timeout.get()),
             };
             tokio::select! {
                 ev = reader.next() => {
@@ -311,9 +316,14 @@ impl Session {
                     self.send(r);
                 } else if e.command_id.is_response() {
                     // A broken response still settles its request.
-                    self.shared.settle(e.sequence_number, CommandStatus::ESME_RSYSERR);
+                    self.shared
+                        .settle(e.sequence_number, CommandStatus::ESME_RSYSERR);
                 }
-                return if e.is_fatal() { Next::Close } else { Next::Continue };
+                return if e.is_fatal() {
+                    Next::Close
+                } else {
+                    Next::Continue
+                };
             }
         };
         let id = pdu.command_id();
@@ -328,10 +338,17 @@ impl Session {
         }
         match (&self.state, pdu.body) {
             (_, Body::EnquireLink) => self.send(Pdu::new(seq, Body::EnquireLinkResp)),
-            (State::Open, Body::BindTransmitter(b)) => return self.bind(seq, BindType::Tx, b).await,
+            (State::Open, Body::BindTransmitter(b)) => {
+                return self.bind(seq, BindType::Tx, b).await
+            }
             (State::Open, Body::BindReceiver(b)) => return self.bind(seq, BindType::Rx, b).await,
-            (State::Open, Body::BindTransceiver(b)) => return self.bind(seq, BindType::Trx, b).await,
-            (State::Bound { .. }, Body::BindTransmitter(_) | Body::BindReceiver(_) | Body::BindTransceiver(_)) => {
+            (State::Open, Body::BindTransceiver(b)) => {
+                return self.bind(seq, BindType::Trx, b).await
+            }
+            (
+                State::Bound { .. },
+                Body::BindTransmitter(_) | Body::BindReceiver(_) | Body::BindTransceiver(_),
+            ) => {
                 self.send(Pdu::error_response(id, seq, CommandStatus::ESME_RALYBND));
             }
             (State::Bound { .. }, Body::Unbind) => {
@@ -346,7 +363,13 @@ impl Session {
             (_, Body::Other { .. }) => {
                 self.send(Pdu::generic_nack(seq, CommandStatus::ESME_RINVCMDID));
             }
-            (State::Open, _) | (State::Bound { kind: BindType::Rx, .. }, _) => {
+            (State::Open, _)
+            | (
+                State::Bound {
+                    kind: BindType::Rx, ..
+                },
+                _,
+            ) => {
                 self.send(Pdu::error_response(id, seq, CommandStatus::ESME_RINVBNDSTS));
             }
             (State::Bound { account, .. }, body) => {
@@ -365,10 +388,16 @@ impl Session {
             Body::SubmitSm(_) | Body::DataSm(_) | Body::SubmitMulti(_)
         );
         let supported = is_submit
-            || matches!(body, Body::QuerySm(_) | Body::CancelSm(_) | Body::ReplaceSm(_));
+            || matches!(
+                body,
+                Body::QuerySm(_) | Body::CancelSm(_) | Body::ReplaceSm(_)
+            );
         if !supported {
             // deliver_sm, broadcast_sm and the like: not for an ESME to send us.
-            let status = if matches!(body, Body::DeliverSm(_) | Body::Outbind(_) | Body::AlertNotification(_)) {
+            let status = if matches!(
+                body,
+                Body::DeliverSm(_) | Body::Outbind(_) | Body::AlertNotification(_)
+            ) {
                 CommandStatus::ESME_RINVBNDSTS
             } else {
                 CommandStatus::ESME_RINVCMDID
@@ -384,12 +413,18 @@ impl Session {
         let window = account.cfg.window.unwrap_or(self.window).max(1);
         if self.inflight.load(Ordering::Acquire) >= window {
             self.send(Pdu::error_response(id, seq, CommandStatus::ESME_RTHROTTLED));
-            self.core.stats.throttled_window.fetch_add(1, Ordering::Relaxed);
+            self.core
+                .stats
+                .throttled_window
+                .fetch_add(1, Ordering::Relaxed);
             return;
         }
         if is_submit && !account.take_token() {
             self.send(Pdu::error_response(id, seq, CommandStatus::ESME_RTHROTTLED));
-            self.core.stats.throttled_account.fetch_add(1, Ordering::Relaxed);
+            self.core
+                .stats
+                .throttled_account
+                .fetch_add(1, Ordering::Relaxed);
             return;
         }
         self.inflight.fetch_add(1, Ordering::AcqRel);
@@ -410,11 +445,19 @@ impl Session {
             BindType::Trx => CommandId::BIND_TRANSCEIVER,
         };
         let system_id = String::from_utf8_lossy(&b.system_id).into_owned();
-        match self.core.authenticate(self.peer, &system_id, &b.password, kind).await {
+        match self
+            .core
+            .authenticate(self.peer, &system_id, &b.password, kind)
+            .await
+        {
             Ok(account) => {
                 if !account.register(&self.shared, kind) {
                     tracing::info!(account = %account.sid, "bind refused: max_binds reached");
-                    self.send(Pdu::error_response(resp_id, seq, CommandStatus::ESME_RBINDFAIL));
+                    self.send(Pdu::error_response(
+                        resp_id,
+                        seq,
+                        CommandStatus::ESME_RBINDFAIL,
+                    ));
                     return Next::Close;
                 }
                 tracing::info!(account = %account.sid, kind = kind.as_str(), session = self.shared.id, "ESME bound");
@@ -445,12 +488,5 @@ impl Session {
                 }
             }
         }
-    }
-}
-
-impl SessionShared {
-    /// The writer of this session (for held deliveries).
-    pub(crate) fn out(&self) -> &OutTx {
-        &self.out
     }
 }

@@ -42,12 +42,6 @@ impl TokenBucket {
             Err(Duration::from_secs_f64((1.0 - s.0) / self.rate))
         }
     }
-
-    /// Gives a token back (a request that was throttled elsewhere).
-    pub(crate) fn give_back(&self) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.0 = (s.0 + 1.0).min(self.burst);
-    }
 }
 
 #[cfg(test)]
@@ -62,8 +56,6 @@ mod tests {
         }
         let wait = b.take().unwrap_err();
         assert!(wait <= Duration::from_millis(100));
-        b.give_back();
-        assert!(b.take().is_ok());
         assert!(TokenBucket::new(0, 1).is_none());
     }
 }

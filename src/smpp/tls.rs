@@ -61,7 +61,8 @@ pub(crate) async fn connect(
         Some(n) => n.clone(),
         None => host_of(&cfg.address).to_owned(),
     };
-    let name = ServerName::try_from(host.clone()).map_err(|e| format!("server name {host}: {e}"))?;
+    let name =
+        ServerName::try_from(host.clone()).map_err(|e| format!("server name {host}: {e}"))?;
     TlsConnector::from(Arc::new(client))
         .connect(name, tcp)
         .await

@@ -1,0 +1,127 @@
+//! `telegate demo`: a gateway on an embedded default config with the
+//! bundled carrier simulator, and one message with its receipt shown
+//! flowing through it. No outside services.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use telegate_smpp::pdu::Body;
+use telegate_smpp::tlv::TlvList;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::gateway::Gateway;
+use crate::sim::{self, BindType, Client, Smsc, SmscConfig};
+
+/// The embedded default config (placeholders filled in by [`config`]).
+pub const DEMO_CONFIG: &str = include_str!("../conf/demo.toml");
+
+/// The demo account's password.
+pub const DEMO_PASSWORD: &str = "demo";
+
+/// The demo config for a gateway listening on `listen`, with its carrier
+/// at `smsc` and its DLR store in `store`.
+pub fn config(
+    listen: SocketAddr,
+    smsc: SocketAddr,
+    store: &std::path::Path,
+) -> Result<Config, String> {
+    let text = DEMO_CONFIG
+        .replace("@LISTEN@", &listen.to_string())
+        .replace("@SMSC@", &smsc.to_string())
+        .replace("@STORE@", &store.display().to_string().replace('\\', "/"))
+        .replace("@HASH@", &crate::auth::hash_password(DEMO_PASSWORD));
+    Config::from_toml(&text).map_err(|e| format!("embedded demo config: {e}"))
+}
+
+/// Runs the demo; with `once`, stops after the message's receipt.
+pub async fn run(
+    listen: SocketAddr,
+    once: bool,
+    shutdown: CancellationToken,
+) -> Result<(), String> {
+    let smsc = Smsc::start(SmscConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        dlr_delay: Duration::from_millis(300),
+        ..SmscConfig::default()
+    })
+    .await
+    .map_err(|e| format!("carrier simulator: {e}"))?;
+    let store = std::env::temp_dir().join(format!("telegate-demo-{}", std::process::id()));
+    let cfg = config(listen, smsc.addr(), &store)?;
+    let gw = Gateway::start(cfg).await.map_err(|e| e.to_string())?;
+    println!("carrier simulator  listening on {}", smsc.addr());
+    println!(
+        "telegate           listening on {} (system_id demo, password demo)",
+        gw.esme_addrs()[0]
+    );
+    if !gw.wait_carriers_bound(Duration::from_secs(5)).await {
+        return Err("the gateway could not bind to the simulator".into());
+    }
+    println!("carrier binds      up: {}", gw.carrier_binds_up("sim"));
+    let result = demo_message(gw.esme_addrs()[0]).await;
+    match &result {
+        Ok(()) => {}
+        Err(e) => println!("demo message failed: {e}"),
+    }
+    if !once && result.is_ok() {
+        println!("\nserving ESMEs on {listen} until Ctrl-C (try: telegate-sim esme --addr {listen} --system-id demo --password demo)");
+        shutdown.cancelled().await;
+    }
+    gw.shutdown(Duration::from_secs(5)).await;
+    smsc.shutdown().await;
+    let _ = std::fs::remove_dir_all(&store);
+    result
+}
+
+async fn demo_message(addr: SocketAddr) -> Result<(), String> {
+    let mut esme = Client::connect(addr).await.map_err(|e| e.to_string())?;
+    let st = esme
+        .bind(BindType::Transceiver, "demo", DEMO_PASSWORD)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !st.is_ok() {
+        return Err(format!("bind refused: {st}"));
+    }
+    println!("ESME               bound as transceiver");
+    let sm = sim::submit_sm("12345", "447700900123", b"Hello from Telegate", true);
+    let resp = esme
+        .request(Body::SubmitSm(Box::new(sm)))
+        .await
+        .map_err(|e| e.to_string())?;
+    let id = match &resp.body {
+        Body::SubmitSmResp(r) if resp.command_status.is_ok() => {
+            String::from_utf8_lossy(&r.message_id).into_owned()
+        }
+        _ => return Err(format!("submit_sm answered {}", resp.command_status)),
+    };
+    println!("submit_sm          -> carrier accepted; submit_sm_resp message_id {id}");
+    let receipt = esme
+        .next_pdu(Duration::from_secs(10))
+        .await
+        .map_err(|e| format!("no receipt: {e}"))?;
+    let Body::DeliverSm(dr) = &receipt.body else {
+        return Err(format!(
+            "expected a receipt, got {:?}",
+            receipt.command_id()
+        ));
+    };
+    let rid = dr
+        .tlvs
+        .receipted_message_id()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    println!(
+        "deliver_sm receipt <- receipted_message_id {rid}, state {:?}",
+        dr.tlvs.message_state()
+    );
+    esme.respond(&receipt, telegate_smpp::CommandStatus::ESME_ROK)
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = esme.unbind().await;
+    if rid != id {
+        return Err("the receipt does not carry the gateway's message id".into());
+    }
+    println!("receipt matched    the gateway id the ESME was given");
+    Ok(())
+}
