@@ -700,18 +700,29 @@ impl Core {
             return CommandStatus::ESME_ROK;
         };
         // A receipt can overtake its submit_sm_resp on another bind: wait
-        // a little for the mapping.
-        let wait_until = Instant::now() + self.config.dlr.match_wait.get();
+        // a little for the mapping. Only the exact spelling counts at
+        // first; the hex/decimal readings of the id are tried after a short
+        // grace, so they never land on another message's mapping while
+        // this one's is still on its way.
+        let start = Instant::now();
+        let wait_until = start + self.config.dlr.match_wait.get();
+        let grace = start + RADIX_GRACE.min(self.config.dlr.match_wait.get());
         let mut pause = Duration::from_millis(1);
         let m = loop {
-            if let Some(m) = self.dlr.lookup(carrier, &cid) {
+            if let Some(m) = self.dlr.lookup_exact(carrier, &cid) {
                 break Some(m);
             }
-            if Instant::now() + pause > wait_until {
+            let now = Instant::now();
+            if now >= grace {
+                if let Some(m) = self.dlr.lookup(carrier, &cid) {
+                    break Some(m);
+                }
+            }
+            if now + pause > wait_until {
                 break None;
             }
             tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(100));
+            pause = (pause * 2).min(Duration::from_millis(50));
         };
         let Some(m) = m else {
             self.stats.dlr_unmatched.fetch_add(1, Ordering::Relaxed);
@@ -873,6 +884,10 @@ impl Core {
         }
     }
 }
+
+/// How long a receipt waits for its exact id before the hex/decimal
+/// readings of it are tried as well.
+const RADIX_GRACE: Duration = Duration::from_millis(250);
 
 /// Most carriers tried for one message.
 const MAX_CANDIDATES: usize = 16;

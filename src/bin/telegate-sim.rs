@@ -28,6 +28,27 @@ enum Cmd {
     Smsc(SmscArgs),
     /// Bind, submit messages, wait for receipts, print msg/s and latency.
     Esme(EsmeArgs),
+    /// Open many idle binds and hold them (for memory-per-bind figures).
+    Binds(BindsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BindsArgs {
+    /// Gateway address.
+    #[arg(long, default_value = "127.0.0.1:2775")]
+    target: SocketAddr,
+    /// system_id to bind with.
+    #[arg(long)]
+    system_id: String,
+    /// Password to bind with.
+    #[arg(long)]
+    password: String,
+    /// Binds to open.
+    #[arg(long, default_value_t = 10_000)]
+    count: usize,
+    /// Seconds to hold them open once all are bound.
+    #[arg(long, default_value_t = 10)]
+    hold_s: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -139,6 +160,7 @@ fn main() -> ExitCode {
         match cli.cmd {
             Cmd::Smsc(a) => smsc(a).await,
             Cmd::Esme(a) => esme_cmd(a).await,
+            Cmd::Binds(a) => idle_binds(a).await,
         }
     })
 }
@@ -238,5 +260,67 @@ async fn esme_cmd(a: EsmeArgs) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Opens `count` transceiver binds (200 handshakes at a time), holds them
+/// idle, then closes them.
+async fn idle_binds(a: BindsArgs) -> ExitCode {
+    use telegate::smpp_codec::pdu::{Bind, Body, Pdu};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let bind = Pdu::new(
+        1,
+        Body::BindTransceiver(Bind {
+            system_id: a.system_id.clone().into(),
+            password: a.password.clone().into(),
+            interface_version: 0x34,
+            ..Bind::default()
+        }),
+    );
+    let frame = match bind.to_bytes() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("telegate-sim: bind PDU: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(200));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..a.count {
+        let gate = gate.clone();
+        let frame = frame.clone();
+        let target = a.target;
+        tasks.spawn(async move {
+            let _permit = gate.acquire().await.ok()?;
+            let mut s = tokio::net::TcpStream::connect(target).await.ok()?;
+            s.write_all(&frame).await.ok()?;
+            let mut head = [0u8; 16];
+            s.read_exact(&mut head).await.ok()?;
+            let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+            let mut rest = vec![0u8; len.saturating_sub(16)];
+            s.read_exact(&mut rest).await.ok()?;
+            let status = u32::from_be_bytes([head[8], head[9], head[10], head[11]]);
+            (status == 0).then_some(s)
+        });
+    }
+    let mut held = Vec::with_capacity(a.count);
+    while let Some(r) = tasks.join_next().await {
+        if let Ok(Some(s)) = r {
+            held.push(s);
+        }
+    }
+    println!(
+        "{} of {} binds up; holding for {} s",
+        held.len(),
+        a.count,
+        a.hold_s
+    );
+    tokio::time::sleep(Duration::from_secs(a.hold_s)).await;
+    let ok = held.len() == a.count;
+    drop(held);
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

@@ -86,7 +86,7 @@ impl Default for ServerConfig {
             tls_cert: None,
             tls_key: None,
             window: 64,
-            deliver_window: 16,
+            deliver_window: 64,
             enquire_link_interval: Duration::secs(30),
             inactivity_timeout: Duration::secs(120),
             bind_timeout: Duration::secs(10),

@@ -67,6 +67,11 @@ pub trait DlrStore: Send + Sync + fmt::Debug {
     /// of [`message_id_candidates`] (exact normalised spelling first, then
     /// the hex/decimal conversions).
     fn lookup(&self, carrier: &str, carrier_msg_id: &[u8]) -> Option<Mapping>;
+    /// The live mapping under the exact normalised spelling only. A
+    /// receipt that may have overtaken its own submit_sm_resp is looked up
+    /// this way first: a hex/decimal conversion could otherwise land on
+    /// another message's id while the right mapping is not yet in place.
+    fn lookup_exact(&self, carrier: &str, carrier_msg_id: &[u8]) -> Option<Mapping>;
     /// The live mapping of a gateway id.
     fn by_gateway_id(&self, gateway_id: u64) -> Option<Mapping>;
     /// Records a new `message_state`; with `final_ttl` (a final state), the
@@ -259,8 +264,9 @@ impl Index {
         }
     }
 
-    fn lookup(&self, carrier: &str, id: &[u8], now: u64) -> Option<Mapping> {
-        for cand in message_id_candidates(id) {
+    fn lookup(&self, carrier: &str, id: &[u8], now: u64, exact: bool) -> Option<Mapping> {
+        let tries = if exact { 1 } else { usize::MAX };
+        for cand in message_id_candidates(id).into_iter().take(tries) {
             let key = make_key(carrier, cand.as_bytes());
             let gid = lock(&self.keys[key_shard(&key)])
                 .map
@@ -457,7 +463,10 @@ impl DlrStore for MemoryStore {
         }
     }
     fn lookup(&self, carrier: &str, carrier_msg_id: &[u8]) -> Option<Mapping> {
-        self.index.lookup(carrier, carrier_msg_id, unix_now())
+        self.index.lookup(carrier, carrier_msg_id, unix_now(), false)
+    }
+    fn lookup_exact(&self, carrier: &str, carrier_msg_id: &[u8]) -> Option<Mapping> {
+        self.index.lookup(carrier, carrier_msg_id, unix_now(), true)
     }
     fn by_gateway_id(&self, gateway_id: u64) -> Option<Mapping> {
         self.index.by_gateway_id(gateway_id, unix_now())
@@ -1162,7 +1171,12 @@ impl DlrStore for LogStore {
     fn lookup(&self, carrier: &str, carrier_msg_id: &[u8]) -> Option<Mapping> {
         self.shared
             .index
-            .lookup(carrier, carrier_msg_id, unix_now())
+            .lookup(carrier, carrier_msg_id, unix_now(), false)
+    }
+    fn lookup_exact(&self, carrier: &str, carrier_msg_id: &[u8]) -> Option<Mapping> {
+        self.shared
+            .index
+            .lookup(carrier, carrier_msg_id, unix_now(), true)
     }
 
     fn by_gateway_id(&self, gateway_id: u64) -> Option<Mapping> {

@@ -48,6 +48,11 @@ pub(crate) async fn write_loop(mut w: BoxWrite, mut rx: mpsc::UnboundedReceiver<
     let mut buf = BytesMut::new();
     'outer: while let Some(first) = rx.recv().await {
         let mut close = push(&mut buf, first);
+        // Let the tasks that are producing right now add theirs, so one
+        // write carries many PDUs instead of one syscall each.
+        if !close {
+            tokio::task::yield_now().await;
+        }
         while !close && buf.len() < BATCH {
             match rx.try_recv() {
                 Ok(m) => close = push(&mut buf, m),
