@@ -167,7 +167,9 @@ async fn receipts_only_when_requested() {
     let wanted = submit_ok(&esme, DEST, b"receipt please", true).await;
     let sm = expect_receipt(&mut esme, &wanted).await;
     assert_ne!(receipt_ids(&sm).tlv.as_deref(), Some(unwanted.as_str()));
-    assert_eq!(gw.stats().dlr_delivered, 1);
+    // Counted once the ESME's deliver_sm_resp is in.
+    assert!(eventually(WAIT, || gw.stats().dlr_delivered == 1).await);
+    assert_eq!(gw.stats().dlr_unmatched, 0);
     drop(esme);
     stop(gw).await;
 }
