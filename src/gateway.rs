@@ -674,6 +674,15 @@ impl Core {
                     Body::ReplaceSmResp
                 },
             ),
+            // The carrier's own refusal of a known message is passed on;
+            // a carrier that does not support the operation is a failure
+            // of it.
+            Ok(resp)
+                if resp.command_status == CommandStatus::ESME_RINVCMDID
+                    || resp.command_status == CommandStatus::ESME_RSYSERR =>
+            {
+                Pdu::error_response(id, seq, fail)
+            }
             Ok(resp) => Pdu::error_response(id, seq, resp.command_status),
             Err(_) => Pdu::error_response(id, seq, fail),
         }

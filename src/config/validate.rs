@@ -124,7 +124,8 @@ fn server(c: &mut Check, cfg: &Config) {
     let mut seen = HashSet::new();
     for (name, addrs) in [("listen", &s.listen), ("tls_listen", &s.tls_listen)] {
         for (i, a) in addrs.iter().enumerate() {
-            if !seen.insert(*a) {
+            // Port 0 asks for a fresh port each time, so it never clashes.
+            if a.port() != 0 && !seen.insert(*a) {
                 c.err(
                     format!("server.{name}[{i}]"),
                     format!("{a} is listed twice"),

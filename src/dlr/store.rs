@@ -463,7 +463,8 @@ impl DlrStore for MemoryStore {
         }
     }
     fn lookup(&self, carrier: &str, carrier_msg_id: &[u8]) -> Option<Mapping> {
-        self.index.lookup(carrier, carrier_msg_id, unix_now(), false)
+        self.index
+            .lookup(carrier, carrier_msg_id, unix_now(), false)
     }
     fn lookup_exact(&self, carrier: &str, carrier_msg_id: &[u8]) -> Option<Mapping> {
         self.index.lookup(carrier, carrier_msg_id, unix_now(), true)

@@ -244,9 +244,12 @@ impl Session {
                             return;
                         }
                     };
-                    last_rx = Instant::now();
                     enquire_sent = None;
-                    if self.on_frame(frame).await == Next::Close {
+                    let next = self.on_frame(frame).await;
+                    // Measured after the PDU is handled: a bind's password
+                    // check is not idle time.
+                    last_rx = Instant::now();
+                    if next == Next::Close {
                         return;
                     }
                 }
