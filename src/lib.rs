@@ -4,6 +4,7 @@
 //! gateway in-process; `src/main.rs` only parses the command line.
 
 pub mod config;
+pub mod routing;
 
 /// The SMPP codec the daemon is built on.
 pub use telegate_smpp as smpp_codec;
