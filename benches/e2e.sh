@@ -46,6 +46,7 @@ cat >"$OUT/telegate.toml" <<TOML
 [server]
 listen = ["127.0.0.1:$GW_PORT"]
 window = 256
+deliver_window = 256
 max_connections = $((IDLE_BINDS + 100))
 inactivity_timeout = "10m"
 enquire_link_interval = "5m"

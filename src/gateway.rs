@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -31,7 +31,8 @@ use crate::dlr::{self, DlrStore, HeldQueues, LogStore};
 use crate::ids::{format_id, parse_id, IdGenerator};
 use crate::routing::{AccountIdx, CarrierIdx, MoTable, RoutingTable};
 use crate::smpp::carrier::{self, BindState, CarrierPool, DlrMeta, SendError};
-use crate::smpp::server::{self, SessionShared};
+use crate::smpp::io::{Out, OutTx};
+use crate::smpp::server::{self, DeliverKind, InFlightDeliver, InflightGuard, SessionShared};
 use crate::smpp::throttle::TokenBucket;
 
 /// Seconds since the Unix epoch.
@@ -58,6 +59,8 @@ pub struct Stats {
     pub dlr_unmatched: AtomicU64,
     /// Receipts and MO put in a held queue.
     pub held: AtomicU64,
+    /// Receipts and MO refused because the held queue was full.
+    pub held_full: AtomicU64,
     /// MO delivered to an ESME.
     pub mo_delivered: AtomicU64,
     /// MO for a number no account owns.
@@ -83,6 +86,8 @@ pub struct StatsSnapshot {
     pub dlr_unmatched: u64,
     /// See [`Stats::held`].
     pub held: u64,
+    /// See [`Stats::held_full`].
+    pub held_full: u64,
     /// See [`Stats::mo_delivered`].
     pub mo_delivered: u64,
     /// See [`Stats::mo_unknown`].
@@ -102,6 +107,7 @@ impl Stats {
             dlr_delivered: g(&self.dlr_delivered),
             dlr_unmatched: g(&self.dlr_unmatched),
             held: g(&self.held),
+            held_full: g(&self.held_full),
             mo_delivered: g(&self.mo_delivered),
             mo_unknown: g(&self.mo_unknown),
             auth_failures: g(&self.auth_failures),
@@ -120,7 +126,8 @@ pub(crate) struct AccountRt {
     binds: AtomicU32,
     receivers: Mutex<Vec<Arc<SessionShared>>>,
     rr: AtomicUsize,
-    draining: AtomicBool,
+    /// Signalled when a receiver bind frees room in its deliver window.
+    room: tokio::sync::Notify,
 }
 
 impl AccountRt {
@@ -133,7 +140,7 @@ impl AccountRt {
             binds: AtomicU32::new(0),
             receivers: Mutex::new(Vec::new()),
             rr: AtomicUsize::new(0),
-            draining: AtomicBool::new(false),
+            room: tokio::sync::Notify::new(),
             cfg,
         }
     }
@@ -172,14 +179,18 @@ impl AccountRt {
         self.bucket.as_ref().is_none_or(|b| b.take().is_ok())
     }
 
-    fn pick_receiver(&self) -> Option<Arc<SessionShared>> {
+    /// A receiver bind with room in its deliver window, round robin.
+    fn pick_receiver_with_room(&self) -> Option<Arc<SessionShared>> {
         let r = self.receivers();
-        let live: Vec<&Arc<SessionShared>> = r.iter().filter(|s| s.is_alive()).collect();
-        if live.is_empty() {
+        let n = r.len();
+        if n == 0 {
             return None;
         }
-        let i = self.rr.fetch_add(1, Ordering::Relaxed) % live.len();
-        Some(live[i].clone())
+        let start = self.rr.fetch_add(1, Ordering::Relaxed);
+        (0..n)
+            .map(|i| &r[(start + i) % n])
+            .find(|s| s.has_room())
+            .cloned()
     }
 
     fn has_receiver(&self) -> bool {
@@ -211,11 +222,12 @@ pub(crate) struct Core {
     carrier_by_name: HashMap<String, usize>,
     ids: IdGenerator,
     dlr: Arc<dyn DlrStore>,
-    held: Mutex<HeldQueues<Body>>,
+    held: Mutex<HeldQueues<(Body, DeliverKind)>>,
     verifier: PasswordVerifier,
     auth_failures: DashMap<IpAddr, AuthFailures>,
     connections: AtomicU32,
     pub(crate) stats: Stats,
+    held_full_log: LogLimiter,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tracker: TaskTracker,
 }
@@ -356,43 +368,11 @@ impl Core {
     }
 
     /// Answers one request of a bound transmitter/transceiver.
-    pub(crate) async fn handle_request(
-        &self,
-        account: &AccountRt,
-        seq: u32,
-        frame: Bytes,
-        body: Body,
-    ) -> Pdu {
+    /// Answers one request of a bound transmitter/transceiver other than
+    /// submit_sm and data_sm (which go through [`Core::submit`]).
+    pub(crate) async fn handle_request(&self, account: &AccountRt, seq: u32, body: Body) -> Pdu {
         let id = body.command_id();
         match body {
-            Body::SubmitSm(sm) => {
-                let (ton, npi, dest) = peek_submit_destination(&frame).map_or(
-                    (sm.dest.ton.0, sm.dest.npi.0, &sm.dest.addr[..]),
-                    |(t, n, d)| (t.0, n.0, d),
-                );
-                let gw = self.ids.next();
-                let seed = concat_seed(account.idx, &sm).unwrap_or(gw);
-                let meta = DlrMeta {
-                    account: account.system_id.clone(),
-                    gateway_id: gw,
-                    registered_delivery: sm.registered_delivery,
-                };
-                let r = self
-                    .forward(account, &frame, (ton, npi, dest), seed, meta)
-                    .await;
-                self.answer(id, seq, gw, r, account)
-            }
-            Body::DataSm(sm) => {
-                let gw = self.ids.next();
-                let meta = DlrMeta {
-                    account: account.system_id.clone(),
-                    gateway_id: gw,
-                    registered_delivery: sm.registered_delivery,
-                };
-                let dest = (sm.dest.ton.0, sm.dest.npi.0, &sm.dest.addr[..]);
-                let r = self.forward(account, &frame, dest, gw, meta).await;
-                self.answer(id, seq, gw, r, account)
-            }
             Body::SubmitMulti(m) => self.submit_multi(account, seq, *m).await,
             Body::QuerySm(q) => self.query(account, seq, q),
             Body::CancelSm(c) => {
@@ -451,6 +431,7 @@ impl Core {
 
     /// Routes and sends one message frame, failing over along the route and
     /// retrying after push-back until the submit deadline.
+    #[allow(clippy::too_many_arguments)]
     async fn forward(
         &self,
         account: &AccountRt,
@@ -458,6 +439,9 @@ impl Core {
         (ton, npi, dest): (u8, u8, &[u8]),
         seed: u64,
         meta: DlrMeta,
+        deadline: Instant,
+        exclude: Option<CarrierIdx>,
+        mut outcome: Outcome,
     ) -> Result<(), CommandStatus> {
         let mut cands = [0 as CarrierIdx; MAX_CANDIDATES];
         let n = {
@@ -474,10 +458,13 @@ impl Core {
             n
         };
         let cands = &cands[..n];
-        let deadline = Instant::now() + self.server.submit_deadline.get();
         // Per candidate: still worth trying (a permanent reject is not).
         let mut open = [true; MAX_CANDIDATES];
-        let mut outcome = Outcome::default();
+        for (i, &c) in cands.iter().enumerate() {
+            if Some(c) == exclude {
+                open[i] = false;
+            }
+        }
         let mut round: u32 = 0;
         loop {
             let mut retry_at: Option<Instant> = None;
@@ -579,7 +566,18 @@ impl Core {
                 let r = match pdu.to_bytes() {
                     Ok(frame) => {
                         let dest = (addr.ton.0, addr.npi.0, &addr.addr[..]);
-                        self.forward(account, &frame, dest, gw, meta).await
+                        let deadline = Instant::now() + self.server.submit_deadline.get();
+                        self.forward(
+                            account,
+                            &frame,
+                            dest,
+                            gw,
+                            meta,
+                            deadline,
+                            None,
+                            Outcome::default(),
+                        )
+                        .await
                     }
                     Err(_) => Err(CommandStatus::ESME_RINVMSGLEN),
                 };
@@ -688,36 +686,49 @@ impl Core {
         }
     }
 
-    /// A deliver_sm from a carrier: a receipt, or MO. The status is the
-    /// carrier's deliver_sm_resp.
-    pub(crate) async fn on_carrier_deliver(
-        &self,
-        (_, carrier): (CarrierIdx, Arc<str>),
+    /// A deliver_sm from a carrier: a receipt, or MO. Handled on the
+    /// bind's reader when it can be (the usual case); the status is the
+    /// carrier's deliver_sm_resp. A receipt whose mapping is not in place
+    /// yet comes back as `Err` for [`Core::on_late_receipt`].
+    pub(crate) fn on_carrier_deliver(
+        self: &Arc<Self>,
+        carrier: &Arc<str>,
         sm: SubmitSm,
-    ) -> CommandStatus {
-        if receipts::is_receipt(sm.esm_class) {
-            self.on_receipt(&carrier, sm).await
-        } else {
-            self.on_mo(&carrier, sm).await
+    ) -> Inbound {
+        if !receipts::is_receipt(sm.esm_class) {
+            return self.on_mo(carrier, sm);
         }
-    }
-
-    async fn on_receipt(&self, carrier: &Arc<str>, sm: SubmitSm) -> CommandStatus {
         let Some(cid) = receipts::receipt_message_id(&sm) else {
             self.stats.dlr_unmatched.fetch_add(1, Ordering::Relaxed);
             tracing::info!(carrier = %carrier, "receipt without a message id");
+            return Inbound::Done(CommandStatus::ESME_ROK);
+        };
+        match self.dlr.lookup_exact(carrier, &cid) {
+            Some(m) => self.receipt_matched(m, sm),
+            None => Inbound::Late(sm),
+        }
+    }
+
+    /// A receipt that found no mapping at once: it may have overtaken its
+    /// submit_sm_resp on another bind, so it waits a little. Only the
+    /// exact spelling counts at first; the hex/decimal readings of the id
+    /// are tried after a short grace, so they never land on another
+    /// message's mapping while this one's is still on its way.
+    pub(crate) async fn on_late_receipt(
+        self: &Arc<Self>,
+        carrier: &Arc<str>,
+        sm: SubmitSm,
+    ) -> CommandStatus {
+        let Some(cid) = receipts::receipt_message_id(&sm) else {
             return CommandStatus::ESME_ROK;
         };
-        // A receipt can overtake its submit_sm_resp on another bind: wait
-        // a little for the mapping. Only the exact spelling counts at
-        // first; the hex/decimal readings of the id are tried after a short
-        // grace, so they never land on another message's mapping while
-        // this one's is still on its way.
         let start = Instant::now();
         let wait_until = start + self.config.dlr.match_wait.get();
         let grace = start + RADIX_GRACE.min(self.config.dlr.match_wait.get());
         let mut pause = Duration::from_millis(1);
         let m = loop {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
             if let Some(m) = self.dlr.lookup_exact(carrier, &cid) {
                 break Some(m);
             }
@@ -730,14 +741,20 @@ impl Core {
             if now + pause > wait_until {
                 break None;
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(50));
         };
         let Some(m) = m else {
             self.stats.dlr_unmatched.fetch_add(1, Ordering::Relaxed);
             tracing::info!(carrier = %carrier, "receipt matches no submitted message");
             return CommandStatus::ESME_ROK;
         };
+        match self.receipt_matched(m, sm) {
+            Inbound::Wait(account, body, kind) => self.dispatch_wait(&account, body, kind).await,
+            Inbound::Done(status) => status,
+            Inbound::Late(_) => CommandStatus::ESME_ROK,
+        }
+    }
+
+    fn receipt_matched(self: &Arc<Self>, m: dlr::Mapping, sm: SubmitSm) -> Inbound {
         let state = receipts::receipt_state(&sm);
         if let Some(s) = state {
             let is_final = !matches!(
@@ -763,22 +780,20 @@ impl Core {
             }
         };
         if !wanted {
-            return CommandStatus::ESME_ROK;
+            return Inbound::Done(CommandStatus::ESME_ROK);
         }
         let Some(account) = self.account(&m.account).cloned() else {
-            return CommandStatus::ESME_ROK;
+            return Inbound::Done(CommandStatus::ESME_ROK);
         };
         let rewritten = receipts::rewrite_receipt(&sm, &format_id(m.gateway_id));
-        let status = self
-            .deliver(&account, Body::DeliverSm(Box::new(rewritten)))
-            .await;
-        if status.is_ok() {
-            self.stats.dlr_delivered.fetch_add(1, Ordering::Relaxed);
-        }
-        status
+        self.try_dispatch(
+            account,
+            Body::DeliverSm(Box::new(rewritten)),
+            DeliverKind::Receipt,
+        )
     }
 
-    async fn on_mo(&self, carrier: &Arc<str>, sm: SubmitSm) -> CommandStatus {
+    fn on_mo(self: &Arc<Self>, carrier: &Arc<str>, sm: SubmitSm) -> Inbound {
         let owner = self.mo.load().lookup(
             &self.config.routing,
             sm.dest.ton.0,
@@ -788,41 +803,117 @@ impl Core {
         let Some(idx) = owner else {
             self.stats.mo_unknown.fetch_add(1, Ordering::Relaxed);
             tracing::info!(carrier = %carrier, "MO for a number no account owns");
-            return CommandStatus::ESME_RINVDSTADR;
+            return Inbound::Done(CommandStatus::ESME_RINVDSTADR);
         };
         let account = self.accounts[idx as usize].clone();
-        let status = self.deliver(&account, Body::DeliverSm(Box::new(sm))).await;
-        if status.is_ok() {
-            self.stats.mo_delivered.fetch_add(1, Ordering::Relaxed);
+        self.try_dispatch(account, Body::DeliverSm(Box::new(sm)), DeliverKind::Mo)
+    }
+
+    /// Takes custody of a deliver_sm without waiting when it can: sent to a
+    /// receiver bind with room, or held while the account has no receiver
+    /// bind (up to the held limit). While the account's binds are bound
+    /// but busy and a backlog has built up, it asks the carrier's reader to
+    /// wait ([`Core::dispatch_wait`]), which slows the carrier through TCP
+    /// instead of refusing its receipts.
+    fn try_dispatch(
+        self: &Arc<Self>,
+        account: Arc<AccountRt>,
+        body: Body,
+        kind: DeliverKind,
+    ) -> Inbound {
+        let backlog = self.held_len(&account);
+        if backlog == 0 {
+            if let Some(s) = account.pick_receiver_with_room() {
+                match s.try_deliver(body, kind) {
+                    Ok(()) => return Inbound::Done(CommandStatus::ESME_ROK),
+                    Err(b) => return self.try_dispatch_held(account, b, kind, backlog),
+                }
+            }
         }
+        self.try_dispatch_held(account, body, kind, backlog)
+    }
+
+    fn try_dispatch_held(
+        self: &Arc<Self>,
+        account: Arc<AccountRt>,
+        body: Body,
+        kind: DeliverKind,
+        backlog: usize,
+    ) -> Inbound {
+        let soft = (self.config.dlr.held_per_account as usize).clamp(1, HELD_SOFT_LIMIT);
+        if account.has_receiver() && backlog >= soft {
+            return Inbound::Wait(account, body, kind);
+        }
+        let status = self.hold(&account, body, kind);
+        self.drain_held(&account);
+        Inbound::Done(status)
+    }
+
+    /// Waits (up to the response timeout) for the account's binds to make
+    /// room, then takes custody; `ESME_RMSGQFUL` if it still cannot.
+    pub(crate) async fn dispatch_wait(
+        self: &Arc<Self>,
+        account: &Arc<AccountRt>,
+        mut body: Body,
+        kind: DeliverKind,
+    ) -> CommandStatus {
+        let deadline = Instant::now() + self.server.response_timeout.get();
+        loop {
+            let notified = account.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.try_dispatch(account.clone(), body, kind) {
+                Inbound::Wait(_, b, _) => body = b,
+                Inbound::Done(status) => return status,
+                Inbound::Late(_) => return CommandStatus::ESME_ROK,
+            }
+            if tokio::time::timeout_at(deadline.into(), notified)
+                .await
+                .is_err()
+            {
+                return self.dispatch(account, body, kind);
+            }
+        }
+    }
+
+    /// Takes custody of a deliver_sm for an account: sent to a receiver
+    /// bind with room in its window, or held until one has room. The
+    /// answer is the carrier's: `ESME_RMSGQFUL` when it can be neither
+    /// sent nor held, so the carrier tries again later.
+    pub(crate) fn dispatch(
+        self: &Arc<Self>,
+        account: &Arc<AccountRt>,
+        body: Body,
+        kind: DeliverKind,
+    ) -> CommandStatus {
+        // Behind what is already held, to keep the order.
+        let body = if self.held_len(account) == 0 {
+            match account.pick_receiver_with_room() {
+                Some(s) => match s.try_deliver(body, kind) {
+                    Ok(()) => return CommandStatus::ESME_ROK,
+                    Err(b) => b,
+                },
+                None => body,
+            }
+        } else {
+            body
+        };
+        let status = self.hold(account, body, kind);
+        self.drain_held(account);
         status
     }
 
-    /// Delivers a deliver_sm to one of the account's receiver binds, or
-    /// holds it. `ESME_RMSGQFUL` when it can be neither delivered nor held,
-    /// so the carrier tries again later.
-    async fn deliver(&self, account: &Arc<AccountRt>, body: Body) -> CommandStatus {
-        let timeout = self.server.response_timeout.get();
-        for _ in 0..2 {
-            let Some(s) = account.pick_receiver() else {
-                break;
-            };
-            match s.deliver(body.clone(), timeout).await {
-                Some(st) if st.is_ok() => return CommandStatus::ESME_ROK,
-                Some(st) => {
-                    tracing::info!(account = %account.sid, status = %st, "ESME refused a deliver_sm; holding it");
-                    break;
-                }
-                None => continue,
-            }
-        }
-        self.hold(account, body)
+    fn held_len(&self, account: &AccountRt) -> usize {
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .account_len(&account.system_id)
     }
 
-    fn hold(&self, account: &AccountRt, body: Body) -> CommandStatus {
+    fn hold(&self, account: &AccountRt, body: Body, kind: DeliverKind) -> CommandStatus {
         let pushed = self.held.lock().unwrap_or_else(|e| e.into_inner()).push(
             &account.system_id,
-            body,
+            (body, kind),
             Instant::now(),
         );
         match pushed {
@@ -831,43 +922,200 @@ impl Core {
                 CommandStatus::ESME_ROK
             }
             Err(_) => {
-                tracing::warn!(account = %account.sid, "held-delivery queue full");
+                self.stats.held_full.fetch_add(1, Ordering::Relaxed);
+                if self.held_full_log.allow() {
+                    tracing::warn!(account = %account.sid, "held-delivery queue full; carrier told ESME_RMSGQFUL");
+                }
                 CommandStatus::ESME_RMSGQFUL
             }
         }
     }
 
-    fn pop_held(&self, account: &AccountRt) -> Option<Body> {
-        self.held
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop_ready(&account.system_id, Instant::now())
+    /// Sends held deliveries while a receiver bind has room.
+    pub(crate) fn drain_held(&self, account: &Arc<AccountRt>) {
+        while let Some(s) = account.pick_receiver_with_room() {
+            let item = self
+                .held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_ready(&account.system_id, Instant::now());
+            let Some((body, kind)) = item else {
+                break;
+            };
+            if let Err(body) = s.try_deliver(body, kind) {
+                let _ = self.hold(account, body, kind);
+                break;
+            }
+        }
+        account.room.notify_waiters();
     }
 
-    /// Starts delivering what is held for `account` (after a receiver bind).
-    pub(crate) fn drain_held_soon(self: &Arc<Self>, account: &Arc<AccountRt>) {
-        if account.draining.swap(true, Ordering::AcqRel) {
-            return;
+    /// The ESME answered a deliver_sm.
+    pub(crate) fn delivered(
+        &self,
+        account: &Arc<AccountRt>,
+        d: InFlightDeliver,
+        status: CommandStatus,
+    ) {
+        if status.is_ok() {
+            let counter = match d.kind {
+                DeliverKind::Receipt => &self.stats.dlr_delivered,
+                DeliverKind::Mo => &self.stats.mo_delivered,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        } else if status == CommandStatus::ESME_RX_T_APPN
+            || status == CommandStatus::ESME_RTHROTTLED
+            || status == CommandStatus::ESME_RMSGQFUL
+            || status == CommandStatus::ESME_RSYSERR
+        {
+            tracing::info!(account = %account.sid, %status, "ESME deferred a deliver_sm; holding it");
+            let _ = self.hold(account, d.body, d.kind);
+        } else {
+            // A permanent refusal: retrying would only repeat it.
+            tracing::warn!(account = %account.sid, %status, "ESME refused a deliver_sm; dropped");
         }
-        let core = self.clone();
-        let account = account.clone();
-        self.tracker.spawn(async move {
-            let timeout = core.server.response_timeout.get();
-            while let Some(s) = account.pick_receiver() {
-                let Some(body) = core.pop_held(&account) else {
-                    break;
+        self.drain_held(account);
+    }
+
+    /// Deliveries a session could not complete go back to the held queue.
+    pub(crate) fn requeue(&self, account: &Arc<AccountRt>, left: Vec<InFlightDeliver>) {
+        for d in left {
+            if self.hold(account, d.body, d.kind) != CommandStatus::ESME_ROK {
+                tracing::warn!(account = %account.sid, "held queue full; a delivery was lost");
+            }
+        }
+        self.drain_held(account);
+    }
+
+    /// A submit_sm or data_sm from an ESME. Its first try goes out from
+    /// here, without a task: the carrier bind's reader answers the ESME.
+    /// Only when that try cannot go at once, or fails, does a task take
+    /// over with failover and retries.
+    pub(crate) fn submit(
+        self: &Arc<Self>,
+        account: Arc<AccountRt>,
+        seq: u32,
+        frame: Bytes,
+        body: Body,
+        guard: InflightGuard,
+        out: OutTx,
+    ) {
+        let (command, ton, npi, dest, registered_delivery, seed) = match &body {
+            Body::SubmitSm(sm) => {
+                let (ton, npi, dest) = match peek_submit_destination(&frame) {
+                    Some((t, n, d)) => (t.0, n.0, frame.slice_ref(d)),
+                    None => (sm.dest.ton.0, sm.dest.npi.0, sm.dest.addr.clone()),
                 };
-                match s.deliver(body.clone(), timeout).await {
-                    Some(st) if st.is_ok() => {
-                        core.stats.dlr_delivered.fetch_add(1, Ordering::Relaxed);
-                    }
-                    _ => {
-                        let _ = core.hold(&account, body);
-                        break;
-                    }
+                let seed = concat_seed(account.idx, sm);
+                (
+                    CommandId::SUBMIT_SM,
+                    ton,
+                    npi,
+                    dest,
+                    sm.registered_delivery,
+                    seed,
+                )
+            }
+            Body::DataSm(sm) => (
+                CommandId::DATA_SM,
+                sm.dest.ton.0,
+                sm.dest.npi.0,
+                sm.dest.addr.clone(),
+                sm.registered_delivery,
+                None,
+            ),
+            _ => return,
+        };
+        drop(body);
+        let gw = self.ids.next();
+        let seed = seed.unwrap_or(gw);
+        let first = {
+            let table = self.routes.load();
+            table
+                .lookup(account.idx, ton, npi, &dest)
+                .and_then(|r| r.candidates(seed).next())
+        };
+        let d = Box::new(Direct {
+            out,
+            esme_seq: seq,
+            command,
+            frame,
+            ton,
+            npi,
+            dest,
+            seed,
+            gw,
+            registered_delivery,
+            account,
+            _guard: guard,
+            deadline: Instant::now() + self.server.submit_deadline.get(),
+        });
+        let Some(first) = first else {
+            // No route: the task path answers it (and logs it).
+            self.spawn_forward(d, None, Outcome::default());
+            return;
+        };
+        let meta = d.meta();
+        if let Err(d) = self.carriers[first as usize].try_send_direct(d, meta) {
+            self.spawn_forward(d, None, Outcome::default());
+        }
+    }
+
+    /// A direct submit's response, or why there is none.
+    pub(crate) fn direct_result(
+        self: &Arc<Self>,
+        pool: &CarrierPool,
+        d: Box<Direct>,
+        r: Result<Pdu, SendError>,
+    ) {
+        let mut outcome = Outcome::default();
+        let mut exclude = None;
+        match r {
+            Ok(p) if p.command_status.is_ok() => {
+                let resp = self.answer(d.command, d.esme_seq, d.gw, Ok(()), &d.account);
+                let _ = d.out.send(Out::Pdu(resp));
+                return;
+            }
+            Ok(p) => {
+                let st = p.command_status;
+                if st == CommandStatus::ESME_RTHROTTLED || st == CommandStatus::ESME_RMSGQFUL {
+                    pool.push_back();
+                    outcome.throttled = Some(st);
+                } else {
+                    tracing::info!(carrier = %pool.name, account = %d.account.sid, status = %st, "carrier rejected message");
+                    outcome.rejected = Some(st);
+                    exclude = Some(pool.idx);
                 }
             }
-            account.draining.store(false, Ordering::Release);
+            Err(SendError::Timeout | SendError::ConnectionLost) => outcome.unsure = true,
+            Err(_) => outcome.unavailable = true,
+        }
+        self.spawn_forward(d, exclude, outcome);
+    }
+
+    fn spawn_forward(
+        self: &Arc<Self>,
+        d: Box<Direct>,
+        exclude: Option<CarrierIdx>,
+        outcome: Outcome,
+    ) {
+        let core = self.clone();
+        tokio::spawn(async move {
+            let meta = d.meta();
+            let r = core
+                .forward(
+                    &d.account,
+                    &d.frame,
+                    (d.ton, d.npi, &d.dest),
+                    d.seed,
+                    meta,
+                    d.deadline,
+                    exclude,
+                    outcome,
+                )
+                .await;
+            let resp = core.answer(d.command, d.esme_seq, d.gw, r, &d.account);
+            let _ = d.out.send(Out::Pdu(resp));
         });
     }
 
@@ -886,11 +1134,76 @@ impl Core {
                 .sweep(Instant::now());
             for a in &self.accounts {
                 if a.has_receiver() {
-                    self.drain_held_soon(a);
+                    self.drain_held(a);
                 }
             }
             self.sweep_auth_failures();
         }
+    }
+}
+
+/// A submit on its way to a carrier, with everything needed to answer
+/// the ESME or to try again elsewhere.
+#[derive(Debug)]
+pub(crate) struct Direct {
+    out: OutTx,
+    esme_seq: u32,
+    command: CommandId,
+    pub(crate) frame: Bytes,
+    ton: u8,
+    npi: u8,
+    dest: Bytes,
+    seed: u64,
+    gw: u64,
+    registered_delivery: u8,
+    account: Arc<AccountRt>,
+    /// Frees the ESME session's window slot when the answer is sent.
+    _guard: InflightGuard,
+    deadline: Instant,
+}
+
+impl Direct {
+    fn meta(&self) -> DlrMeta {
+        DlrMeta {
+            account: self.account.system_id.clone(),
+            gateway_id: self.gw,
+            registered_delivery: self.registered_delivery,
+        }
+    }
+}
+
+/// What the carrier's reader does with a deliver_sm.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    /// Answer the carrier with this status now.
+    Done(CommandStatus),
+    /// The account's binds are busy: wait for room ([`Core::dispatch_wait`]).
+    Wait(Arc<AccountRt>, Body, DeliverKind),
+    /// A receipt whose mapping is not there yet ([`Core::on_late_receipt`]).
+    Late(SubmitSm),
+}
+
+/// The backlog of held deliveries beyond which, while the account has
+/// receiver binds, carriers are slowed down rather than queued for.
+const HELD_SOFT_LIMIT: usize = 1024;
+
+/// Lets a repeated warning through at most once a second.
+#[derive(Debug, Default)]
+struct LogLimiter {
+    last_ms: AtomicU64,
+}
+
+impl LogLimiter {
+    fn allow(&self) -> bool {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let last = self.last_ms.load(Ordering::Relaxed);
+        now >= last + 1000
+            && self
+                .last_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 }
 
@@ -1077,6 +1390,7 @@ impl Gateway {
             auth_failures: DashMap::new(),
             connections: AtomicU32::new(0),
             stats: Stats::default(),
+            held_full_log: LogLimiter::default(),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             config,

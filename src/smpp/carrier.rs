@@ -21,7 +21,7 @@ use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
 use super::throttle::TokenBucket;
 use crate::config::{BindType, CarrierConfig};
 use crate::dlr::Mapping;
-use crate::gateway::Core;
+use crate::gateway::{Core, Inbound};
 use crate::routing::CarrierIdx;
 
 /// A bind's state, as logged (and exported as a metric later).
@@ -80,9 +80,19 @@ pub(crate) struct DlrMeta {
     pub(crate) registered_delivery: u8,
 }
 
+/// Who is waiting for a response.
+pub(crate) enum Waiter {
+    /// A task awaiting it (retries, cancel_sm, replace_sm).
+    Task(oneshot::Sender<Result<Pdu, SendError>>),
+    /// A submit on its first try: the bind's reader answers the ESME
+    /// itself, with no task in between; only a failure spawns one.
+    Direct(Box<crate::gateway::Direct>),
+}
+
 struct Pending {
-    reply: oneshot::Sender<Result<Pdu, SendError>>,
+    waiter: Waiter,
     meta: Option<DlrMeta>,
+    sent: Instant,
     _permit: Option<OwnedSemaphorePermit>,
 }
 
@@ -120,11 +130,31 @@ impl Conn {
     }
 
     /// Fails everything outstanding (the connection is gone).
-    fn fail_all(&self) {
+    fn fail_all(&self, pool: &CarrierPool, core: &Arc<Core>) {
         self.alive.store(false, Ordering::Release);
         let drained: Vec<Pending> = self.lock().drain().map(|(_, p)| p).collect();
         for p in drained {
-            let _ = p.reply.send(Err(SendError::ConnectionLost));
+            settle(pool, core, p.waiter, Err(SendError::ConnectionLost));
+        }
+    }
+
+    /// Fails what has waited longer than `timeout` for its response.
+    fn expire(&self, pool: &CarrierPool, core: &Arc<Core>, timeout: Duration) {
+        let now = Instant::now();
+        let late: Vec<Pending> = {
+            let mut p = self.lock();
+            let keys: Vec<u32> = p
+                .iter()
+                .filter(|(_, x)| now.duration_since(x.sent) >= timeout)
+                .map(|(&k, _)| k)
+                .collect();
+            keys.into_iter().filter_map(|k| p.remove(&k)).collect()
+        };
+        if !late.is_empty() {
+            tracing::warn!(carrier = %pool.name, count = late.len(), "no response from carrier within timeout");
+        }
+        for p in late {
+            settle(pool, core, p.waiter, Err(SendError::Timeout));
         }
     }
 }
@@ -279,13 +309,30 @@ impl CarrierPool {
         if !conn.alive.load(Ordering::Acquire) {
             return Err(SendError::ConnectionLost);
         }
-        let seq = conn.next_seq();
         let (tx, rx) = oneshot::channel();
+        if !self.enqueue(&conn, frame, meta, Waiter::Task(tx), permit) {
+            return Err(SendError::ConnectionLost);
+        }
+        // The bind's sweeper answers Timeout; the connection's end answers
+        // ConnectionLost.
+        rx.await.unwrap_or(Err(SendError::ConnectionLost))
+    }
+
+    fn enqueue(
+        &self,
+        conn: &Conn,
+        frame: &[u8],
+        meta: Option<DlrMeta>,
+        waiter: Waiter,
+        permit: OwnedSemaphorePermit,
+    ) -> bool {
+        let seq = conn.next_seq();
         conn.lock().insert(
             seq,
             Pending {
-                reply: tx,
+                waiter,
                 meta,
+                sent: Instant::now(),
                 _permit: Some(permit),
             },
         );
@@ -295,23 +342,53 @@ impl CarrierPool {
             .is_err()
         {
             conn.lock().remove(&seq);
-            return Err(SendError::ConnectionLost);
+            return false;
         }
-        match tokio::time::timeout(self.cfg.response_timeout.get(), rx).await {
-            Ok(Ok(r)) => {
-                if matches!(&r, Ok(p) if p.command_status.is_ok()) {
-                    self.relax();
-                    self.accepted.fetch_add(1, Ordering::Relaxed);
-                }
-                r
-            }
-            Ok(Err(_)) => Err(SendError::ConnectionLost),
-            Err(_) => {
-                conn.lock().remove(&seq);
-                tracing::warn!(carrier = %self.name, seq, "no response from carrier within timeout");
-                Err(SendError::Timeout)
+        true
+    }
+
+    /// First try of a submit, without waiting: a bind with room in its
+    /// window, a TPS token, and the carrier not paused; otherwise the
+    /// submit comes back for the task path.
+    pub(crate) fn try_send_direct(
+        &self,
+        d: Box<crate::gateway::Direct>,
+        meta: DlrMeta,
+    ) -> Result<(), Box<crate::gateway::Direct>> {
+        if self.paused_until().is_some() {
+            return Err(d);
+        }
+        let Some((conn, Some(permit))) = self.pick() else {
+            return Err(d);
+        };
+        if let Some(tps) = &self.tps {
+            if tps.take().is_err() {
+                return Err(d);
             }
         }
+        let frame = d.frame.clone();
+        let seq = conn.next_seq();
+        conn.lock().insert(
+            seq,
+            Pending {
+                waiter: Waiter::Direct(d),
+                meta: Some(meta),
+                sent: Instant::now(),
+                _permit: Some(permit),
+            },
+        );
+        if conn
+            .out
+            .send(Out::Raw(io::with_sequence(&frame, seq)))
+            .is_err()
+        {
+            return match conn.lock().remove(&seq).map(|p| p.waiter) {
+                Some(Waiter::Direct(d)) => Err(d),
+                // The bind's end already failed it over.
+                _ => Ok(()),
+            };
+        }
+        Ok(())
     }
 
     /// Starts the bind tasks.
@@ -463,6 +540,8 @@ impl CarrierPool {
         let timeout = self.cfg.response_timeout.get();
         let mut last_rx = Instant::now();
         let mut enquire_sent: Option<Instant> = None;
+        let mut sweep = tokio::time::interval(Duration::from_millis(100).min(timeout));
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let tick = match enquire_sent {
                 Some(at) => at + timeout,
@@ -498,6 +577,7 @@ impl CarrierPool {
                     let _ = out.send(Out::Pdu(Pdu::new(seq, Body::EnquireLink)));
                     enquire_sent = Some(Instant::now());
                 }
+                _ = sweep.tick() => conn.expire(self, core, timeout),
                 _ = shutdown.cancelled() => {
                     let seq = conn.next_seq();
                     let _ = out.send(Out::Pdu(Pdu::new(seq, Body::Unbind)));
@@ -516,7 +596,7 @@ impl CarrierPool {
         self.slots[i]
             .state
             .store(BindState::Down as u8, Ordering::Relaxed);
-        conn.fail_all();
+        conn.fail_all(self, core);
         let _ = out.send(Out::Close);
         let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
     }
@@ -537,7 +617,7 @@ impl CarrierPool {
                     if let Some(p) = conn.lock().remove(&e.sequence_number) {
                         let nack =
                             Pdu::generic_nack(e.sequence_number, CommandStatus::ESME_RSYSERR);
-                        let _ = p.reply.send(Ok(nack));
+                        settle(self, core, p.waiter, Ok(nack));
                     }
                 }
                 tracing::warn!(carrier = %self.name, error = %e, "undecodable PDU from carrier");
@@ -558,11 +638,13 @@ impl CarrierPool {
             let pending = conn.lock().remove(&pdu.sequence_number);
             if let Some(p) = pending {
                 if pdu.command_status.is_ok() {
+                    self.relax();
+                    self.accepted.fetch_add(1, Ordering::Relaxed);
                     if let (Some(meta), Some(mid)) = (&p.meta, response_message_id(&pdu)) {
                         core.record_mapping(self, meta, mid);
                     }
                 }
-                let _ = p.reply.send(Ok(pdu));
+                settle(self, core, p.waiter, Ok(pdu));
             }
             return true;
         }
@@ -580,23 +662,38 @@ impl CarrierPool {
                 return false;
             }
             Body::DeliverSm(sm) => {
-                let Ok(permit) = inbound.clone().acquire_owned().await else {
-                    return false;
-                };
-                let core = core.clone();
-                let out = conn.out.clone();
-                let carrier = (self.idx, self.name.clone());
                 let seq = pdu.sequence_number;
-                tokio::spawn(async move {
-                    let status = core.on_carrier_deliver(carrier, *sm).await;
-                    let resp = Pdu {
-                        command_status: status,
-                        sequence_number: seq,
-                        body: Body::DeliverSmResp(Default::default()),
-                    };
-                    let _ = out.send(Out::Pdu(resp));
-                    drop(permit);
-                });
+                let resp = move |status| Pdu {
+                    command_status: status,
+                    sequence_number: seq,
+                    body: Body::DeliverSmResp(Default::default()),
+                };
+                match core.on_carrier_deliver(&self.name, *sm) {
+                    Inbound::Done(status) => {
+                        let _ = conn.out.send(Out::Pdu(resp(status)));
+                    }
+                    Inbound::Wait(account, body, kind) => {
+                        // The ESME is behind: stop reading this bind until
+                        // it catches up, which slows the carrier via TCP.
+                        let status = core.dispatch_wait(&account, body, kind).await;
+                        let _ = conn.out.send(Out::Pdu(resp(status)));
+                    }
+                    Inbound::Late(sm) => {
+                        // A receipt whose mapping is not there yet: wait
+                        // for it off the reader, bounded.
+                        let Ok(permit) = inbound.clone().acquire_owned().await else {
+                            return false;
+                        };
+                        let core = core.clone();
+                        let out = conn.out.clone();
+                        let carrier = self.name.clone();
+                        tokio::spawn(async move {
+                            let status = core.on_late_receipt(&carrier, sm).await;
+                            let _ = out.send(Out::Pdu(resp(status)));
+                            drop(permit);
+                        });
+                    }
+                }
             }
             Body::AlertNotification(_) | Body::Outbind(_) => {}
             _ => {
@@ -610,6 +707,16 @@ impl CarrierPool {
             }
         }
         true
+    }
+}
+
+/// Hands a response, or the reason there is none, to whoever waits.
+fn settle(pool: &CarrierPool, core: &Arc<Core>, waiter: Waiter, r: Result<Pdu, SendError>) {
+    match waiter {
+        Waiter::Task(tx) => {
+            let _ = tx.send(r);
+        }
+        Waiter::Direct(d) => core.direct_result(pool, d, r),
     }
 }
 

@@ -14,12 +14,31 @@ use telegate_smpp::tlv::Tlv;
 use telegate_smpp::{CommandId, CommandStatus};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 
 use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
 use crate::config::BindType;
 use crate::gateway::{AccountRt, Core};
+
+/// What a deliver_sm to the ESME carries: a receipt or an MO message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeliverKind {
+    /// A delivery receipt.
+    Receipt,
+    /// A mobile-originated message.
+    Mo,
+}
+
+/// A deliver_sm the ESME has not answered yet. The gateway keeps custody
+/// of it: if the ESME refuses it, does not answer in time, or goes away,
+/// it goes back to the account's held queue.
+#[derive(Debug)]
+pub(crate) struct InFlightDeliver {
+    pub(crate) body: Body,
+    pub(crate) kind: DeliverKind,
+    sent: Instant,
+}
 
 /// The gateway-facing half of a bound ESME session: how receipts and MO
 /// reach it.
@@ -28,18 +47,23 @@ pub(crate) struct SessionShared {
     pub(crate) id: u64,
     out: OutTx,
     seq: AtomicU32,
-    pending: Mutex<HashMap<u32, oneshot::Sender<CommandStatus>>>,
-    deliver_window: Arc<Semaphore>,
+    pending: Mutex<HashMap<u32, InFlightDeliver>>,
+    deliver_window: usize,
     alive: AtomicBool,
 }
 
 impl SessionShared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, oneshot::Sender<CommandStatus>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, InFlightDeliver>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn is_alive(&self) -> bool {
         self.alive.load(Ordering::Acquire)
+    }
+
+    /// Whether the deliver window has room.
+    pub(crate) fn has_room(&self) -> bool {
+        self.is_alive() && self.lock().len() < self.deliver_window
     }
 
     fn next_seq(&self) -> u32 {
@@ -51,44 +75,60 @@ impl SessionShared {
         }
     }
 
-    /// Sends a deliver_sm and waits for the ESME's answer; `None` when the
-    /// session went away or did not answer in time.
-    pub(crate) async fn deliver(&self, body: Body, timeout: Duration) -> Option<CommandStatus> {
+    /// Sends a deliver_sm if the session is up and its window has room;
+    /// otherwise gives the body back.
+    // The body comes back by value so the caller can hold it elsewhere
+    // without a clone; boxing it would cost an allocation per delivery.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn try_deliver(&self, body: Body, kind: DeliverKind) -> Result<(), Body> {
         if !self.is_alive() {
-            return None;
+            return Err(body);
         }
-        let permit = tokio::time::timeout(timeout, self.deliver_window.acquire())
-            .await
-            .ok()?
-            .ok()?;
         let seq = self.next_seq();
-        let (tx, rx) = oneshot::channel();
-        self.lock().insert(seq, tx);
-        if self.out.send(Out::Pdu(Pdu::new(seq, body))).is_err() {
-            self.lock().remove(&seq);
-            return None;
-        }
-        let r = tokio::time::timeout(timeout, rx).await;
-        drop(permit);
-        match r {
-            Ok(Ok(status)) => Some(status),
-            _ => {
-                self.lock().remove(&seq);
-                None
+        {
+            let mut p = self.lock();
+            if p.len() >= self.deliver_window {
+                return Err(body);
             }
+            p.insert(
+                seq,
+                InFlightDeliver {
+                    body: body.clone(),
+                    kind,
+                    sent: Instant::now(),
+                },
+            );
         }
+        if self.out.send(Out::Pdu(Pdu::new(seq, body))).is_err() {
+            return Err(self
+                .lock()
+                .remove(&seq)
+                .map_or(Body::EnquireLink, |d| d.body));
+        }
+        Ok(())
     }
 
-    fn settle(&self, seq: u32, status: CommandStatus) {
-        if let Some(tx) = self.lock().remove(&seq) {
-            let _ = tx.send(status);
-        }
+    /// The deliver_sm answered by this response, if it was one of ours.
+    fn settle(&self, seq: u32) -> Option<InFlightDeliver> {
+        self.lock().remove(&seq)
     }
 
-    fn close(&self) {
+    /// Deliveries the ESME left unanswered for longer than `timeout`.
+    fn expired(&self, timeout: Duration) -> Vec<InFlightDeliver> {
+        let now = Instant::now();
+        let mut p = self.lock();
+        let late: Vec<u32> = p
+            .iter()
+            .filter(|(_, d)| now.duration_since(d.sent) >= timeout)
+            .map(|(&k, _)| k)
+            .collect();
+        late.into_iter().filter_map(|k| p.remove(&k)).collect()
+    }
+
+    /// Marks the session gone and returns what it still had in flight.
+    fn close(&self) -> Vec<InFlightDeliver> {
         self.alive.store(false, Ordering::Release);
-        self.lock().clear();
-        self.deliver_window.close();
+        self.lock().drain().map(|(_, d)| d).collect()
     }
 }
 
@@ -175,7 +215,7 @@ where
         out: out.clone(),
         seq: AtomicU32::new(1),
         pending: Mutex::new(HashMap::new()),
-        deliver_window: Arc::new(Semaphore::new(core.server.deliver_window.max(1) as usize)),
+        deliver_window: core.server.deliver_window.max(1) as usize,
         alive: AtomicBool::new(true),
     });
     let mut session = Session {
@@ -220,6 +260,8 @@ impl Session {
         let mut last_rx = Instant::now();
         let mut enquire_sent: Option<Instant> = None;
         let shutdown = self.core.shutdown.clone();
+        let mut sweep = tokio::time::interval(Duration::from_secs(1));
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let tick = match (&self.state, enquire_sent) {
                 (State::Open, _) => bind_deadline,
@@ -275,6 +317,15 @@ impl Session {
                         }
                     }
                 }
+                _ = sweep.tick() => {
+                    if let State::Bound { account, .. } = &self.state {
+                        let late = self.shared.expired(server.response_timeout.get());
+                        if !late.is_empty() {
+                            tracing::info!(account = %account.sid, count = late.len(), "ESME did not answer deliver_sm in time; holding");
+                            self.core.requeue(account, late);
+                        }
+                    }
+                }
                 _ = shutdown.cancelled() => {
                     if matches!(self.state, State::Bound { .. }) {
                         self.unbind_and_wait(reader).await;
@@ -302,12 +353,20 @@ impl Session {
     }
 
     fn finish(&mut self) {
-        self.shared.close();
+        let left = self.shared.close();
         if let State::Bound { account, kind } = &self.state {
             account.unregister(&self.shared, *kind);
+            self.core.requeue(account, left);
             tracing::info!(account = %account.sid, session = self.shared.id, "session closed");
         }
         let _ = self.out.send(Out::Close);
+    }
+
+    /// The ESME answered one of our deliver_sm.
+    fn settle(&self, seq: u32, status: CommandStatus) {
+        if let (Some(d), State::Bound { account, .. }) = (self.shared.settle(seq), &self.state) {
+            self.core.delivered(account, d, status);
+        }
     }
 
     async fn on_frame(&mut self, frame: Bytes) -> Next {
@@ -319,8 +378,7 @@ impl Session {
                     self.send(r);
                 } else if e.command_id.is_response() {
                     // A broken response still settles its request.
-                    self.shared
-                        .settle(e.sequence_number, CommandStatus::ESME_RSYSERR);
+                    self.settle(e.sequence_number, CommandStatus::ESME_RSYSERR);
                 }
                 return if e.is_fatal() {
                     Next::Close
@@ -335,7 +393,7 @@ impl Session {
             match id {
                 CommandId::UNBIND_RESP => return Next::Close,
                 CommandId::ENQUIRE_LINK_RESP => {}
-                _ => self.shared.settle(seq, pdu.command_status),
+                _ => self.settle(seq, pdu.command_status),
             }
             return Next::Continue;
         }
@@ -434,8 +492,12 @@ impl Session {
         let guard = InflightGuard(self.inflight.clone());
         let core = self.core.clone();
         let out = self.out.clone();
+        if matches!(body, Body::SubmitSm(_) | Body::DataSm(_)) {
+            core.submit(account, seq, frame, body, guard, out);
+            return;
+        }
         tokio::spawn(async move {
-            let resp = core.handle_request(&account, seq, frame, body).await;
+            let resp = core.handle_request(&account, seq, body).await;
             let _ = out.send(Out::Pdu(resp));
             drop(guard);
         });
@@ -475,7 +537,7 @@ impl Session {
                 };
                 self.send(Pdu::new(seq, body));
                 if kind.can_receive() {
-                    self.core.drain_held_soon(&account);
+                    self.core.drain_held(&account);
                 }
                 self.state = State::Bound { kind, account };
                 Next::Continue
