@@ -7,6 +7,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+// Many small short-lived allocations per message (PDU bodies, receipts):
+// mimalloc's thread-local free lists serve them faster than glibc's malloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Telegate: an SMPP/SIP telecom gateway.
 #[derive(Debug, Parser)]
 #[command(name = "telegate", version = telegate::VERSION, about, long_about = None)]
