@@ -2,7 +2,8 @@
 # The whole test suite, with its set-up: the README's test command.
 #
 # Installs the independent peers the interop tests use when they are
-# missing and this machine can install them (root with apt-get); the tests
+# missing and this machine can install them (root with apt-get for tshark,
+# pip for smpplib, cargo for ../shared/tools/smppkit); the tests
 # that need a missing tool skip with a message saying so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,23 @@ if ! command -v tshark >/dev/null 2>&1; then
   else
     echo "run-all: tshark not found and cannot be installed here; its test will skip"
   fi
+fi
+
+# Python smpplib: an independent ESME for the interop test.
+if command -v python3 >/dev/null 2>&1 && ! python3 -c "import smpplib" >/dev/null 2>&1; then
+  echo "run-all: installing Python smpplib (PyPI) for the interop test"
+  python3 -m pip install --quiet smpplib >/dev/null 2>&1 \
+    || python3 -m pip install --quiet --break-system-packages smpplib >/dev/null 2>&1 \
+    || echo "run-all: could not install smpplib; its test will skip"
+fi
+
+# smppkit (../shared/tools): an independent SMPP peer built on rusmpp.
+SMPPKIT_SRC=../shared/tools/smppkit
+if [ -f "$SMPPKIT_SRC/Cargo.toml" ] && [ ! -x target/smppkit/release/smppkit ]; then
+  echo "run-all: building smppkit for the interop test"
+  CARGO_TARGET_DIR="$PWD/target/smppkit" cargo build --release -q \
+    --manifest-path "$SMPPKIT_SRC/Cargo.toml" \
+    || echo "run-all: could not build smppkit; its test will skip"
 fi
 
 cargo test --workspace --all-features
