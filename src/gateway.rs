@@ -849,15 +849,19 @@ impl Core {
         Inbound::Done(status)
     }
 
-    /// Waits (up to the response timeout) for the account's binds to make
-    /// room, then takes custody; `ESME_RMSGQFUL` if it still cannot.
+    /// Waits (up to the response timeout, at most 5 s) for the account's
+    /// binds to make room, then takes custody; `ESME_RMSGQFUL` if it still
+    /// cannot.
     pub(crate) async fn dispatch_wait(
         self: &Arc<Self>,
         account: &Arc<AccountRt>,
         mut body: Body,
         kind: DeliverKind,
     ) -> CommandStatus {
-        let deadline = Instant::now() + self.server.response_timeout.get();
+        // Bounded so the carrier's own keep-alives on this bind are not
+        // left unanswered for long.
+        let wait = self.server.response_timeout.get().min(Duration::from_secs(5));
+        let deadline = Instant::now() + wait;
         loop {
             let notified = account.room.notified();
             tokio::pin!(notified);
