@@ -860,7 +860,11 @@ impl Core {
     ) -> CommandStatus {
         // Bounded so the carrier's own keep-alives on this bind are not
         // left unanswered for long.
-        let wait = self.server.response_timeout.get().min(Duration::from_secs(5));
+        let wait = self
+            .server
+            .response_timeout
+            .get()
+            .min(Duration::from_secs(5));
         let deadline = Instant::now() + wait;
         loop {
             let notified = account.room.notified();
