@@ -13,8 +13,8 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use dashmap::DashMap;
 use telegate_smpp::pdu::{
-    peek_submit_destination, Body, DestAddress, MessageIdResp, Pdu, QuerySmResp, SubmitMultiResp,
-    SubmitSm, UnsuccessSme,
+    peek_submit_destination, Body, DestAddress, Pdu, QuerySmResp, SubmitMultiResp, SubmitSm,
+    UnsuccessSme,
 };
 use telegate_smpp::receipt::MessageState;
 use telegate_smpp::tlv::TlvList;
@@ -406,25 +406,20 @@ impl Core {
         gw: u64,
         r: Result<(), CommandStatus>,
         account: &AccountRt,
-    ) -> Pdu {
+    ) -> Out {
         match r {
             Ok(()) => {
                 self.stats.submitted.fetch_add(1, Ordering::Relaxed);
-                let resp = MessageIdResp {
-                    message_id: Bytes::copy_from_slice(&format_id(gw)),
-                    tlvs: Vec::new(),
-                };
-                let body = if id == CommandId::DATA_SM {
-                    Body::DataSmResp(resp)
-                } else {
-                    Body::SubmitSmResp(resp)
-                };
-                Pdu::new(seq, body)
+                Out::IdResp {
+                    command_id: id.response().0,
+                    seq,
+                    id: format_id(gw),
+                }
             }
             Err(status) => {
                 self.stats.submit_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(account = %account.sid, message = %String::from_utf8_lossy(&format_id(gw)), %status, "submit failed");
-                Pdu::error_response(id, seq, status)
+                Out::Pdu(Pdu::error_response(id, seq, status))
             }
         }
     }
@@ -1080,8 +1075,9 @@ impl Core {
         let mut exclude = None;
         match r {
             Ok(p) if p.command_status.is_ok() => {
-                let resp = self.answer(d.command, d.esme_seq, d.gw, Ok(()), &d.account);
-                let _ = d.out.send(Out::Pdu(resp));
+                let _ = d
+                    .out
+                    .send(self.answer(d.command, d.esme_seq, d.gw, Ok(()), &d.account));
                 return;
             }
             Ok(p) => {
@@ -1122,8 +1118,9 @@ impl Core {
                     outcome,
                 )
                 .await;
-            let resp = core.answer(d.command, d.esme_seq, d.gw, r, &d.account);
-            let _ = d.out.send(Out::Pdu(resp));
+            let _ = d
+                .out
+                .send(core.answer(d.command, d.esme_seq, d.gw, r, &d.account));
         });
     }
 

@@ -265,35 +265,40 @@ impl Index {
     }
 
     fn lookup(&self, carrier: &str, id: &[u8], now: u64, exact: bool) -> Option<Mapping> {
-        let tries = if exact { 1 } else { usize::MAX };
-        for cand in message_id_candidates(id).into_iter().take(tries) {
-            let key = make_key(carrier, cand.as_bytes());
-            let gid = lock(&self.keys[key_shard(&key)])
-                .map
-                .get(key.as_slice())
-                .copied();
-            let Some(gid) = gid else { continue };
-            let found = {
-                let s = lock(&self.gids[gid_shard(gid)]);
-                s.map.get(&gid).map(|slot| {
-                    let same =
-                        &*slot.m.carrier == carrier && *slot.m.carrier_msg_id == *cand.as_bytes();
-                    (same, (slot.m.expires_at > now).then(|| slot.m.clone()))
-                })
-            };
-            match found {
-                Some((true, Some(m))) => return Some(m),
-                Some((true, None)) => {}
-                // A key left behind by a race with eviction: clean it up.
-                Some((false, _)) | None => {
-                    let mut ks = lock(&self.keys[key_shard(&key)]);
-                    if ks.map.get(key.as_slice()) == Some(&gid) {
-                        ks.map.remove(key.as_slice());
-                    }
+        if exact {
+            // The hot path of every receipt: one spelling, no conversions.
+            return self.lookup_spelling(carrier, normalize_message_id(id).as_bytes(), now);
+        }
+        message_id_candidates(id)
+            .iter()
+            .find_map(|cand| self.lookup_spelling(carrier, cand.as_bytes(), now))
+    }
+
+    fn lookup_spelling(&self, carrier: &str, cand: &[u8], now: u64) -> Option<Mapping> {
+        let key = make_key(carrier, cand);
+        let gid = lock(&self.keys[key_shard(&key)])
+            .map
+            .get(key.as_slice())
+            .copied()?;
+        let found = {
+            let s = lock(&self.gids[gid_shard(gid)]);
+            s.map.get(&gid).map(|slot| {
+                let same = &*slot.m.carrier == carrier && *slot.m.carrier_msg_id == *cand;
+                (same, (slot.m.expires_at > now).then(|| slot.m.clone()))
+            })
+        };
+        match found {
+            Some((true, Some(m))) => Some(m),
+            Some((true, None)) => None,
+            // A key left behind by a race with eviction: clean it up.
+            Some((false, _)) | None => {
+                let mut ks = lock(&self.keys[key_shard(&key)]);
+                if ks.map.get(key.as_slice()) == Some(&gid) {
+                    ks.map.remove(key.as_slice());
                 }
+                None
             }
         }
-        None
     }
 
     fn by_gateway_id(&self, gid: u64, now: u64) -> Option<Mapping> {

@@ -338,7 +338,7 @@ impl CarrierPool {
         );
         if conn
             .out
-            .send(Out::Raw(io::with_sequence(frame, seq)))
+            .send(Out::Reseq(Bytes::copy_from_slice(frame), seq))
             .is_err()
         {
             conn.lock().remove(&seq);
@@ -377,11 +377,7 @@ impl CarrierPool {
                 _permit: Some(permit),
             },
         );
-        if conn
-            .out
-            .send(Out::Raw(io::with_sequence(&frame, seq)))
-            .is_err()
-        {
+        if conn.out.send(Out::Reseq(frame, seq)).is_err() {
             return match conn.lock().remove(&seq).map(|p| p.waiter) {
                 Some(Waiter::Direct(d)) => Err(d),
                 // The bind's end already failed it over.

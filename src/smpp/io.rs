@@ -29,8 +29,19 @@ where
 pub(crate) enum Out {
     /// A PDU, encoded by the writer into its batch buffer.
     Pdu(Pdu),
-    /// An already encoded frame.
-    Raw(Bytes),
+    /// An encoded request frame sent under a new sequence number (a
+    /// forwarded submit): copied straight into the batch.
+    Reseq(Bytes, u32),
+    /// A submit_sm_resp / data_sm_resp (status 0) carrying a gateway
+    /// message id, written without building a PDU.
+    IdResp {
+        /// SUBMIT_SM_RESP or DATA_SM_RESP.
+        command_id: u32,
+        /// The request's sequence number.
+        seq: u32,
+        /// The id, 16 hex digits.
+        id: [u8; 16],
+    },
     /// Flush what is queued, then shut the write side down.
     Close,
 }
@@ -87,8 +98,26 @@ fn push(buf: &mut BytesMut, m: Out) -> bool {
             }
             false
         }
-        Out::Raw(b) => {
+        Out::Reseq(b, seq) => {
+            let at = buf.len();
             buf.extend_from_slice(&b);
+            if b.len() >= 16 {
+                buf[at + 12..at + 16].copy_from_slice(&seq.to_be_bytes());
+            }
+            false
+        }
+        Out::IdResp {
+            command_id,
+            seq,
+            id,
+        } => {
+            // Header, then message_id as a C-Octet String (§4.4.2).
+            let len = 16 + id.len() as u32 + 1;
+            for word in [len, command_id, 0, seq] {
+                buf.extend_from_slice(&word.to_be_bytes());
+            }
+            buf.extend_from_slice(&id);
+            buf.extend_from_slice(&[0]);
             false
         }
         Out::Close => true,
@@ -149,11 +178,48 @@ impl FrameReader {
     }
 }
 
-/// Patches a frame's sequence number (octets 12..16).
-pub(crate) fn with_sequence(frame: &[u8], seq: u32) -> Bytes {
-    let mut f = BytesMut::from(frame);
-    if f.len() >= 16 {
-        f[12..16].copy_from_slice(&seq.to_be_bytes());
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use telegate_smpp::pdu::{Body, MessageIdResp};
+    use telegate_smpp::CommandId;
+
+    #[test]
+    fn id_resp_is_the_encoded_pdu() {
+        for (cid, body) in [
+            (
+                CommandId::SUBMIT_SM_RESP,
+                Body::SubmitSmResp as fn(MessageIdResp) -> Body,
+            ),
+            (CommandId::DATA_SM_RESP, Body::DataSmResp),
+        ] {
+            let id = *b"1a2277e061700000";
+            let mut fast = BytesMut::new();
+            push(
+                &mut fast,
+                Out::IdResp {
+                    command_id: cid.0,
+                    seq: 77,
+                    id,
+                },
+            );
+            let pdu = Pdu::new(
+                77,
+                body(MessageIdResp {
+                    message_id: Bytes::copy_from_slice(&id),
+                    tlvs: Vec::new(),
+                }),
+            );
+            assert_eq!(fast.freeze(), pdu.to_bytes().unwrap());
+        }
     }
-    f.freeze()
+
+    #[test]
+    fn reseq_patches_only_the_sequence() {
+        let frame = Pdu::new(5, Body::EnquireLink).to_bytes().unwrap();
+        let mut buf = BytesMut::from(&b"xx"[..]);
+        push(&mut buf, Out::Reseq(frame, 0x0102_0304));
+        let want = Pdu::new(0x0102_0304, Body::EnquireLink).to_bytes().unwrap();
+        assert_eq!(&buf[2..], &want[..]);
+    }
 }
