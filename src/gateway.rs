@@ -1050,7 +1050,7 @@ impl Core {
             gw,
             registered_delivery,
             account,
-            _guard: guard,
+            guard: Some(guard),
             deadline: Instant::now() + self.server.submit_deadline.get(),
         });
         let Some(first) = first else {
@@ -1068,16 +1068,16 @@ impl Core {
     pub(crate) fn direct_result(
         self: &Arc<Self>,
         pool: &CarrierPool,
-        d: Box<Direct>,
+        mut d: Box<Direct>,
         r: Result<Pdu, SendError>,
     ) {
         let mut outcome = Outcome::default();
         let mut exclude = None;
         match r {
             Ok(p) if p.command_status.is_ok() => {
-                let _ = d
-                    .out
-                    .send(self.answer(d.command, d.esme_seq, d.gw, Ok(()), &d.account));
+                let answer = self.answer(d.command, d.esme_seq, d.gw, Ok(()), &d.account);
+                drop(d.guard.take());
+                let _ = d.out.send(answer);
                 return;
             }
             Ok(p) => {
@@ -1105,6 +1105,7 @@ impl Core {
     ) {
         let core = self.clone();
         tokio::spawn(async move {
+            let mut d = d;
             let meta = d.meta();
             let r = core
                 .forward(
@@ -1118,9 +1119,9 @@ impl Core {
                     outcome,
                 )
                 .await;
-            let _ = d
-                .out
-                .send(core.answer(d.command, d.esme_seq, d.gw, r, &d.account));
+            let answer = core.answer(d.command, d.esme_seq, d.gw, r, &d.account);
+            drop(d.guard.take());
+            let _ = d.out.send(answer);
         });
     }
 
@@ -1162,8 +1163,9 @@ pub(crate) struct Direct {
     gw: u64,
     registered_delivery: u8,
     account: Arc<AccountRt>,
-    /// Frees the ESME session's window slot when the answer is sent.
-    _guard: InflightGuard,
+    /// The ESME session's window slot, freed just before the answer is
+    /// queued (so the ESME's next request never meets a full window).
+    guard: Option<InflightGuard>,
     deadline: Instant,
 }
 

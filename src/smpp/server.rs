@@ -498,8 +498,10 @@ impl Session {
         }
         tokio::spawn(async move {
             let resp = core.handle_request(&account, seq, body).await;
-            let _ = out.send(Out::Pdu(resp));
+            // The window slot is free before the ESME can see the answer
+            // and send its next request.
             drop(guard);
+            let _ = out.send(Out::Pdu(resp));
         });
     }
 
