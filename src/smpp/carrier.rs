@@ -14,7 +14,7 @@ use rand::Rng;
 use telegate_smpp::pdu::{Bind, Body, Pdu};
 use telegate_smpp::{CommandId, CommandStatus};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
@@ -463,7 +463,7 @@ impl CarrierPool {
             io::split(tcp)
         };
         let mut reader = FrameReader::new(r, telegate_smpp::frame::DEFAULT_MAX_PDU_LEN);
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = io::outbox();
         let writer = tokio::spawn(io::write_loop(w, rx));
         let bind = Bind {
             system_id: Bytes::from(self.cfg.system_id.clone()),
@@ -547,20 +547,36 @@ impl CarrierPool {
                 ev = reader.next() => {
                     last_rx = Instant::now();
                     enquire_sent = None;
-                    let frame = match ev {
-                        Ok(ReadEvent::Frame(f)) => f,
-                        Ok(ReadEvent::Bad(e)) => {
-                            if let Some(r) = e.response() { let _ = out.send(Out::Pdu(r)); }
-                            tracing::warn!(carrier = %self.name, error = %e, "carrier sent a broken frame; closing bind");
+                    // This frame, then every other whole one the same read
+                    // brought in.
+                    let mut ev = Some(ev);
+                    let mut keep = true;
+                    while let Some(e) = ev.take() {
+                        let frame = match e {
+                            Ok(ReadEvent::Frame(f)) => f,
+                            Ok(ReadEvent::Bad(e)) => {
+                                if let Some(r) = e.response() { let _ = out.send(Out::Pdu(r)); }
+                                tracing::warn!(carrier = %self.name, error = %e, "carrier sent a broken frame; closing bind");
+                                keep = false;
+                                break;
+                            }
+                            Ok(ReadEvent::Eof) => {
+                                keep = false;
+                                break;
+                            }
+                            Err(e) => {
+                                tracing::debug!(carrier = %self.name, error = %e, "carrier read error");
+                                keep = false;
+                                break;
+                            }
+                        };
+                        if !self.on_frame(frame, &conn, core, &inbound).await {
+                            keep = false;
                             break;
                         }
-                        Ok(ReadEvent::Eof) => break,
-                        Err(e) => {
-                            tracing::debug!(carrier = %self.name, error = %e, "carrier read error");
-                            break;
-                        }
-                    };
-                    if !self.on_frame(frame, &conn, core, &inbound).await {
+                        ev = reader.buffered().map(Ok);
+                    }
+                    if !keep {
                         break;
                     }
                 }

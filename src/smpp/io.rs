@@ -3,12 +3,13 @@
 //! write (with TCP_NODELAY set, so nothing waits for Nagle).
 
 use std::io;
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use telegate_smpp::frame::Framer;
 use telegate_smpp::{DecodeError, Pdu};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 /// The read half of a connection, TCP or TLS.
 pub(crate) type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
@@ -46,44 +47,112 @@ pub(crate) enum Out {
     Close,
 }
 
-/// Sender side of a connection's writer.
-pub(crate) type OutTx = mpsc::UnboundedSender<Out>;
+/// The sending side of a connection: PDUs are encoded straight into a
+/// shared buffer, and the writer task is woken only when the buffer goes
+/// from empty to non-empty. Whatever is added while the writer is busy
+/// goes out in its next single write, so batching is natural and no
+/// per-PDU channel node or wake-up is needed.
+#[derive(Clone)]
+pub(crate) struct OutTx(Arc<Outbox>);
 
-/// Largest batch written at once; the buffer is shrunk back after a burst
-/// so idle connections stay small.
-const BATCH: usize = 64 * 1024;
+struct Outbox {
+    state: Mutex<OutState>,
+    notify: Notify,
+}
+
+#[derive(Default)]
+struct OutState {
+    buf: BytesMut,
+    /// `Out::Close` was sent: flush, then shut down.
+    closing: bool,
+    /// The writer is gone; nothing more is accepted.
+    closed: bool,
+}
+
+impl std::fmt::Debug for OutTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OutTx")
+    }
+}
+
+impl OutTx {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OutState> {
+        self.0.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `m`; gives it back when the connection's writer is gone.
+    // `Out` comes back by value, as from a channel.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn send(&self, m: Out) -> Result<(), Out> {
+        let mut s = self.lock();
+        if s.closed || s.closing {
+            return Err(m);
+        }
+        let mut wake = s.buf.is_empty();
+        if push(&mut s.buf, m) {
+            s.closing = true;
+            wake = true;
+        }
+        drop(s);
+        if wake {
+            self.0.notify.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// A connection's outbox and the receiving end for its writer task.
+pub(crate) fn outbox() -> (OutTx, OutRx) {
+    let o = Arc::new(Outbox {
+        state: Mutex::new(OutState::default()),
+        notify: Notify::new(),
+    });
+    (OutTx(o.clone()), OutRx(o))
+}
+
+/// The writer task's end of an outbox.
+pub(crate) struct OutRx(Arc<Outbox>);
+
+impl Drop for OutRx {
+    fn drop(&mut self) {
+        let mut s = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.closed = true;
+        s.buf = BytesMut::new();
+    }
+}
+
+/// Largest buffer kept between writes; a bigger one (after a burst) is
+/// dropped so idle connections stay small.
+const KEEP: usize = 256 * 1024;
 
 /// Runs the writer: one `write_all` per wake-up with everything queued.
-/// Returns when the channel closes, on `Out::Close`, or on a write error.
-pub(crate) async fn write_loop(mut w: BoxWrite, mut rx: mpsc::UnboundedReceiver<Out>) {
-    let mut buf = BytesMut::new();
-    'outer: while let Some(first) = rx.recv().await {
-        let mut close = push(&mut buf, first);
-        // Let the tasks that are producing right now add theirs, so one
-        // write carries many PDUs instead of one syscall each.
-        if !close {
-            tokio::task::yield_now().await;
-        }
-        while !close && buf.len() < BATCH {
-            match rx.try_recv() {
-                Ok(m) => close = push(&mut buf, m),
-                Err(_) => break,
-            }
-        }
-        if !buf.is_empty() {
-            if let Err(e) = w.write_all(&buf).await {
+/// Returns after `Out::Close` is flushed, or on a write error.
+pub(crate) async fn write_loop(mut w: BoxWrite, rx: OutRx) {
+    let mut spare = BytesMut::new();
+    loop {
+        rx.0.notify.notified().await;
+        let (mut data, closing) = {
+            let mut s = rx.0.state.lock().unwrap_or_else(|e| e.into_inner());
+            spare.clear();
+            (std::mem::replace(&mut s.buf, spare), s.closing)
+        };
+        if !data.is_empty() {
+            if let Err(e) = w.write_all(&data).await {
                 tracing::debug!(error = %e, "write failed");
-                break 'outer;
-            }
-            buf.clear();
-            if buf.capacity() > 4 * BATCH {
-                buf = BytesMut::new();
+                break;
             }
         }
-        if close {
+        if closing {
             break;
         }
+        data.clear();
+        spare = if data.capacity() > KEEP {
+            BytesMut::new()
+        } else {
+            data
+        };
     }
+    drop(rx);
     let _ = w.flush().await;
     let _ = w.shutdown().await;
 }
@@ -157,6 +226,17 @@ impl FrameReader {
             r,
             buf: BytesMut::new(),
             framer: Framer::new(max_pdu),
+        }
+    }
+
+    /// The next whole frame already in the buffer, without reading: lets
+    /// a session handle a batch of PDUs from one read without going back
+    /// through its `select!` (and its timers) for each.
+    pub(crate) fn buffered(&mut self) -> Option<ReadEvent> {
+        match self.framer.next_frame(&mut self.buf) {
+            Ok(Some(f)) => Some(ReadEvent::Frame(f)),
+            Ok(None) => None,
+            Err(e) => Some(ReadEvent::Bad(e)),
         }
     }
 

@@ -14,7 +14,6 @@ use telegate_smpp::tlv::Tlv;
 use telegate_smpp::{CommandId, CommandStatus};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 
 use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
@@ -208,7 +207,7 @@ where
 {
     let (r, w) = io::split(stream);
     let mut reader = FrameReader::new(r, core.server.max_pdu_len.0.min(u64::from(u32::MAX)) as u32);
-    let (out, rx) = mpsc::unbounded_channel();
+    let (out, rx) = io::outbox();
     let writer = tokio::spawn(io::write_loop(w, rx));
     let shared = Arc::new(SessionShared {
         id: SESSION_IDS.fetch_add(1, Ordering::Relaxed),
@@ -271,28 +270,34 @@ impl Session {
             };
             tokio::select! {
                 ev = reader.next() => {
-                    let frame = match ev {
-                        Ok(ReadEvent::Frame(f)) => f,
-                        Ok(ReadEvent::Bad(e)) => {
-                            // A bad command_length leaves no way to find the
-                            // next PDU: answer, then close.
-                            if let Some(r) = e.response() { self.send(r); }
-                            tracing::info!(peer = %self.peer, error = %e, "unframeable input; closing session");
+                    // This frame, then every other whole one the same read
+                    // brought in.
+                    let mut ev = Some(ev);
+                    while let Some(e) = ev.take() {
+                        let frame = match e {
+                            Ok(ReadEvent::Frame(f)) => f,
+                            Ok(ReadEvent::Bad(e)) => {
+                                // A bad command_length leaves no way to find
+                                // the next PDU: answer, then close.
+                                if let Some(r) = e.response() { self.send(r); }
+                                tracing::info!(peer = %self.peer, error = %e, "unframeable input; closing session");
+                                return;
+                            }
+                            Ok(ReadEvent::Eof) => return,
+                            Err(e) => {
+                                tracing::debug!(peer = %self.peer, error = %e, "read error");
+                                return;
+                            }
+                        };
+                        enquire_sent = None;
+                        let next = self.on_frame(frame).await;
+                        // Measured after the PDU is handled: a bind's
+                        // password check is not idle time.
+                        last_rx = Instant::now();
+                        if next == Next::Close {
                             return;
                         }
-                        Ok(ReadEvent::Eof) => return,
-                        Err(e) => {
-                            tracing::debug!(peer = %self.peer, error = %e, "read error");
-                            return;
-                        }
-                    };
-                    enquire_sent = None;
-                    let next = self.on_frame(frame).await;
-                    // Measured after the PDU is handled: a bind's password
-                    // check is not idle time.
-                    last_rx = Instant::now();
-                    if next == Next::Close {
-                        return;
+                        ev = reader.buffered().map(Ok);
                     }
                 }
                 _ = tokio::time::sleep_until(tick.into()) => {
