@@ -336,10 +336,14 @@ impl CarrierPool {
                 _permit: Some(permit),
             },
         );
-        if conn
-            .out
-            .send(Out::Reseq(Bytes::copy_from_slice(frame), seq))
-            .is_err()
+        // The bind may have ended (and settled everything outstanding)
+        // between the caller's check and the insert: then nobody else
+        // would answer this one.
+        if !conn.alive.load(Ordering::Acquire)
+            || conn
+                .out
+                .send(Out::Reseq(Bytes::copy_from_slice(frame), seq))
+                .is_err()
         {
             conn.lock().remove(&seq);
             return false;
@@ -377,7 +381,8 @@ impl CarrierPool {
                 _permit: Some(permit),
             },
         );
-        if conn.out.send(Out::Reseq(frame, seq)).is_err() {
+        // As in `enqueue`: the bind may have ended since `pick`.
+        if !conn.alive.load(Ordering::Acquire) || conn.out.send(Out::Reseq(frame, seq)).is_err() {
             return match conn.lock().remove(&seq).map(|p| p.waiter) {
                 Some(Waiter::Direct(d)) => Err(d),
                 // The bind's end already failed it over.

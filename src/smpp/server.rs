@@ -98,11 +98,14 @@ impl SessionShared {
                 },
             );
         }
-        if self.out.send(Out::Pdu(Pdu::new(seq, body))).is_err() {
-            return Err(self
-                .lock()
-                .remove(&seq)
-                .map_or(Body::EnquireLink, |d| d.body));
+        // The session may have closed (and handed back what it had)
+        // between the check above and the insert.
+        if !self.is_alive() || self.out.send(Out::Pdu(Pdu::new(seq, body))).is_err() {
+            return match self.lock().remove(&seq) {
+                Some(d) => Err(d.body),
+                // close() took it and handed it back already.
+                None => Ok(()),
+            };
         }
         Ok(())
     }
