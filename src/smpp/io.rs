@@ -131,6 +131,9 @@ pub(crate) async fn write_loop(mut w: BoxWrite, rx: OutRx) {
     let mut spare = BytesMut::new();
     loop {
         rx.0.notify.notified().await;
+        // Let the tasks running right now add theirs first: one write
+        // then carries many PDUs instead of one syscall each.
+        tokio::task::yield_now().await;
         let (mut data, closing) = {
             let mut s = rx.0.state.lock().unwrap_or_else(|e| e.into_inner());
             spare.clear();
