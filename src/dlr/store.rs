@@ -112,7 +112,7 @@ fn unix_now() -> u64 {
 // In-memory index
 // ---------------------------------------------------------------------------
 
-const SHARD_BITS: u32 = 6;
+const SHARD_BITS: u32 = 10;
 const SHARDS: usize = 1 << SHARD_BITS;
 
 /// Gateway ids are time-ordered, so mix them before hashing.
