@@ -30,17 +30,10 @@ use crate::dlr::rewrite as receipts;
 use crate::dlr::{self, DlrStore, HeldQueues, LogStore};
 use crate::ids::{format_id, parse_id, IdGenerator};
 use crate::routing::{AccountIdx, CarrierIdx, MoTable, RoutingTable};
-use crate::smpp::carrier::{self, BindState, CarrierPool, DlrMeta, SendError};
+use crate::smpp::carrier::{BindState, CarrierPool, DlrMeta, SendError};
 use crate::smpp::io::{Out, OutTx};
 use crate::smpp::server::{self, DeliverKind, InFlightDeliver, InflightGuard, SessionShared};
 use crate::smpp::throttle::TokenBucket;
-
-/// Seconds since the Unix epoch.
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 /// Counters of the data path (exported as metrics by the operations work).
 #[derive(Debug, Default)]
@@ -362,12 +355,18 @@ impl Core {
     /// Puts the DLR mapping for an accepted message in place; called by the
     /// carrier bind's reader before the response is handed on.
     pub(crate) fn record_mapping(&self, pool: &CarrierPool, meta: &DlrMeta, carrier_id: &[u8]) {
-        let ttl = self.config.dlr.ttl.get();
-        self.dlr
-            .insert(carrier::mapping(&pool.name, meta, carrier_id, ttl));
+        // The store normalises the id (case, leading zeros) itself.
+        self.dlr.insert(dlr::Mapping {
+            carrier: pool.name.clone(),
+            carrier_msg_id: carrier_id.into(),
+            account: meta.account.clone(),
+            gateway_id: meta.gateway_id,
+            expires_at: dlr::store::unix_now() + self.config.dlr.ttl.get().as_secs(),
+            state: 0,
+            registered_delivery: meta.registered_delivery,
+        });
     }
 
-    /// Answers one request of a bound transmitter/transceiver.
     /// Answers one request of a bound transmitter/transceiver other than
     /// submit_sm and data_sm (which go through [`Core::submit`]).
     pub(crate) async fn handle_request(&self, account: &AccountRt, seq: u32, body: Body) -> Pdu {

@@ -102,7 +102,8 @@ pub struct StoreStats {
     pub disk_bytes: u64,
 }
 
-fn unix_now() -> u64 {
+/// Seconds since the Unix epoch (the unit of `expires_at`).
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

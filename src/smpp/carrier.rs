@@ -20,7 +20,6 @@ use tokio_util::sync::CancellationToken;
 use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
 use super::throttle::TokenBucket;
 use crate::config::{BindType, CarrierConfig};
-use crate::dlr::Mapping;
 use crate::gateway::{Core, Inbound};
 use crate::routing::CarrierIdx;
 
@@ -116,13 +115,7 @@ impl std::fmt::Debug for Conn {
 
 impl Conn {
     fn next_seq(&self) -> u32 {
-        // 1..=0x7FFFFFFF, wrapping.
-        let s = self.seq.fetch_add(1, Ordering::Relaxed) & 0x7FFF_FFFF;
-        if s == 0 {
-            self.seq.fetch_add(1, Ordering::Relaxed) & 0x7FFF_FFFF
-        } else {
-            s
-        }
+        io::next_sequence(&self.seq)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Pending>> {
@@ -742,24 +735,5 @@ fn response_message_id(p: &Pdu) -> Option<&Bytes> {
     match &p.body {
         Body::SubmitSmResp(r) | Body::DataSmResp(r) => Some(&r.message_id),
         _ => None,
-    }
-}
-
-/// A DLR mapping for a message a carrier accepted.
-pub(crate) fn mapping(
-    carrier: &Arc<str>,
-    meta: &DlrMeta,
-    carrier_msg_id: &[u8],
-    ttl: Duration,
-) -> Mapping {
-    let normalized = telegate_smpp::receipt::normalize_message_id(carrier_msg_id);
-    Mapping {
-        carrier: carrier.clone(),
-        carrier_msg_id: normalized.as_bytes().into(),
-        account: meta.account.clone(),
-        gateway_id: meta.gateway_id,
-        expires_at: crate::gateway::unix_now() + ttl.as_secs(),
-        state: 0,
-        registered_delivery: meta.registered_delivery,
     }
 }

@@ -3,6 +3,7 @@
 //! write (with TCP_NODELAY set, so nothing waits for Nagle).
 
 use std::io;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
@@ -15,6 +16,17 @@ use tokio::sync::Notify;
 pub(crate) type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
 /// The write half of a connection, TCP or TLS.
 pub(crate) type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// The next request sequence number from `counter`: 1..=0x7FFFFFFF,
+/// wrapping (SMPP 3.4 §3.2, `sequence_number`).
+pub(crate) fn next_sequence(counter: &AtomicU32) -> u32 {
+    loop {
+        let s = counter.fetch_add(1, Ordering::Relaxed) & 0x7FFF_FFFF;
+        if s != 0 {
+            return s;
+        }
+    }
+}
 
 /// Splits a stream into boxed halves.
 pub(crate) fn split<S>(stream: S) -> (BoxRead, BoxWrite)

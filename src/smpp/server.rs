@@ -66,12 +66,7 @@ impl SessionShared {
     }
 
     fn next_seq(&self) -> u32 {
-        let s = self.seq.fetch_add(1, Ordering::Relaxed) & 0x7FFF_FFFF;
-        if s == 0 {
-            self.seq.fetch_add(1, Ordering::Relaxed) & 0x7FFF_FFFF
-        } else {
-            s
-        }
+        io::next_sequence(&self.seq)
     }
 
     /// Sends a deliver_sm if the session is up and its window has room;
@@ -189,17 +184,12 @@ enum State {
 }
 
 /// Keeps the session's in-flight count honest whatever path a request takes.
+#[derive(Debug)]
 pub(crate) struct InflightGuard(Arc<AtomicU32>);
 
 impl Drop for InflightGuard {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl std::fmt::Debug for InflightGuard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("InflightGuard")
     }
 }
 
