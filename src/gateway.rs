@@ -121,6 +121,8 @@ pub(crate) struct AccountRt {
     rr: AtomicUsize,
     /// Signalled when a receiver bind frees room in its deliver window.
     room: tokio::sync::Notify,
+    /// Items in this account's held queue (changed under the queues' lock).
+    held: AtomicUsize,
 }
 
 impl AccountRt {
@@ -134,6 +136,7 @@ impl AccountRt {
             receivers: Mutex::new(Vec::new()),
             rr: AtomicUsize::new(0),
             room: tokio::sync::Notify::new(),
+            held: AtomicUsize::new(0),
             cfg,
         }
     }
@@ -905,19 +908,25 @@ impl Core {
         status
     }
 
+    /// The account's held backlog, read without the queues' lock. It may
+    /// still count items that expired; the next drain corrects it.
     fn held_len(&self, account: &AccountRt) -> usize {
-        self.held
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .account_len(&account.system_id)
+        account.held.load(Ordering::Acquire)
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HeldQueues<(Body, DeliverKind)>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn hold(&self, account: &AccountRt, body: Body, kind: DeliverKind) -> CommandStatus {
-        let pushed = self.held.lock().unwrap_or_else(|e| e.into_inner()).push(
-            &account.system_id,
-            (body, kind),
-            Instant::now(),
-        );
+        let pushed = {
+            let mut q = self.held();
+            let r = q.push(&account.system_id, (body, kind), Instant::now());
+            if r.is_ok() {
+                account.held.fetch_add(1, Ordering::AcqRel);
+            }
+            r
+        };
         match pushed {
             Ok(()) => {
                 self.stats.held.fetch_add(1, Ordering::Relaxed);
@@ -935,12 +944,23 @@ impl Core {
 
     /// Sends held deliveries while a receiver bind has room.
     pub(crate) fn drain_held(&self, account: &Arc<AccountRt>) {
-        while let Some(s) = account.pick_receiver_with_room() {
-            let item = self
-                .held
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop_ready(&account.system_id, Instant::now());
+        // The common case, every deliver_sm_resp: nothing held, no locks.
+        while self.held_len(account) > 0 {
+            let Some(s) = account.pick_receiver_with_room() else {
+                break;
+            };
+            let item = {
+                let mut q = self.held();
+                let item = q.pop_ready(&account.system_id, Instant::now());
+                match item {
+                    Some(_) => account.held.fetch_sub(1, Ordering::AcqRel),
+                    // Only expired ones were left: count what is there.
+                    None => account
+                        .held
+                        .swap(q.account_len(&account.system_id), Ordering::AcqRel),
+                };
+                item
+            };
             let Some((body, kind)) = item else {
                 break;
             };
@@ -1133,10 +1153,13 @@ impl Core {
                 _ = tick.tick() => {}
                 _ = self.shutdown.cancelled() => break,
             }
-            self.held
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .sweep(Instant::now());
+            {
+                let mut q = self.held();
+                q.sweep(Instant::now());
+                for a in &self.accounts {
+                    a.held.store(q.account_len(&a.system_id), Ordering::Release);
+                }
+            }
             for a in &self.accounts {
                 if a.has_receiver() {
                     self.drain_held(a);

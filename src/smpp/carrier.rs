@@ -92,7 +92,7 @@ struct Pending {
     waiter: Waiter,
     meta: Option<DlrMeta>,
     sent: Instant,
-    _permit: Option<OwnedSemaphorePermit>,
+    _permit: OwnedSemaphorePermit,
 }
 
 /// One live bind connection.
@@ -299,11 +299,12 @@ impl CarrierPool {
                 }
             }
         }
-        if !conn.alive.load(Ordering::Acquire) {
-            return Err(SendError::ConnectionLost);
-        }
         let (tx, rx) = oneshot::channel();
-        if !self.enqueue(&conn, frame, meta, Waiter::Task(tx), permit) {
+        let frame = Bytes::copy_from_slice(frame);
+        if self
+            .enqueue(&conn, frame, meta, Waiter::Task(tx), permit)
+            .is_err()
+        {
             return Err(SendError::ConnectionLost);
         }
         // The bind's sweeper answers Timeout; the connection's end answers
@@ -311,14 +312,17 @@ impl CarrierPool {
         rx.await.unwrap_or(Err(SendError::ConnectionLost))
     }
 
+    /// Registers `waiter` under a new sequence number and queues the frame
+    /// with it. The waiter comes back when the bind is gone and nobody
+    /// else will answer it.
     fn enqueue(
         &self,
         conn: &Conn,
-        frame: &[u8],
+        frame: Bytes,
         meta: Option<DlrMeta>,
         waiter: Waiter,
         permit: OwnedSemaphorePermit,
-    ) -> bool {
+    ) -> Result<(), Waiter> {
         let seq = conn.next_seq();
         conn.lock().insert(
             seq,
@@ -326,22 +330,17 @@ impl CarrierPool {
                 waiter,
                 meta,
                 sent: Instant::now(),
-                _permit: Some(permit),
+                _permit: permit,
             },
         );
         // The bind may have ended (and settled everything outstanding)
-        // between the caller's check and the insert: then nobody else
+        // between the caller's `pick` and the insert: then nobody else
         // would answer this one.
-        if !conn.alive.load(Ordering::Acquire)
-            || conn
-                .out
-                .send(Out::Reseq(Bytes::copy_from_slice(frame), seq))
-                .is_err()
-        {
-            conn.lock().remove(&seq);
-            return false;
+        if !conn.alive.load(Ordering::Acquire) || conn.out.send(Out::Reseq(frame, seq)).is_err() {
+            // `None`: the bind's end took it and settled it already.
+            return conn.lock().remove(&seq).map_or(Ok(()), |p| Err(p.waiter));
         }
-        true
+        Ok(())
     }
 
     /// First try of a submit, without waiting: a bind with room in its
@@ -364,25 +363,10 @@ impl CarrierPool {
             }
         }
         let frame = d.frame.clone();
-        let seq = conn.next_seq();
-        conn.lock().insert(
-            seq,
-            Pending {
-                waiter: Waiter::Direct(d),
-                meta: Some(meta),
-                sent: Instant::now(),
-                _permit: Some(permit),
-            },
-        );
-        // As in `enqueue`: the bind may have ended since `pick`.
-        if !conn.alive.load(Ordering::Acquire) || conn.out.send(Out::Reseq(frame, seq)).is_err() {
-            return match conn.lock().remove(&seq).map(|p| p.waiter) {
-                Some(Waiter::Direct(d)) => Err(d),
-                // The bind's end already failed it over.
-                _ => Ok(()),
-            };
+        match self.enqueue(&conn, frame, Some(meta), Waiter::Direct(d), permit) {
+            Err(Waiter::Direct(d)) => Err(d),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Starts the bind tasks.
