@@ -2,7 +2,7 @@
 //! DLR store, and the data path between them (submit forwarding with
 //! failover, receipts and MO back to ESMEs).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -26,6 +26,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::PasswordVerifier;
 use crate::config::{AccountConfig, BindType, Config, ServerConfig};
+use crate::dlr::late::{late_key, LateQueue};
 use crate::dlr::rewrite as receipts;
 use crate::dlr::{self, DlrStore, HeldQueues, LogStore};
 use crate::ids::{format_id, parse_id, IdGenerator};
@@ -219,6 +220,7 @@ pub(crate) struct Core {
     ids: IdGenerator,
     dlr: Arc<dyn DlrStore>,
     held: Mutex<HeldQueues<(Body, DeliverKind)>>,
+    late: LateQueue<LateReceipt>,
     verifier: PasswordVerifier,
     auth_failures: DashMap<IpAddr, AuthFailures>,
     connections: AtomicU32,
@@ -357,7 +359,12 @@ impl Core {
 
     /// Puts the DLR mapping for an accepted message in place; called by the
     /// carrier bind's reader before the response is handed on.
-    pub(crate) fn record_mapping(&self, pool: &CarrierPool, meta: &DlrMeta, carrier_id: &[u8]) {
+    pub(crate) fn record_mapping(
+        self: &Arc<Self>,
+        pool: &CarrierPool,
+        meta: &DlrMeta,
+        carrier_id: &[u8],
+    ) {
         // The store normalises the id (case, leading zeros) itself.
         self.dlr.insert(dlr::Mapping {
             carrier: pool.name.clone(),
@@ -368,6 +375,14 @@ impl Core {
             state: 0,
             registered_delivery: meta.registered_delivery,
         });
+        // Receipts of this message that came in ahead of it.
+        let early = self.late.take(|| late_key(&pool.name, carrier_id));
+        if !early.is_empty() {
+            let m = self.dlr.lookup_exact(&pool.name, carrier_id);
+            for r in early {
+                self.answer_late(m.clone(), r);
+            }
+        }
     }
 
     /// Answers one request of a bound transmitter/transceiver other than
@@ -686,7 +701,7 @@ impl Core {
     /// A deliver_sm from a carrier: a receipt, or MO. Handled on the
     /// bind's reader when it can be (the usual case); the status is the
     /// carrier's deliver_sm_resp. A receipt whose mapping is not in place
-    /// yet comes back as `Err` for [`Core::on_late_receipt`].
+    /// yet comes back as [`Inbound::Late`] for [`Core::park_late_receipt`].
     pub(crate) fn on_carrier_deliver(
         self: &Arc<Self>,
         carrier: &Arc<str>,
@@ -707,47 +722,108 @@ impl Core {
     }
 
     /// A receipt that found no mapping at once: it may have overtaken its
-    /// submit_sm_resp on another bind, so it waits a little. Only the
-    /// exact spelling counts at first; the hex/decimal readings of the id
-    /// are tried after a short grace, so they never land on another
-    /// message's mapping while this one's is still on its way.
-    pub(crate) async fn on_late_receipt(
-        self: &Arc<Self>,
-        carrier: &Arc<str>,
-        sm: SubmitSm,
-    ) -> CommandStatus {
-        let Some(cid) = receipts::receipt_message_id(&sm) else {
-            return CommandStatus::ESME_ROK;
+    /// submit_sm_resp on another bind. It is parked until that mapping is
+    /// recorded ([`Core::record_mapping`] answers it then), or until the
+    /// sweeper tries the hex/decimal readings of its id after a short grace
+    /// ([`Core::late_sweeper`]); those are not tried at once, so they never
+    /// land on another message's mapping while this one's is on its way.
+    pub(crate) fn park_late_receipt(self: &Arc<Self>, r: LateReceipt) {
+        let Some(cid) = receipts::receipt_message_id(&r.sm) else {
+            return self.answer_late(None, r);
         };
-        let start = Instant::now();
-        let wait_until = start + self.config.dlr.match_wait.get();
-        let grace = start + RADIX_GRACE.min(self.config.dlr.match_wait.get());
-        let mut pause = Duration::from_millis(1);
-        let m = loop {
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(50));
-            if let Some(m) = self.dlr.lookup_exact(carrier, &cid) {
-                break Some(m);
+        let key = late_key(&r.carrier, &cid);
+        let carrier = r.carrier.clone();
+        if let Err((r, m)) = self.late.park(key, Instant::now(), r, || {
+            self.dlr.lookup_exact(&carrier, &cid)
+        }) {
+            self.answer_late(Some(m), r);
+        }
+    }
+
+    /// Answers a parked receipt: delivers it by its mapping, or, with
+    /// none, counts it unmatched and acknowledges it to the carrier.
+    fn answer_late(self: &Arc<Self>, m: Option<dlr::Mapping>, r: LateReceipt) {
+        let LateReceipt {
+            carrier,
+            sm,
+            reply,
+            seq,
+            permit,
+        } = r;
+        let status = match m {
+            None => {
+                self.stats.dlr_unmatched.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(carrier = %carrier, "receipt matches no submitted message");
+                CommandStatus::ESME_ROK
             }
-            let now = Instant::now();
-            if now >= grace {
-                if let Some(m) = self.dlr.lookup(carrier, &cid) {
-                    break Some(m);
+            Some(m) => match self.receipt_matched(m, sm) {
+                Inbound::Done(status) => status,
+                Inbound::Late(_) => CommandStatus::ESME_ROK,
+                Inbound::Wait(account, body, kind) => {
+                    // The ESME is behind: wait for room off this task.
+                    let core = self.clone();
+                    tokio::spawn(async move {
+                        let status = core.dispatch_wait(&account, body, kind).await;
+                        let _ = reply.send(Out::Pdu(deliver_sm_resp(seq, status)));
+                        drop(permit);
+                    });
+                    return;
+                }
+            },
+        };
+        let _ = reply.send(Out::Pdu(deliver_sm_resp(seq, status)));
+    }
+
+    /// Gives parked receipts their second chance: after [`RADIX_GRACE`],
+    /// the hex/decimal readings of the id are tried too, every
+    /// [`LATE_RECHECK`], until `[dlr].match_wait` has passed.
+    async fn late_sweeper(self: Arc<Self>) {
+        let wait = self.config.dlr.match_wait.get();
+        let grace = RADIX_GRACE.min(wait);
+        // Past the grace, in order of their next check (always now + a
+        // constant, so pushing at the back keeps the order).
+        let mut slow: VecDeque<(Instant, Instant, LateReceipt)> = VecDeque::new();
+        loop {
+            if slow.is_empty() {
+                tokio::select! {
+                    _ = self.late.parked() => {}
+                    _ = self.shutdown.cancelled() => break,
                 }
             }
-            if now + pause > wait_until {
-                break None;
+            tokio::select! {
+                _ = tokio::time::sleep(LATE_TICK) => {}
+                _ = self.shutdown.cancelled() => break,
             }
-        };
-        let Some(m) = m else {
-            self.stats.dlr_unmatched.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(carrier = %carrier, "receipt matches no submitted message");
-            return CommandStatus::ESME_ROK;
-        };
-        match self.receipt_matched(m, sm) {
-            Inbound::Wait(account, body, kind) => self.dispatch_wait(&account, body, kind).await,
-            Inbound::Done(status) => status,
-            Inbound::Late(_) => CommandStatus::ESME_ROK,
+            let now = Instant::now();
+            if let Some(cutoff) = now.checked_sub(grace) {
+                for (_, since, r) in self.late.take_due(cutoff) {
+                    self.retry_late(now, since, wait, r, &mut slow);
+                }
+            }
+            while slow.front().is_some_and(|(next, _, _)| *next <= now) {
+                if let Some((_, since, r)) = slow.pop_front() {
+                    self.retry_late(now, since, wait, r, &mut slow);
+                }
+            }
+        }
+        // Unanswered receipts are sent again by their carriers.
+        drop(self.late.drain());
+    }
+
+    fn retry_late(
+        self: &Arc<Self>,
+        now: Instant,
+        since: Instant,
+        wait: Duration,
+        r: LateReceipt,
+        slow: &mut VecDeque<(Instant, Instant, LateReceipt)>,
+    ) {
+        let m =
+            receipts::receipt_message_id(&r.sm).and_then(|cid| self.dlr.lookup(&r.carrier, &cid));
+        if m.is_some() || now >= since + wait {
+            self.answer_late(m, r);
+        } else {
+            slow.push_back((now + LATE_RECHECK, since, r));
         }
     }
 
@@ -1208,8 +1284,33 @@ pub(crate) enum Inbound {
     Done(CommandStatus),
     /// The account's binds are busy: wait for room ([`Core::dispatch_wait`]).
     Wait(Arc<AccountRt>, Body, DeliverKind),
-    /// A receipt whose mapping is not there yet ([`Core::on_late_receipt`]).
+    /// A receipt whose mapping is not there yet ([`Core::park_late_receipt`]).
     Late(SubmitSm),
+}
+
+/// A receipt parked until its mapping is recorded, with what is needed to
+/// answer the carrier.
+#[derive(Debug)]
+pub(crate) struct LateReceipt {
+    /// The carrier that sent it.
+    pub(crate) carrier: Arc<str>,
+    /// The receipt.
+    pub(crate) sm: SubmitSm,
+    /// The carrier bind's outbox, for the deliver_sm_resp.
+    pub(crate) reply: OutTx,
+    /// The deliver_sm's sequence number.
+    pub(crate) seq: u32,
+    /// Bounds the receipts parked per bind.
+    pub(crate) permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// A deliver_sm_resp.
+pub(crate) fn deliver_sm_resp(seq: u32, status: CommandStatus) -> Pdu {
+    Pdu {
+        command_status: status,
+        sequence_number: seq,
+        body: Body::DeliverSmResp(Default::default()),
+    }
 }
 
 /// The backlog of held deliveries beyond which, while the account has
@@ -1239,6 +1340,12 @@ impl LogLimiter {
 /// How long a receipt waits for its exact id before the hex/decimal
 /// readings of it are tried as well.
 const RADIX_GRACE: Duration = Duration::from_millis(250);
+
+/// How often parked receipts are looked at by the sweeper.
+const LATE_TICK: Duration = Duration::from_millis(5);
+
+/// How often a receipt past [`RADIX_GRACE`] is looked up again.
+const LATE_RECHECK: Duration = Duration::from_millis(50);
 
 /// Most carriers tried for one message.
 const MAX_CANDIDATES: usize = 16;
@@ -1415,6 +1522,7 @@ impl Gateway {
             ids,
             dlr: Arc::new(store),
             held: Mutex::new(held),
+            late: LateQueue::default(),
             verifier: PasswordVerifier::new(),
             auth_failures: DashMap::new(),
             connections: AtomicU32::new(0),
@@ -1444,6 +1552,7 @@ impl Gateway {
                 .spawn(server::accept_loop(core.clone(), l, tls));
         }
         core.tracker.spawn(core.clone().housekeeping());
+        core.tracker.spawn(core.clone().late_sweeper());
         Ok(Gateway {
             core,
             esme_addrs,

@@ -8,7 +8,11 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::*;
-use telegate::sim::{BindType, Mode, ReceiptPolicy};
+use telegate::sim::{BindType, Client, ClientOptions, Mode, ReceiptPolicy};
+use telegate::smpp_codec::pdu::SubmitSm;
+use telegate::smpp_codec::receipt::Receipt;
+use telegate::smpp_codec::tlv::Tlv;
+use telegate::smpp_codec::{Body, CommandId, CommandStatus, Pdu};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_keeps_dlr_mappings() {
@@ -181,5 +185,120 @@ async fn receipts_only_when_requested() {
     assert!(eventually(WAIT, || gw.stats().dlr_delivered == 1).await);
     assert_eq!(gw.stats().dlr_unmatched, 0);
     drop(esme);
+    stop(gw).await;
+}
+
+/// A carrier that sends each message's receipt before its submit_sm_resp
+/// (as carriers with several binds do, when the receipt goes out on
+/// another bind): the receipt is held until the mapping is recorded, then
+/// delivered under the gateway's id. A receipt for an id the carrier never
+/// acknowledged is answered OK after `match_wait` and counted unmatched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipt_ahead_of_its_submit_sm_resp() {
+    use telegate::smpp_codec::pdu::{BindResp, MessageIdResp};
+    use telegate::smpp_codec::receipt::ReceiptStat;
+    use tokio::net::TcpListener;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("listen");
+    let carrier_addr = listener.local_addr().expect("addr");
+    // The carrier: answers the bind, then for each submit_sm sends the
+    // receipt, waits, and only then the submit_sm_resp; the last submit
+    // gets a receipt for an id it never acknowledges. Returns the
+    // gateway's answers to the receipts.
+    let carrier = tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.expect("accept");
+        let (r, w) = sock.into_split();
+        let opts = ClientOptions {
+            auto_enquire_link_resp: true,
+            ..client_opts()
+        };
+        let mut c = Client::from_halves(r, w, opts);
+        let bind = c.next_pdu(WAIT).await.expect("bind");
+        assert_eq!(bind.command_id(), CommandId::BIND_TRANSCEIVER);
+        c.send(&Pdu::new(
+            bind.sequence_number,
+            Body::BindTransceiverResp(BindResp {
+                system_id: "AHEAD".into(),
+                tlvs: Default::default(),
+            }),
+        ))
+        .await
+        .expect("bind_resp");
+        let mut answers = Vec::new();
+        for n in 0..3u32 {
+            let p = c.next_pdu(WAIT).await.expect("submit_sm");
+            let Body::SubmitSm(sm) = &p.body else {
+                panic!("expected submit_sm, got {p:?}");
+            };
+            let id = format!("AbC{n:05}");
+            let receipt_id = if n == 2 {
+                "FFFF0000".to_string()
+            } else {
+                id.clone()
+            };
+            let text = Receipt {
+                id: receipt_id.clone().into(),
+                sub: Some(1),
+                dlvrd: Some(1),
+                stat: Some(ReceiptStat::Delivered),
+                ..Receipt::default()
+            }
+            .format();
+            let receipt = SubmitSm {
+                source: sm.dest.clone(),
+                dest: sm.source.clone(),
+                esm_class: 0x04,
+                short_message: text.into(),
+                tlvs: vec![
+                    Tlv::ReceiptedMessageId(receipt_id.into()),
+                    Tlv::MessageState(2),
+                ],
+                ..SubmitSm::default()
+            };
+            let answer = c
+                .send_request(Body::DeliverSm(Box::new(receipt)))
+                .await
+                .expect("deliver_sm sent");
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            c.send(&Pdu::new(
+                p.sequence_number,
+                Body::SubmitSmResp(MessageIdResp {
+                    message_id: id.into(),
+                    tlvs: Default::default(),
+                }),
+            ))
+            .await
+            .expect("submit_sm_resp");
+            answers.push(answer);
+        }
+        let mut statuses = Vec::new();
+        for a in answers {
+            statuses.push(a.await.expect("deliver_sm answered").pdu.command_status);
+        }
+        (c, statuses)
+    });
+
+    let dir = store_dir();
+    let cfg = GatewayConfig::simple(carrier_addr).dlr("match_wait", q("1s"));
+    let gw = start_gateway(cfg.build(dir.path())).await;
+    let mut esme = bind(esme_addr(&gw), BindType::Transceiver, "esme1").await;
+    for _ in 0..2 {
+        let id = submit_ok(&esme, DEST, b"receipt ahead", true).await;
+        expect_receipt(&mut esme, &id).await;
+    }
+    // The third message's receipt names an id the carrier never gave.
+    let third = submit_ok(&esme, DEST, b"receipt for another id", true).await;
+    let (carrier_conn, statuses) = carrier.await.expect("carrier task");
+    assert_eq!(statuses, vec![CommandStatus::ESME_ROK; 3]);
+    let st = gw.stats();
+    assert_eq!(st.dlr_delivered, 2, "{st:?}");
+    assert_eq!(st.dlr_unmatched, 1, "{st:?}");
+    assert!(
+        next_deliver(&mut esme, Duration::from_millis(200))
+            .await
+            .is_none(),
+        "no receipt for {third}"
+    );
+    drop((esme, carrier_conn));
     stop(gw).await;
 }

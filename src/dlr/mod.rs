@@ -3,6 +3,7 @@
 //! receipts held while an account has no receiver bind ([`held`]).
 
 pub mod held;
+pub(crate) mod late;
 pub mod rewrite;
 pub mod store;
 

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
 use super::throttle::TokenBucket;
 use crate::config::{BindType, CarrierConfig};
-use crate::gateway::{Core, Inbound};
+use crate::gateway::{deliver_sm_resp, Core, Inbound, LateReceipt};
 use crate::routing::CarrierIdx;
 
 /// A bind's state, as logged (and exported as a metric later).
@@ -657,11 +657,7 @@ impl CarrierPool {
             }
             Body::DeliverSm(sm) => {
                 let seq = pdu.sequence_number;
-                let resp = move |status| Pdu {
-                    command_status: status,
-                    sequence_number: seq,
-                    body: Body::DeliverSmResp(Default::default()),
-                };
+                let resp = move |status| deliver_sm_resp(seq, status);
                 match core.on_carrier_deliver(&self.name, *sm) {
                     Inbound::Done(status) => {
                         let _ = conn.out.send(Out::Pdu(resp(status)));
@@ -673,18 +669,17 @@ impl CarrierPool {
                         let _ = conn.out.send(Out::Pdu(resp(status)));
                     }
                     Inbound::Late(sm) => {
-                        // A receipt whose mapping is not there yet: wait
-                        // for it off the reader, bounded.
+                        // A receipt whose mapping is not there yet: parked
+                        // until it is, bounded per bind.
                         let Ok(permit) = inbound.clone().acquire_owned().await else {
                             return false;
                         };
-                        let core = core.clone();
-                        let out = conn.out.clone();
-                        let carrier = self.name.clone();
-                        tokio::spawn(async move {
-                            let status = core.on_late_receipt(&carrier, sm).await;
-                            let _ = out.send(Out::Pdu(resp(status)));
-                            drop(permit);
+                        core.park_late_receipt(LateReceipt {
+                            carrier: self.name.clone(),
+                            sm,
+                            reply: conn.out.clone(),
+                            seq,
+                            permit,
                         });
                     }
                 }
