@@ -65,7 +65,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("{}: {e}", config.display());
+                eprintln!("{e}");
                 ExitCode::from(EX_USAGE)
             }
         },
@@ -73,7 +73,7 @@ fn main() -> ExitCode {
             let cfg = match telegate::config::Config::load(&config) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("{}: {e}", config.display());
+                    eprintln!("{e}");
                     return ExitCode::from(EX_USAGE);
                 }
             };

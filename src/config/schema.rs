@@ -32,6 +32,67 @@ pub struct Config {
     /// Delivery-receipt mapping and held receipts.
     #[serde(default)]
     pub dlr: DlrConfig,
+    /// The Prometheus exporter.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// The local HTTP admin API.
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// `[metrics]`: the Prometheus exporter.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is served; no exporter when absent. Not
+    /// reloadable.
+    pub listen: Option<SocketAddr>,
+}
+
+/// `[admin]`: the HTTP admin API (`/health`, `/status`, `/reload`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Where the API is served; no API when absent. Not reloadable.
+    pub listen: Option<SocketAddr>,
+    /// Bearer token every request must carry. Required when `listen` is
+    /// not a loopback address.
+    pub token: Option<Secret>,
+}
+
+/// `[log]`: logging.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Level filter in `tracing` syntax (`info`, `warn,telegate=debug`).
+    /// Reloadable. The `TELEGATE_LOG` environment variable, when set,
+    /// takes precedence.
+    pub level: String,
+    /// `text` (human) or `json` (one object per line). Not reloadable.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            level: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// `[server]`: the SMPP listener for ESMEs.
@@ -76,6 +137,9 @@ pub struct ServerConfig {
     pub max_pdu_len: ByteSize,
     /// system_id in bind responses.
     pub system_id: String,
+    /// How long a graceful shutdown (SIGTERM) may take before the
+    /// remaining sessions are closed.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServerConfig {
@@ -99,6 +163,7 @@ impl Default for ServerConfig {
             max_connections: 20_000,
             max_pdu_len: ByteSize(65_536),
             system_id: "telegate".to_owned(),
+            shutdown_grace: Duration::secs(30),
         }
     }
 }

@@ -110,6 +110,7 @@ pub(crate) fn check(cfg: &Config) -> Vec<Problem> {
     carriers(&mut c, cfg);
     routes(&mut c, cfg);
     dlr(&mut c, cfg);
+    operations(&mut c, cfg);
     c.problems
 }
 
@@ -469,6 +470,31 @@ fn dlr(c: &mut Check, cfg: &Config) {
     }
     if d.max_entries == 0 {
         c.err("dlr.max_entries", "must be at least 1");
+    }
+}
+
+fn operations(c: &mut Check, cfg: &Config) {
+    c.nonzero("server.shutdown_grace".into(), cfg.server.shutdown_grace);
+    if let Some(a) = cfg.admin.listen {
+        if !a.ip().is_loopback() && cfg.admin.token.is_none() {
+            c.err(
+                "admin.token",
+                format!("required when admin.listen ({a}) is not a loopback address"),
+            );
+        }
+        if cfg.metrics.listen == Some(a) && a.port() != 0 {
+            c.err("admin.listen", "must differ from metrics.listen");
+        }
+    }
+    if let Some(t) = &cfg.admin.token {
+        match t.resolve() {
+            Ok(v) if v.len() < 16 => c.err("admin.token", "must be at least 16 characters"),
+            Ok(_) => {}
+            Err(e) => c.err("admin.token", e),
+        }
+    }
+    if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&cfg.log.level) {
+        c.err("log.level", format!("not a valid level filter: {e}"));
     }
 }
 
