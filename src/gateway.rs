@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use bytes::Bytes;
 use dashmap::DashMap;
 use telegate_smpp::pdu::{
@@ -112,11 +112,15 @@ impl Stats {
 /// An ESME account at run time.
 #[derive(Debug)]
 pub(crate) struct AccountRt {
+    /// Stable for the account's life, across reloads.
     pub(crate) idx: AccountIdx,
-    pub(crate) cfg: AccountConfig,
+    cfg: ArcSwap<AccountConfig>,
     pub(crate) sid: Arc<str>,
     pub(crate) system_id: Arc<str>,
-    bucket: Option<TokenBucket>,
+    bucket: ArcSwapOption<TokenBucket>,
+    /// Cancelled when a reload removes the account or changes its
+    /// password: its sessions unbind.
+    pub(crate) retired: CancellationToken,
     binds: AtomicU32,
     receivers: Mutex<Vec<Arc<SessionShared>>>,
     rr: AtomicUsize,
@@ -132,14 +136,29 @@ impl AccountRt {
             idx,
             sid: Arc::from(cfg.sid()),
             system_id: Arc::from(cfg.system_id.as_str()),
-            bucket: TokenBucket::new(cfg.throughput, cfg.throughput),
+            bucket: ArcSwapOption::new(TokenBucket::new(cfg.throughput, cfg.throughput).map(Arc::new)),
+            retired: CancellationToken::new(),
             binds: AtomicU32::new(0),
             receivers: Mutex::new(Vec::new()),
             rr: AtomicUsize::new(0),
             room: tokio::sync::Notify::new(),
             held: AtomicUsize::new(0),
-            cfg,
+            cfg: ArcSwap::from_pointee(cfg),
         }
+    }
+
+    /// The account's settings now.
+    pub(crate) fn cfg(&self) -> arc_swap::Guard<Arc<AccountConfig>> {
+        self.cfg.load()
+    }
+
+    /// Applies reloaded settings (same system_id, sid and password):
+    /// limits take effect at once for every session.
+    fn update(&self, cfg: AccountConfig) {
+        if cfg.throughput != self.cfg.load().throughput {
+            self.bucket.store(TokenBucket::new(cfg.throughput, cfg.throughput).map(Arc::new));
+        }
+        self.cfg.store(Arc::new(cfg));
     }
 
     fn receivers(&self) -> std::sync::MutexGuard<'_, Vec<Arc<SessionShared>>> {
@@ -148,7 +167,7 @@ impl AccountRt {
 
     /// Counts a bind against `max_binds`; false when the account is full.
     pub(crate) fn register(&self, s: &Arc<SessionShared>, kind: BindType) -> bool {
-        let max = self.cfg.max_binds;
+        let max = self.cfg.load().max_binds;
         if self
             .binds
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
@@ -173,7 +192,7 @@ impl AccountRt {
 
     /// Takes one message from the throughput bucket.
     pub(crate) fn take_token(&self) -> bool {
-        self.bucket.as_ref().is_none_or(|b| b.take().is_ok())
+        self.bucket.load().as_ref().is_none_or(|b| b.take().is_ok())
     }
 
     /// A receiver bind with room in its deliver window, round robin.
@@ -209,14 +228,12 @@ const MAX_TRACKED_IPS: usize = 100_000;
 /// What the data path shares.
 #[derive(Debug)]
 pub(crate) struct Core {
-    pub(crate) server: Arc<ServerConfig>,
-    config: Arc<Config>,
-    routes: ArcSwap<RoutingTable>,
-    mo: ArcSwap<MoTable>,
-    accounts: Vec<Arc<AccountRt>>,
-    by_system_id: HashMap<String, usize>,
-    carriers: Vec<Arc<CarrierPool>>,
-    carrier_by_name: HashMap<String, usize>,
+    /// Everything a reload replaces, swapped as one.
+    rt: ArcSwap<Runtime>,
+    /// One reload at a time.
+    reload_lock: tokio::sync::Mutex<()>,
+    /// Carriers being drained after a reload removed or changed them.
+    retiring: Mutex<Vec<Arc<CarrierPool>>>,
     ids: IdGenerator,
     dlr: Arc<dyn DlrStore>,
     held: Mutex<HeldQueues<(Body, DeliverKind)>>,
@@ -227,7 +244,48 @@ pub(crate) struct Core {
     pub(crate) stats: Stats,
     held_full_log: LogLimiter,
     pub(crate) shutdown: CancellationToken,
+    /// Carrier binds and background tasks.
     pub(crate) tracker: TaskTracker,
+    /// Listeners and ESME sessions (they end before the carriers do).
+    pub(crate) sessions: TaskTracker,
+}
+
+/// The reloadable part of the gateway: the configuration and what is
+/// built from it. Accounts and carriers keep their indexes across reloads
+/// (see [`RoutingTable::build_indexed`]), so a route looked up in one
+/// snapshot always names carriers of that snapshot.
+#[derive(Debug)]
+pub(crate) struct Runtime {
+    /// 1 at start, +1 per successful reload.
+    pub(crate) version: u64,
+    pub(crate) config: Arc<Config>,
+    pub(crate) server: Arc<ServerConfig>,
+    /// By [`AccountIdx`]; `None` for an index not in use.
+    accounts: Vec<Option<Arc<AccountRt>>>,
+    by_system_id: HashMap<String, Arc<AccountRt>>,
+    /// By [`CarrierIdx`]; `None` for an index not in use.
+    carriers: Vec<Option<Arc<CarrierPool>>>,
+    by_carrier: HashMap<String, Arc<CarrierPool>>,
+    routes: RoutingTable,
+    mo: MoTable,
+}
+
+impl Runtime {
+    fn account_at(&self, idx: AccountIdx) -> Option<&Arc<AccountRt>> {
+        self.accounts.get(usize::from(idx)).and_then(Option::as_ref)
+    }
+
+    fn carrier_at(&self, idx: CarrierIdx) -> Option<&Arc<CarrierPool>> {
+        self.carriers.get(usize::from(idx)).and_then(Option::as_ref)
+    }
+
+    fn accounts(&self) -> impl Iterator<Item = &Arc<AccountRt>> {
+        self.accounts.iter().flatten()
+    }
+
+    fn carriers(&self) -> impl Iterator<Item = &Arc<CarrierPool>> {
+        self.carriers.iter().flatten()
+    }
 }
 
 /// Why the gateway could not start.
@@ -258,8 +316,18 @@ pub enum StartError {
 }
 
 impl Core {
+    /// The current runtime snapshot.
+    pub(crate) fn rt(&self) -> arc_swap::Guard<Arc<Runtime>> {
+        self.rt.load()
+    }
+
+    /// The current `[server]` settings.
+    pub(crate) fn server(&self) -> Arc<ServerConfig> {
+        self.rt.load().server.clone()
+    }
+
     pub(crate) fn try_open_connection(&self) -> bool {
-        let max = self.server.max_connections;
+        let max = self.rt().server.max_connections;
         self.connections
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| {
                 (c < max).then_some(c + 1)
@@ -271,8 +339,8 @@ impl Core {
         self.connections.fetch_sub(1, Ordering::AcqRel);
     }
 
-    fn account(&self, system_id: &str) -> Option<&Arc<AccountRt>> {
-        self.by_system_id.get(system_id).map(|&i| &self.accounts[i])
+    fn account(&self, system_id: &str) -> Option<Arc<AccountRt>> {
+        self.rt().by_system_id.get(system_id).cloned()
     }
 
     fn locked_out(&self, ip: IpAddr) -> bool {
@@ -288,7 +356,8 @@ impl Core {
             self.sweep_auth_failures();
         }
         let now = Instant::now();
-        let window = self.server.auth_failure_window.get();
+        let server = self.server();
+        let window = server.auth_failure_window.get();
         let mut e = self.auth_failures.entry(ip).or_insert(AuthFailures {
             count: 0,
             since: now,
@@ -299,15 +368,15 @@ impl Core {
             e.since = now;
         }
         e.count += 1;
-        if e.count >= self.server.auth_max_failures.max(1) {
-            e.locked_until = Some(now + self.server.auth_lockout.get());
+        if e.count >= server.auth_max_failures.max(1) {
+            e.locked_until = Some(now + server.auth_lockout.get());
             tracing::warn!(peer = %ip, "too many failed binds; address locked out");
         }
     }
 
     fn sweep_auth_failures(&self) {
         let now = Instant::now();
-        let window = self.server.auth_failure_window.get();
+        let window = self.rt().server.auth_failure_window.get();
         self.auth_failures.retain(|_, f| {
             f.locked_until.is_some_and(|t| t > now) || now.duration_since(f.since) <= window
         });
@@ -325,32 +394,28 @@ impl Core {
         if self.locked_out(ip) {
             return Err(CommandStatus::ESME_RBINDFAIL);
         }
-        let delay = self.server.auth_failure_delay.get();
-        let Some(account) = self.account(system_id).cloned() else {
+        let delay = self.rt().server.auth_failure_delay.get();
+        let Some(account) = self.account(system_id) else {
             self.record_auth_failure(ip);
             tracing::info!(peer = %ip, "bind with unknown system_id");
             tokio::time::sleep(delay).await;
             return Err(CommandStatus::ESME_RINVSYSID);
         };
-        if !self
-            .verifier
-            .verify_async(&account.cfg.password_hash, password)
-            .await
-        {
+        let cfg = account.cfg().clone();
+        if !self.verifier.verify_async(&cfg.password_hash, password).await {
             self.record_auth_failure(ip);
             tracing::info!(peer = %ip, account = %account.sid, "bind with wrong password");
             tokio::time::sleep(delay).await;
             return Err(CommandStatus::ESME_RINVPASWD);
         }
-        if !account.cfg.allowed_ips.is_empty()
-            && !account.cfg.allowed_ips.iter().any(|n| n.contains(&ip))
+        if !cfg.allowed_ips.is_empty() && !cfg.allowed_ips.iter().any(|n| n.contains(&ip))
         {
             self.record_auth_failure(ip);
             tracing::info!(peer = %ip, account = %account.sid, "bind from an address not allowed");
             tokio::time::sleep(delay).await;
             return Err(CommandStatus::ESME_RBINDFAIL);
         }
-        if !account.cfg.bind_types.contains(&kind) {
+        if !cfg.bind_types.contains(&kind) {
             tracing::info!(account = %account.sid, kind = kind.as_str(), "bind type not allowed");
             return Err(CommandStatus::ESME_RINVBNDSTS);
         }
@@ -371,7 +436,7 @@ impl Core {
             carrier_msg_id: carrier_id.into(),
             account: meta.account.clone(),
             gateway_id: meta.gateway_id,
-            expires_at: dlr::store::unix_now() + self.config.dlr.ttl.get().as_secs(),
+            expires_at: dlr::store::unix_now() + self.rt().config.dlr.ttl.get().as_secs(),
             state: 0,
             registered_delivery: meta.registered_delivery,
         });
@@ -455,10 +520,10 @@ impl Core {
         exclude: Option<CarrierIdx>,
         mut outcome: Outcome,
     ) -> Result<(), CommandStatus> {
+        let rt = self.rt.load_full();
         let mut cands = [0 as CarrierIdx; MAX_CANDIDATES];
         let n = {
-            let table = self.routes.load();
-            let Some(route) = table.lookup(account.idx, ton, npi, dest) else {
+            let Some(route) = rt.routes.lookup(account.idx, ton, npi, dest) else {
                 tracing::info!(account = %account.sid, "no route for destination");
                 return Err(CommandStatus::ESME_RINVDSTADR);
             };
@@ -484,7 +549,10 @@ impl Core {
                 if !open[i] {
                     continue;
                 }
-                let pool = &self.carriers[c as usize];
+                let Some(pool) = rt.carrier_at(c) else {
+                    open[i] = false;
+                    continue;
+                };
                 match pool.send(frame, Some(meta.clone()), deadline).await {
                     Ok(resp) if resp.command_status.is_ok() => return Ok(()),
                     Ok(resp) => {
@@ -578,7 +646,7 @@ impl Core {
                 let r = match pdu.to_bytes() {
                     Ok(frame) => {
                         let dest = (addr.ton.0, addr.npi.0, &addr.addr[..]);
-                        let deadline = Instant::now() + self.server.submit_deadline.get();
+                        let deadline = Instant::now() + self.rt().server.submit_deadline.get();
                         self.forward(
                             account,
                             &frame,
@@ -667,15 +735,15 @@ impl Core {
         let Some(m) = self.own_message(account, message_id) else {
             return Pdu::error_response(id, seq, CommandStatus::ESME_RINVMSGID);
         };
-        let Some(&c) = self.carrier_by_name.get(&*m.carrier) else {
+        let Some(pool) = self.rt().by_carrier.get(&*m.carrier).cloned() else {
             return Pdu::error_response(id, seq, fail);
         };
         let body = build(Bytes::copy_from_slice(&m.carrier_msg_id));
         let Ok(frame) = Pdu::new(1, body).to_bytes() else {
             return Pdu::error_response(id, seq, fail);
         };
-        let deadline = Instant::now() + self.server.submit_deadline.get();
-        match self.carriers[c].send(&frame, None, deadline).await {
+        let deadline = Instant::now() + self.rt().server.submit_deadline.get();
+        match pool.send(&frame, None, deadline).await {
             Ok(resp) if resp.command_status.is_ok() => Pdu::new(
                 seq,
                 if id == CommandId::CANCEL_SM {
@@ -778,8 +846,6 @@ impl Core {
     /// the hex/decimal readings of the id are tried too, every
     /// [`LATE_RECHECK`], until `[dlr].match_wait` has passed.
     async fn late_sweeper(self: Arc<Self>) {
-        let wait = self.config.dlr.match_wait.get();
-        let grace = RADIX_GRACE.min(wait);
         // Past the grace, in order of their next check (always now + a
         // constant, so pushing at the back keeps the order).
         let mut slow: VecDeque<(Instant, Instant, LateReceipt)> = VecDeque::new();
@@ -794,6 +860,8 @@ impl Core {
                 _ = tokio::time::sleep(LATE_TICK) => {}
                 _ = self.shutdown.cancelled() => break,
             }
+            let wait = self.rt().config.dlr.match_wait.get();
+            let grace = RADIX_GRACE.min(wait);
             let now = Instant::now();
             if let Some(cutoff) = now.checked_sub(grace) {
                 for (_, since, r) in self.late.take_due(cutoff) {
@@ -837,7 +905,7 @@ impl Core {
             self.dlr.set_state(
                 m.gateway_id,
                 s,
-                is_final.then(|| self.config.dlr.final_ttl.get()),
+                is_final.then(|| self.rt().config.dlr.final_ttl.get()),
             );
         }
         let delivered = state == Some(MessageState::DELIVERED.0);
@@ -855,7 +923,7 @@ impl Core {
         if !wanted {
             return Inbound::Done(CommandStatus::ESME_ROK);
         }
-        let Some(account) = self.account(&m.account).cloned() else {
+        let Some(account) = self.account(&m.account) else {
             return Inbound::Done(CommandStatus::ESME_ROK);
         };
         let rewritten = receipts::rewrite_receipt(&sm, &format_id(m.gateway_id));
@@ -867,18 +935,19 @@ impl Core {
     }
 
     fn on_mo(self: &Arc<Self>, carrier: &Arc<str>, sm: SubmitSm) -> Inbound {
-        let owner = self.mo.load().lookup(
-            &self.config.routing,
+        let rt = self.rt();
+        let owner = rt.mo.lookup(
+            &rt.config.routing,
             sm.dest.ton.0,
             sm.dest.npi.0,
             &sm.dest.addr,
         );
-        let Some(idx) = owner else {
+        let Some(account) = owner.and_then(|idx| rt.account_at(idx)).cloned() else {
             self.stats.mo_unknown.fetch_add(1, Ordering::Relaxed);
             tracing::info!(carrier = %carrier, "MO for a number no account owns");
             return Inbound::Done(CommandStatus::ESME_RINVDSTADR);
         };
-        let account = self.accounts[idx as usize].clone();
+        drop(rt);
         self.try_dispatch(account, Body::DeliverSm(Box::new(sm)), DeliverKind::Mo)
     }
 
@@ -913,7 +982,7 @@ impl Core {
         kind: DeliverKind,
         backlog: usize,
     ) -> Inbound {
-        let soft = (self.config.dlr.held_per_account as usize).clamp(1, HELD_SOFT_LIMIT);
+        let soft = (self.rt().config.dlr.held_per_account as usize).clamp(1, HELD_SOFT_LIMIT);
         if account.has_receiver() && backlog >= soft {
             return Inbound::Wait(account, body, kind);
         }
@@ -934,6 +1003,7 @@ impl Core {
         // Bounded so the carrier's own keep-alives on this bind are not
         // left unanswered for long.
         let wait = self
+            .rt()
             .server
             .response_timeout
             .get()
@@ -1127,12 +1197,12 @@ impl Core {
         drop(body);
         let gw = self.ids.next();
         let seed = seed.unwrap_or(gw);
-        let first = {
-            let table = self.routes.load();
-            table
-                .lookup(account.idx, ton, npi, &dest)
-                .and_then(|r| r.candidates(seed).next())
-        };
+        let rt = self.rt();
+        let first = rt
+            .routes
+            .lookup(account.idx, ton, npi, &dest)
+            .and_then(|r| r.candidates(seed).next())
+            .and_then(|c| rt.carrier_at(c));
         let d = Box::new(Direct {
             out,
             esme_seq: seq,
@@ -1146,7 +1216,7 @@ impl Core {
             registered_delivery,
             account,
             guard: Some(guard),
-            deadline: Instant::now() + self.server.submit_deadline.get(),
+            deadline: Instant::now() + rt.server.submit_deadline.get(),
         });
         let Some(first) = first else {
             // No route: the task path answers it (and logs it).
@@ -1154,7 +1224,7 @@ impl Core {
             return;
         };
         let meta = d.meta();
-        if let Err(d) = self.carriers[first as usize].try_send_direct(d, meta) {
+        if let Err(d) = first.try_send_direct(d, meta) {
             self.spawn_forward(d, None, Outcome::default());
         }
     }
@@ -1229,14 +1299,15 @@ impl Core {
                 _ = tick.tick() => {}
                 _ = self.shutdown.cancelled() => break,
             }
+            let rt = self.rt.load_full();
             {
                 let mut q = self.held();
                 q.sweep(Instant::now());
-                for a in &self.accounts {
+                for a in rt.accounts() {
                     a.held.store(q.account_len(&a.system_id), Ordering::Release);
                 }
             }
-            for a in &self.accounts {
+            for a in rt.accounts() {
                 if a.has_receiver() {
                     self.drain_held(a);
                 }
@@ -1244,6 +1315,298 @@ impl Core {
             self.sweep_auth_failures();
         }
     }
+}
+
+impl Core {
+    fn retiring(&self) -> std::sync::MutexGuard<'_, Vec<Arc<CarrierPool>>> {
+        self.retiring.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replaces everything reloadable, atomically: accounts, passwords,
+    /// limits, routes, carriers, MO numbers, receipt settings and server
+    /// timeouts. The new runtime is built off to the side; on any error
+    /// nothing changes.
+    ///
+    /// * Accounts that stay keep their sessions, with the new limits at
+    ///   once; a removed account, or one whose password or sid changed, has
+    ///   its sessions unbound.
+    /// * Carriers whose settings are unchanged keep their binds and what is
+    ///   in flight on them; a changed carrier is bound anew and the old
+    ///   binds retire; a removed one stops taking messages and unbinds once
+    ///   its window has drained.
+    /// * Listener addresses, store paths and sizes, the exporter and admin
+    ///   addresses and the log format are not reloadable: a change is
+    ///   reported and the running value kept.
+    pub(crate) async fn reload(self: &Arc<Self>, new: Config) -> Result<ReloadOutcome, String> {
+        let _one_at_a_time = self.reload_lock.lock().await;
+        if self.shutdown.is_cancelled() {
+            return Err("shutting down".to_owned());
+        }
+        let prev = self.rt.load_full();
+        let (new, ignored) = keep_unreloadable(&prev.config, new);
+        let (rt, plan) = match build_runtime(Arc::new(new), Some(&prev)) {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed; the running configuration is unchanged");
+                return Err(e);
+            }
+        };
+        let version = rt.version;
+        for p in &plan.new_pools {
+            p.start(self);
+        }
+        self.rt.store(Arc::new(rt));
+        for (a, cfg) in plan.updates {
+            a.update(cfg);
+        }
+        for a in &plan.retired_accounts {
+            a.retired.cancel();
+        }
+        for p in plan.retired_pools {
+            self.retiring().push(p.clone());
+            let core = self.clone();
+            self.tracker.spawn(async move {
+                let drain = p.cfg.response_timeout.get().max(Duration::from_secs(1));
+                p.retire(drain).await;
+                core.retiring().retain(|x| !Arc::ptr_eq(x, &p));
+            });
+        }
+        for c in &plan.changes {
+            tracing::info!(version, change = %c, "reload");
+        }
+        for k in &ignored {
+            tracing::warn!(version, key = %k, "changed, but not reloadable; restart to apply");
+        }
+        tracing::info!(
+            version,
+            changes = plan.changes.len(),
+            ignored = ignored.len(),
+            "configuration reloaded"
+        );
+        Ok(ReloadOutcome {
+            version,
+            changes: plan.changes,
+            ignored,
+        })
+    }
+}
+
+/// What a successful reload did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReloadOutcome {
+    /// The configuration version now running.
+    pub version: u64,
+    /// What changed (accounts, carriers, routes …), one line each.
+    pub changes: Vec<String>,
+    /// Keys that changed but need a restart; their running values stay.
+    pub ignored: Vec<String>,
+}
+
+/// What a reload does besides swapping the runtime.
+#[derive(Debug, Default)]
+struct ReloadPlan {
+    new_pools: Vec<Arc<CarrierPool>>,
+    retired_pools: Vec<Arc<CarrierPool>>,
+    retired_accounts: Vec<Arc<AccountRt>>,
+    updates: Vec<(Arc<AccountRt>, AccountConfig)>,
+    changes: Vec<String>,
+}
+
+/// Copies the keys that cannot change without a restart from `old` into
+/// `new`, and names those that differed.
+fn keep_unreloadable(old: &Config, mut new: Config) -> (Config, Vec<String>) {
+    let mut ignored = Vec::new();
+    macro_rules! keep {
+        ($($field:ident).+, $name:expr) => {
+            if new.$($field).+ != old.$($field).+ {
+                ignored.push($name.to_owned());
+                new.$($field).+ = old.$($field).+.clone();
+            }
+        };
+    }
+    keep!(server.listen, "server.listen");
+    keep!(server.tls_listen, "server.tls_listen");
+    keep!(server.tls_cert, "server.tls_cert");
+    keep!(server.tls_key, "server.tls_key");
+    keep!(dlr.store, "dlr.store");
+    keep!(dlr.max_entries, "dlr.max_entries");
+    keep!(dlr.commit_interval, "dlr.commit_interval");
+    keep!(dlr.held_per_account, "dlr.held_per_account");
+    keep!(dlr.held_ttl, "dlr.held_ttl");
+    keep!(metrics.listen, "metrics.listen");
+    keep!(admin.listen, "admin.listen");
+    keep!(admin.token, "admin.token");
+    keep!(log.format, "log.format");
+    (new, ignored)
+}
+
+/// The lowest index not in `used`.
+fn free_index(used: &std::collections::HashSet<u16>) -> Option<u16> {
+    (0..u16::MAX).find(|i| !used.contains(i))
+}
+
+/// Builds a runtime from `config`, reusing what `prev` has that did not
+/// change (see [`Core::reload`]). Errors name the key.
+fn build_runtime(
+    config: Arc<Config>,
+    prev: Option<&Runtime>,
+) -> Result<(Runtime, ReloadPlan), String> {
+    use std::collections::HashSet;
+    let mut plan = ReloadPlan::default();
+
+    // Accounts: an account that stays keeps its index (and, unless its
+    // password or sid changed, its run-time state and sessions).
+    let mut used: HashSet<u16> = prev
+        .map(|p| p.accounts().map(|a| a.idx).collect())
+        .unwrap_or_default();
+    let mut accounts: Vec<Arc<AccountRt>> = Vec::with_capacity(config.accounts.len());
+    for a in &config.accounts {
+        let old = prev.and_then(|p| p.by_system_id.get(&a.system_id));
+        let rt = match old {
+            Some(old) if old.cfg().password_hash == a.password_hash && *old.sid == *a.sid() => {
+                if **old.cfg() != *a {
+                    plan.changes
+                        .push(format!("account {}: settings updated", a.sid()));
+                    plan.updates.push((old.clone(), a.clone()));
+                }
+                old.clone()
+            }
+            Some(old) => {
+                plan.changes.push(format!(
+                    "account {}: password or sid changed; its sessions are unbound",
+                    old.sid
+                ));
+                plan.retired_accounts.push(old.clone());
+                Arc::new(AccountRt::new(old.idx, a.clone()))
+            }
+            None => {
+                let idx = free_index(&used).ok_or("too many accounts")?;
+                used.insert(idx);
+                plan.changes.push(format!("account {}: added", a.sid()));
+                Arc::new(AccountRt::new(idx, a.clone()))
+            }
+        };
+        accounts.push(rt);
+    }
+    if let Some(p) = prev {
+        for old in p.accounts() {
+            if !config.accounts.iter().any(|a| a.system_id == *old.system_id) {
+                plan.changes.push(format!(
+                    "account {}: removed; its sessions are unbound",
+                    old.sid
+                ));
+                plan.retired_accounts.push(old.clone());
+            }
+        }
+    }
+
+    // Carriers: unchanged ones keep their binds; a changed one is bound
+    // anew under the same index.
+    let mut used: HashSet<u16> = prev
+        .map(|p| p.carriers().map(|c| c.idx).collect())
+        .unwrap_or_default();
+    let mut carriers: Vec<Arc<CarrierPool>> = Vec::with_capacity(config.carriers.len());
+    for (i, c) in config.carriers.iter().enumerate() {
+        let password = c
+            .password
+            .resolve()
+            .map_err(|e| format!("carrier[{i}].password: {e}"))?;
+        let old = prev.and_then(|p| p.by_carrier.get(&c.name));
+        let pool = match old {
+            Some(old) if old.same_settings(c, &password) => old.clone(),
+            Some(old) => {
+                plan.changes
+                    .push(format!("carrier {}: settings changed; binding anew", c.name));
+                plan.retired_pools.push(old.clone());
+                let p = Arc::new(CarrierPool::new(old.idx, c.clone(), password));
+                plan.new_pools.push(p.clone());
+                p
+            }
+            None => {
+                let idx = free_index(&used).ok_or("too many carriers")?;
+                used.insert(idx);
+                if prev.is_some() {
+                    plan.changes.push(format!("carrier {}: added", c.name));
+                }
+                let p = Arc::new(CarrierPool::new(idx, c.clone(), password));
+                plan.new_pools.push(p.clone());
+                p
+            }
+        };
+        carriers.push(pool);
+    }
+    if let Some(p) = prev {
+        for old in p.carriers() {
+            if !config.carriers.iter().any(|c| c.name == *old.name) {
+                plan.changes.push(format!(
+                    "carrier {}: removed; unbinding once its window drains",
+                    old.name
+                ));
+                plan.retired_pools.push(old.clone());
+            }
+        }
+    }
+
+    let carrier_idx: HashMap<&str, CarrierIdx> =
+        carriers.iter().map(|c| (&*c.name, c.idx)).collect();
+    let account_idx: HashMap<&str, AccountIdx> =
+        accounts.iter().map(|a| (&*a.system_id, a.idx)).collect();
+    let routes = RoutingTable::build_indexed(&config, &carrier_idx, &account_idx)?;
+    let idx: Vec<AccountIdx> = accounts.iter().map(|a| a.idx).collect();
+    let mo = MoTable::build_indexed(&config, &idx)?;
+    if let Some(p) = prev {
+        if p.config.routes != config.routes || p.config.routing != config.routing {
+            plan.changes.push(format!(
+                "routes: {} (was {})",
+                config.routes.len(),
+                p.config.routes.len()
+            ));
+        }
+        if p.config.server != config.server {
+            plan.changes.push("server settings updated".to_owned());
+        }
+        if p.config.dlr != config.dlr {
+            plan.changes.push("receipt settings updated".to_owned());
+        }
+        if p.config.log.level != config.log.level {
+            plan.changes.push(format!("log level: {}", config.log.level));
+        }
+    }
+
+    let mut account_slots: Vec<Option<Arc<AccountRt>>> = Vec::new();
+    for a in &accounts {
+        let i = usize::from(a.idx);
+        if account_slots.len() <= i {
+            account_slots.resize(i + 1, None);
+        }
+        account_slots[i] = Some(a.clone());
+    }
+    let mut carrier_slots: Vec<Option<Arc<CarrierPool>>> = Vec::new();
+    for c in &carriers {
+        let i = usize::from(c.idx);
+        if carrier_slots.len() <= i {
+            carrier_slots.resize(i + 1, None);
+        }
+        carrier_slots[i] = Some(c.clone());
+    }
+    let rt = Runtime {
+        version: prev.map_or(1, |p| p.version + 1),
+        server: Arc::new(config.server.clone()),
+        by_system_id: accounts
+            .iter()
+            .map(|a| (a.system_id.to_string(), a.clone()))
+            .collect(),
+        by_carrier: carriers
+            .iter()
+            .map(|c| (c.name.to_string(), c.clone()))
+            .collect(),
+        accounts: account_slots,
+        carriers: carrier_slots,
+        routes,
+        mo,
+        config,
+    };
+    Ok((rt, plan))
 }
 
 /// A submit on its way to a carrier, with everything needed to answer
@@ -1449,8 +1812,6 @@ impl Gateway {
     /// [`Gateway::esme_addrs`]).
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
         let config = Arc::new(config);
-        let routes = RoutingTable::build(&config).map_err(StartError::Config)?;
-        let mo = MoTable::build(&config).map_err(StartError::Config)?;
         let store_dir = config.dlr.store.clone();
         let store =
             LogStore::open(&store_dir, &config.dlr).map_err(|source| StartError::Store {
@@ -1463,31 +1824,7 @@ impl Gateway {
                 source,
             }
         })?;
-        let mut carriers = Vec::new();
-        let mut carrier_by_name = HashMap::new();
-        for (i, c) in config.carriers.iter().enumerate() {
-            let password = c
-                .password
-                .resolve()
-                .map_err(|e| StartError::Config(format!("carrier[{i}].password: {e}")))?;
-            carrier_by_name.insert(c.name.clone(), i);
-            carriers.push(Arc::new(CarrierPool::new(
-                i as CarrierIdx,
-                c.clone(),
-                password,
-            )));
-        }
-        let accounts: Vec<Arc<AccountRt>> = config
-            .accounts
-            .iter()
-            .enumerate()
-            .map(|(i, a)| Arc::new(AccountRt::new(i as AccountIdx, a.clone())))
-            .collect();
-        let by_system_id = accounts
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.cfg.system_id.clone(), i))
-            .collect();
+        let (rt, _) = build_runtime(config.clone(), None).map_err(StartError::Config)?;
         let tls = match (&config.server.tls_cert, &config.server.tls_key) {
             (Some(c), Some(k)) if !config.server.tls_listen.is_empty() => {
                 Some(crate::smpp::tls::acceptor(c, k).map_err(StartError::Tls)?)
@@ -1512,13 +1849,9 @@ impl Gateway {
             config.dlr.held_ttl.get(),
         );
         let core = Arc::new(Core {
-            server: Arc::new(config.server.clone()),
-            routes: ArcSwap::from_pointee(routes),
-            mo: ArcSwap::from_pointee(mo),
-            accounts,
-            by_system_id,
-            carriers,
-            carrier_by_name,
+            rt: ArcSwap::from_pointee(rt),
+            reload_lock: tokio::sync::Mutex::new(()),
+            retiring: Mutex::new(Vec::new()),
             ids,
             dlr: Arc::new(store),
             held: Mutex::new(held),
@@ -1530,9 +1863,9 @@ impl Gateway {
             held_full_log: LogLimiter::default(),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
-            config,
+            sessions: TaskTracker::new(),
         });
-        for c in &core.carriers {
+        for c in core.rt().carriers() {
             c.start(&core);
         }
         let mut esme_addrs = Vec::new();
@@ -1548,7 +1881,7 @@ impl Gateway {
                 esme_addrs.push(addr);
             }
             tracing::info!(%addr, tls = tls.is_some(), "listening for ESMEs");
-            core.tracker
+            core.sessions
                 .spawn(server::accept_loop(core.clone(), l, tls));
         }
         core.tracker.spawn(core.clone().housekeeping());
@@ -1577,17 +1910,14 @@ impl Gateway {
 
     /// Binds of a carrier currently up.
     pub fn carrier_binds_up(&self, name: &str) -> usize {
-        self.core
-            .carrier_by_name
-            .get(name)
-            .map_or(0, |&i| self.core.carriers[i].bound())
+        self.core.rt().by_carrier.get(name).map_or(0, |c| c.bound())
     }
 
     /// The state of every bind of every carrier.
     pub fn carrier_bind_states(&self) -> Vec<(String, Vec<BindState>)> {
         self.core
-            .carriers
-            .iter()
+            .rt()
+            .carriers()
             .map(|c| (c.name.to_string(), c.bind_states()))
             .collect()
     }
@@ -1596,7 +1926,7 @@ impl Gateway {
     pub async fn wait_carriers_bound(&self, timeout: Duration) -> bool {
         let until = Instant::now() + timeout;
         while Instant::now() < until {
-            if self.core.carriers.iter().all(|c| c.bound() > 0) {
+            if self.core.rt().carriers().all(|c| c.bound() > 0) {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -1609,16 +1939,73 @@ impl Gateway {
         self.core.shutdown.clone()
     }
 
-    /// Stops: listeners close, sessions and carrier binds unbind, and the
-    /// DLR store is flushed. Waits at most `grace` for tasks to end.
+    /// The configuration running now.
+    pub fn config(&self) -> Arc<Config> {
+        self.core.rt().config.clone()
+    }
+
+    /// 1 at start, +1 per successful reload.
+    pub fn config_version(&self) -> u64 {
+        self.core.rt().version
+    }
+
+    /// Replaces the reloadable configuration (see [`Core::reload`]).
+    pub async fn reload(&self, config: Config) -> Result<ReloadOutcome, String> {
+        self.core.reload(config).await
+    }
+
+    /// Reads, validates and applies the config file at `path`. On any
+    /// error the running configuration stays as it was; the error names
+    /// the file, line and key.
+    pub async fn reload_file(&self, path: &std::path::Path) -> Result<ReloadOutcome, String> {
+        let loaded = {
+            let path = path.to_owned();
+            tokio::task::spawn_blocking(move || Config::load(&path))
+                .await
+                .map_err(|e| format!("reload task failed: {e}"))?
+        };
+        match loaded {
+            Ok(c) => self.reload(c).await,
+            Err(e) => {
+                let msg = e.to_string();
+                tracing::error!(error = %msg, "reload failed; the running configuration is unchanged");
+                Err(msg)
+            }
+        }
+    }
+
+    /// Stops gracefully, within `grace`:
+    /// 1. the listeners close;
+    /// 2. every ESME session answers new requests with ESME_RTHROTTLED,
+    ///    lets its in-flight submits finish, sends unbind and waits for
+    ///    unbind_resp;
+    /// 3. the carriers, once what they have in flight is answered, unbind;
+    /// 4. the DLR store is flushed.
+    ///
+    /// What is still running when `grace` is over is closed.
     pub async fn shutdown(self, grace: Duration) {
+        let until = tokio::time::Instant::now() + grace;
         self.core.shutdown.cancel();
-        self.core.tracker.close();
-        if tokio::time::timeout(grace, self.core.tracker.wait())
+        self.core.sessions.close();
+        if tokio::time::timeout_at(until, self.core.sessions.wait())
             .await
             .is_err()
         {
-            tracing::warn!("shutdown grace period over; closing the rest");
+            tracing::warn!("shutdown grace period over with ESME sessions still open; closing them");
+        }
+        let mut pools: Vec<Arc<CarrierPool>> = self.core.rt().carriers().cloned().collect();
+        pools.extend(self.core.retiring().iter().cloned());
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        futures_join(pools.iter().map(|p| p.retire(left))).await;
+        self.core.tracker.close();
+        if tokio::time::timeout_at(
+            until.max(tokio::time::Instant::now()) + Duration::from_secs(3),
+            self.core.tracker.wait(),
+        )
+        .await
+        .is_err()
+        {
+            tracing::warn!("carrier binds did not close in time");
         }
         if let Err(e) = self.core.dlr.flush() {
             tracing::error!(error = %e, "DLR store flush failed");
@@ -1627,14 +2014,40 @@ impl Gateway {
     }
 }
 
-/// Runs a gateway until `shutdown` is cancelled.
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), StartError> {
+/// Runs a gateway until `shutdown` is cancelled. With `config_path`,
+/// SIGHUP reloads the configuration from that file (a bad file changes
+/// nothing). Stops gracefully within `[server].shutdown_grace`.
+pub async fn run(
+    config: Config,
+    config_path: Option<std::path::PathBuf>,
+    shutdown: CancellationToken,
+) -> Result<(), StartError> {
     let gw = Gateway::start(config).await?;
     let inner = gw.shutdown_token();
-    tokio::select! {
-        _ = shutdown.cancelled() => {}
-        _ = inner.cancelled() => {}
+    let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; reload disabled");
+            None
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = inner.cancelled() => break,
+            Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
+                match &config_path {
+                    Some(path) => {
+                        tracing::info!(file = %path.display(), "SIGHUP: reloading");
+                        let _ = gw.reload_file(path).await;
+                    }
+                    None => tracing::warn!("SIGHUP ignored: no config file to reload from"),
+                }
+            }
+        }
     }
-    gw.shutdown(Duration::from_secs(10)).await;
+    let grace = gw.config().server.shutdown_grace.get();
+    tracing::info!(grace_ms = grace.as_millis() as u64, "shutting down");
+    gw.shutdown(grace).await;
     Ok(())
 }

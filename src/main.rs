@@ -79,7 +79,7 @@ fn main() -> ExitCode {
             };
             init_logging();
             runtime(|shutdown| async move {
-                telegate::gateway::run(cfg, shutdown)
+                telegate::gateway::run(cfg, Some(config), shutdown)
                     .await
                     .map_err(|e| e.to_string())
             })

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::units::{ByteSize, Duration, Secret};
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The SMPP listener ESMEs bind to.
@@ -44,7 +44,7 @@ pub struct Config {
 }
 
 /// `[metrics]`: the Prometheus exporter.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// Where `GET /metrics` is served; no exporter when absent. Not
@@ -53,7 +53,7 @@ pub struct MetricsConfig {
 }
 
 /// `[admin]`: the HTTP admin API (`/health`, `/status`, `/reload`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
     /// Where the API is served; no API when absent. Not reloadable.
@@ -64,7 +64,7 @@ pub struct AdminConfig {
 }
 
 /// `[log]`: logging.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// Level filter in `tracing` syntax (`info`, `warn,telegate=debug`).
@@ -96,7 +96,7 @@ pub enum LogFormat {
 }
 
 /// `[server]`: the SMPP listener for ESMEs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Plain TCP listen addresses.
@@ -170,7 +170,7 @@ impl Default for ServerConfig {
 
 /// `[routing]`: how destinations are normalised to E.164 digits before
 /// lookup.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RoutingConfig {
     /// Country code for national numbers (TON 2, or TON 0 starting with
@@ -230,7 +230,7 @@ fn all_bind_types() -> Vec<BindType> {
 }
 
 /// `[[account]]`: an ESME account.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {
     /// The system_id the ESME binds with.
@@ -276,7 +276,7 @@ impl AccountConfig {
 }
 
 /// Reconnect backoff bounds.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Backoff {
     /// First delay.
@@ -295,7 +295,7 @@ impl Default for Backoff {
 }
 
 /// `[[carrier]]`: an upstream SMSC.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CarrierConfig {
     /// Name used in routes, logs and metrics.
@@ -364,7 +364,7 @@ fn default_response_timeout() -> Duration {
 }
 
 /// `[[route]]`: a destination prefix and its carriers.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// E.164 digits; the longest matching prefix wins. `""` matches all.
@@ -382,7 +382,7 @@ pub struct RouteConfig {
 }
 
 /// `[dlr]`: receipt mapping store and held receipts.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DlrConfig {
     /// Directory of the durable mapping store.

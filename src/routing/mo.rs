@@ -23,8 +23,21 @@ impl MoTable {
         if cfg.accounts.len() > usize::from(AccountIdx::MAX) {
             return Err(format!("too many accounts ({})", cfg.accounts.len()));
         }
+        let idx: Vec<AccountIdx> = (0..cfg.accounts.len()).map(|i| i as AccountIdx).collect();
+        MoTable::build_indexed(cfg, &idx)
+    }
+
+    /// Like [`build`](Self::build), with `idx[i]` the index of
+    /// `cfg.accounts[i]` (a reload keeps the indexes of accounts that
+    /// stay).
+    pub fn build_indexed(cfg: &Config, idx: &[AccountIdx]) -> Result<MoTable, String> {
         let mut numbers: HashMap<Box<[u8]>, AccountIdx> = HashMap::new();
+        let mut owner: HashMap<AccountIdx, usize> = HashMap::new();
         for (i, account) in cfg.accounts.iter().enumerate() {
+            let Some(&ai) = idx.get(i) else {
+                return Err(format!("account[{i}] has no index"));
+            };
+            owner.insert(ai, i);
             for number in &account.mo_numbers {
                 let at = format!("account[{i}].mo_numbers ({number:?})");
                 let digits = number.trim().strip_prefix('+').unwrap_or(number.trim());
@@ -34,13 +47,14 @@ impl MoTable {
                 if digits.len() > MAX_DIGITS {
                     return Err(format!("{at}: longer than {MAX_DIGITS} digits"));
                 }
-                if let Some(&other) = numbers.get(digits.as_bytes()) {
+                if let Some(other) = numbers.get(digits.as_bytes()) {
+                    let other = owner.get(other).copied().unwrap_or(i);
                     return Err(format!(
                         "{at}: also an MO number of account[{other}] ({:?})",
-                        cfg.accounts[usize::from(other)].system_id
+                        cfg.accounts[other].system_id
                     ));
                 }
-                numbers.insert(digits.as_bytes().into(), i as AccountIdx);
+                numbers.insert(digits.as_bytes().into(), ai);
             }
         }
         Ok(MoTable { numbers })

@@ -218,7 +218,18 @@ impl RoutingTable {
             .enumerate()
             .map(|(i, a)| (a.system_id.as_str(), i as AccountIdx))
             .collect();
+        RoutingTable::build_indexed(cfg, &carrier_idx, &account_idx)
+    }
 
+    /// Like [`build`](Self::build), with the index of every carrier (by
+    /// name) and account (by `system_id`) given: a reload keeps the
+    /// indexes of carriers and accounts that stay, so sessions and
+    /// messages in flight keep pointing at the right ones.
+    pub fn build_indexed(
+        cfg: &Config,
+        carrier_idx: &HashMap<&str, CarrierIdx>,
+        account_idx: &HashMap<&str, AccountIdx>,
+    ) -> Result<RoutingTable, String> {
         let rules = Rules::new(&cfg.routing)?;
         if cfg.routes.len() >= NONE as usize {
             return Err(format!("too many routes ({})", cfg.routes.len()));

@@ -176,6 +176,10 @@ pub(crate) struct CarrierPool {
     epoch: Instant,
     /// Messages accepted by this carrier (for tests and logs).
     pub(crate) accepted: AtomicU64,
+    /// Set when the pool is being retired: no new sends.
+    closing: AtomicBool,
+    /// Stops the binds (they unbind first).
+    stop: CancellationToken,
 }
 
 impl CarrierPool {
@@ -198,6 +202,8 @@ impl CarrierPool {
             pushback_level: AtomicU32::new(0),
             epoch: Instant::now(),
             accepted: AtomicU64::new(0),
+            closing: AtomicBool::new(false),
+            stop: CancellationToken::new(),
             cfg,
         }
     }
@@ -244,7 +250,46 @@ impl CarrierPool {
         (until > now).then(|| Instant::now() + Duration::from_millis(until - now))
     }
 
+    /// Whether `cfg` and `password` are what this pool runs with.
+    pub(crate) fn same_settings(&self, cfg: &CarrierConfig, password: &str) -> bool {
+        self.cfg == *cfg && self.password == password
+    }
+
+    /// Requests sent and not answered yet, over all binds.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.slots
+            .iter()
+            .filter_map(|s| s.conn.load_full())
+            .map(|c| c.lock().len())
+            .sum()
+    }
+
+    /// Whether the pool is being retired.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// Takes the carrier out of service gracefully: no new sends (they
+    /// fail over as if the carrier were down), then, once what is in
+    /// flight has been answered or `drain` has passed, every bind sends
+    /// unbind and closes.
+    pub(crate) async fn retire(&self, drain: Duration) {
+        self.closing.store(true, Ordering::Release);
+        let until = Instant::now() + drain;
+        while self.in_flight() > 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let left = self.in_flight();
+        if left > 0 {
+            tracing::warn!(carrier = %self.name, in_flight = left, "carrier retired with requests still in flight");
+        }
+        self.stop.cancel();
+    }
+
     fn pick(&self) -> Option<(Arc<Conn>, Option<OwnedSemaphorePermit>)> {
+        if self.is_closing() {
+            return None;
+        }
         let n = self.slots.len();
         let start = self.rr.fetch_add(1, Ordering::Relaxed);
         let mut fallback = None;
@@ -380,7 +425,7 @@ impl CarrierPool {
     }
 
     async fn run_slot(self: Arc<Self>, i: usize, core: Arc<Core>) {
-        let shutdown = core.shutdown.clone();
+        let shutdown = self.stop.clone();
         let min = self.cfg.reconnect.min.get().max(Duration::from_millis(10));
         let max = self.cfg.reconnect.max.get().max(min);
         let mut backoff = min;

@@ -15,6 +15,7 @@ use telegate_smpp::{CommandId, CommandStatus};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
 
 use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
 use crate::config::BindType;
@@ -159,7 +160,7 @@ pub(crate) async fn accept_loop(core: Arc<Core>, listener: TcpListener, tls: Opt
             match tls {
                 None => serve(core2.clone(), tcp, peer).await,
                 Some(acc) => {
-                    match tokio::time::timeout(core2.server.bind_timeout.get(), acc.accept(tcp))
+                    match tokio::time::timeout(core2.server().bind_timeout.get(), acc.accept(tcp))
                         .await
                     {
                         Ok(Ok(s)) => serve(core2.clone(), s, peer).await,
@@ -199,7 +200,8 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (r, w) = io::split(stream);
-    let mut reader = FrameReader::new(r, core.server.max_pdu_len.0.min(u64::from(u32::MAX)) as u32);
+    let server = core.server();
+    let mut reader = FrameReader::new(r, server.max_pdu_len.0.min(u64::from(u32::MAX)) as u32);
     let (out, rx) = io::outbox();
     let writer = tokio::spawn(io::write_loop(w, rx));
     let shared = Arc::new(SessionShared {
@@ -207,7 +209,7 @@ where
         out: out.clone(),
         seq: AtomicU32::new(1),
         pending: Mutex::new(HashMap::new()),
-        deliver_window: core.server.deliver_window.max(1) as usize,
+        deliver_window: server.deliver_window.max(1) as usize,
         alive: AtomicBool::new(true),
     });
     let mut session = Session {
@@ -217,7 +219,7 @@ where
         shared,
         state: State::Open,
         inflight: Arc::new(AtomicU32::new(0)),
-        window: core.server.window,
+        closing: false,
     };
     session.run(&mut reader).await;
     session.finish();
@@ -231,7 +233,9 @@ struct Session {
     shared: Arc<SessionShared>,
     state: State,
     inflight: Arc<AtomicU32>,
-    window: u32,
+    /// Shutting down or unbinding on a reload: new requests are refused
+    /// with ESME_RTHROTTLED while those in flight finish.
+    closing: bool,
 }
 
 /// What to do after a PDU.
@@ -247,7 +251,7 @@ impl Session {
     }
 
     async fn run(&mut self, reader: &mut FrameReader) {
-        let server = self.core.server.clone();
+        let mut server = self.core.server();
         let bind_deadline = Instant::now() + server.bind_timeout.get();
         let mut last_rx = Instant::now();
         let mut enquire_sent: Option<Instant> = None;
@@ -255,6 +259,12 @@ impl Session {
         let mut sweep = tokio::time::interval(Duration::from_secs(1));
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Timeouts as reloaded.
+            server = self.core.server();
+            let retired = match &self.state {
+                State::Bound { account, .. } => account.retired.clone(),
+                State::Open => CancellationToken::new(),
+            };
             let tick = match (&self.state, enquire_sent) {
                 (State::Open, _) => bind_deadline,
                 (State::Bound { .. }, Some(at)) => at + server.response_timeout.get(),
@@ -326,9 +336,53 @@ impl Session {
                 }
                 _ = shutdown.cancelled() => {
                     if matches!(self.state, State::Bound { .. }) {
-                        self.unbind_and_wait(reader).await;
+                        self.drain_and_unbind(reader).await;
                     }
                     return;
+                }
+                _ = retired.cancelled() => {
+                    if let State::Bound { account, .. } = &self.state {
+                        tracing::info!(account = %account.sid, session = self.shared.id, "account removed or its password changed by a reload; unbinding");
+                    }
+                    self.drain_and_unbind(reader).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Gateway-initiated unbind of a bound session, gracefully: requests
+    /// that arrive from now on get ESME_RTHROTTLED (try again later,
+    /// elsewhere); those in flight are answered as they finish; then
+    /// unbind is sent and its answer awaited. Bounded by the submit
+    /// deadline plus a short wait for unbind_resp.
+    async fn drain_and_unbind(&mut self, reader: &mut FrameReader) {
+        self.closing = true;
+        let drain_until = Instant::now() + self.core.server().submit_deadline.get();
+        let mut unbind_until: Option<Instant> = None;
+        loop {
+            if unbind_until.is_none()
+                && (self.inflight.load(Ordering::Acquire) == 0 || Instant::now() >= drain_until)
+            {
+                let seq = self.shared.next_seq();
+                self.send(Pdu::new(seq, Body::Unbind));
+                unbind_until = Some(Instant::now() + Duration::from_secs(2));
+            }
+            tokio::select! {
+                ev = reader.next() => {
+                    let mut ev = Some(ev);
+                    while let Some(e) = ev.take() {
+                        let Ok(ReadEvent::Frame(frame)) = e else { return };
+                        if self.on_frame(frame).await == Next::Close {
+                            return;
+                        }
+                        ev = reader.buffered().map(Ok);
+                    }
+                }
+                _ = tokio::time::sleep(Duration::from_millis(5)) => {
+                    if unbind_until.is_some_and(|t| Instant::now() >= t) {
+                        return;
+                    }
                 }
             }
         }
@@ -412,7 +466,7 @@ impl Session {
             }
             (State::Bound { .. }, Body::Unbind) => {
                 // Let what is in flight be answered first (bounded wait).
-                let until = Instant::now() + self.core.server.submit_deadline.get();
+                let until = Instant::now() + self.core.server().submit_deadline.get();
                 while self.inflight.load(Ordering::Acquire) > 0 && Instant::now() < until {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
@@ -469,7 +523,15 @@ impl Session {
             }
             return;
         }
-        let window = account.cfg.window.unwrap_or(self.window).max(1);
+        if self.closing {
+            self.send(Pdu::error_response(id, seq, CommandStatus::ESME_RTHROTTLED));
+            return;
+        }
+        let window = account
+            .cfg()
+            .window
+            .unwrap_or_else(|| self.core.rt().server.window)
+            .max(1);
         if self.inflight.load(Ordering::Acquire) >= window {
             self.send(Pdu::error_response(id, seq, CommandStatus::ESME_RTHROTTLED));
             self.core
@@ -527,7 +589,7 @@ impl Session {
                 }
                 tracing::info!(account = %account.sid, kind = kind.as_str(), session = self.shared.id, "ESME bound");
                 let body = BindResp {
-                    system_id: Bytes::from(self.core.server.system_id.clone()),
+                    system_id: Bytes::from(self.core.server().system_id.clone()),
                     tlvs: vec![Tlv::ScInterfaceVersion(0x34)],
                 };
                 let body = match kind {
