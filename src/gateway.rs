@@ -136,7 +136,9 @@ impl AccountRt {
             idx,
             sid: Arc::from(cfg.sid()),
             system_id: Arc::from(cfg.system_id.as_str()),
-            bucket: ArcSwapOption::new(TokenBucket::new(cfg.throughput, cfg.throughput).map(Arc::new)),
+            bucket: ArcSwapOption::new(
+                TokenBucket::new(cfg.throughput, cfg.throughput).map(Arc::new),
+            ),
             retired: CancellationToken::new(),
             binds: AtomicU32::new(0),
             receivers: Mutex::new(Vec::new()),
@@ -156,7 +158,8 @@ impl AccountRt {
     /// limits take effect at once for every session.
     fn update(&self, cfg: AccountConfig) {
         if cfg.throughput != self.cfg.load().throughput {
-            self.bucket.store(TokenBucket::new(cfg.throughput, cfg.throughput).map(Arc::new));
+            self.bucket
+                .store(TokenBucket::new(cfg.throughput, cfg.throughput).map(Arc::new));
         }
         self.cfg.store(Arc::new(cfg));
     }
@@ -402,14 +405,17 @@ impl Core {
             return Err(CommandStatus::ESME_RINVSYSID);
         };
         let cfg = account.cfg().clone();
-        if !self.verifier.verify_async(&cfg.password_hash, password).await {
+        if !self
+            .verifier
+            .verify_async(&cfg.password_hash, password)
+            .await
+        {
             self.record_auth_failure(ip);
             tracing::info!(peer = %ip, account = %account.sid, "bind with wrong password");
             tokio::time::sleep(delay).await;
             return Err(CommandStatus::ESME_RINVPASWD);
         }
-        if !cfg.allowed_ips.is_empty() && !cfg.allowed_ips.iter().any(|n| n.contains(&ip))
-        {
+        if !cfg.allowed_ips.is_empty() && !cfg.allowed_ips.iter().any(|n| n.contains(&ip)) {
             self.record_auth_failure(ip);
             tracing::info!(peer = %ip, account = %account.sid, "bind from an address not allowed");
             tokio::time::sleep(delay).await;
@@ -1490,7 +1496,11 @@ fn build_runtime(
     }
     if let Some(p) = prev {
         for old in p.accounts() {
-            if !config.accounts.iter().any(|a| a.system_id == *old.system_id) {
+            if !config
+                .accounts
+                .iter()
+                .any(|a| a.system_id == *old.system_id)
+            {
                 plan.changes.push(format!(
                     "account {}: removed; its sessions are unbound",
                     old.sid
@@ -1515,8 +1525,10 @@ fn build_runtime(
         let pool = match old {
             Some(old) if old.same_settings(c, &password) => old.clone(),
             Some(old) => {
-                plan.changes
-                    .push(format!("carrier {}: settings changed; binding anew", c.name));
+                plan.changes.push(format!(
+                    "carrier {}: settings changed; binding anew",
+                    c.name
+                ));
                 plan.retired_pools.push(old.clone());
                 let p = Arc::new(CarrierPool::new(old.idx, c.clone(), password));
                 plan.new_pools.push(p.clone());
@@ -1569,7 +1581,8 @@ fn build_runtime(
             plan.changes.push("receipt settings updated".to_owned());
         }
         if p.config.log.level != config.log.level {
-            plan.changes.push(format!("log level: {}", config.log.level));
+            plan.changes
+                .push(format!("log level: {}", config.log.level));
         }
     }
 
@@ -1991,7 +2004,9 @@ impl Gateway {
             .await
             .is_err()
         {
-            tracing::warn!("shutdown grace period over with ESME sessions still open; closing them");
+            tracing::warn!(
+                "shutdown grace period over with ESME sessions still open; closing them"
+            );
         }
         let mut pools: Vec<Arc<CarrierPool>> = self.core.rt().carriers().cloned().collect();
         pools.extend(self.core.retiring().iter().cloned());

@@ -140,6 +140,10 @@ struct EsmeArgs {
     /// Give up on a response after this long.
     #[arg(long, default_value = "10s")]
     response_timeout: HumanDuration,
+    /// Messages per second across all binds, evenly paced (0: as fast as
+    /// the window allows).
+    #[arg(long, default_value_t = 0)]
+    rate: u32,
 }
 
 fn main() -> ExitCode {
@@ -258,6 +262,7 @@ async fn esme_cmd(a: EsmeArgs) -> ExitCode {
         receipts: !a.no_receipts,
         receipt_timeout: a.receipt_timeout.get(),
         response_timeout: a.response_timeout.get().max(Duration::from_millis(1)),
+        rate: a.rate,
     };
     let report = esme::run(cfg).await;
     println!("{report}");

@@ -47,6 +47,9 @@ pub struct EsmeConfig {
     pub receipt_timeout: Duration,
     /// How long to wait for each response.
     pub response_timeout: Duration,
+    /// Messages per second across all binds, evenly paced; 0 sends as
+    /// fast as the window allows.
+    pub rate: u32,
 }
 
 impl Default for EsmeConfig {
@@ -65,6 +68,7 @@ impl Default for EsmeConfig {
             receipts: true,
             receipt_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(10),
+            rate: 0,
         }
     }
 }
@@ -387,8 +391,17 @@ async fn submit_loop(
         std::collections::VecDeque::with_capacity(window);
     let mut i = 0;
     let timeout = cfg.response_timeout;
+    // With a rate, each bind sends its share evenly: message i of this
+    // bind is due at begin + i * interval.
+    let interval = (cfg.rate > 0)
+        .then(|| Duration::from_secs_f64(cfg.binds.max(1) as f64 / f64::from(cfg.rate)));
+    let begin = tokio::time::Instant::now();
     loop {
-        while i < n && inflight.len() < window {
+        let due = |i: u64| interval.map(|d| begin + d.mul_f64(i as f64));
+        while i < n
+            && inflight.len() < window
+            && due(i).is_none_or(|t| t <= tokio::time::Instant::now())
+        {
             let sm = SubmitSm {
                 registered_delivery: u8::from(cfg.receipts),
                 ..super::submit_sm(
@@ -410,12 +423,25 @@ async fn submit_loop(
             inflight.push_back(p);
             i += 1;
         }
+        // Paced: the next message is not due yet.
+        let next_due = if i < n && inflight.len() < window {
+            due(i)
+        } else {
+            None
+        };
         let Some(front) = inflight.front_mut() else {
-            return Ok(());
+            match next_due {
+                Some(t) => {
+                    tokio::time::sleep_until(t).await;
+                    continue;
+                }
+                None => return Ok(()),
+            }
         };
         let sent_at = front.sent_at;
         tokio::select! {
             biased;
+            _ = tokio::time::sleep_until(next_due.unwrap_or_else(tokio::time::Instant::now)), if next_due.is_some() => {}
             ev = c.recv() => match ev {
                 Some(Ok(p)) => on_incoming(run, &p),
                 Some(Err(_)) => {}
