@@ -156,7 +156,7 @@ pub(crate) async fn accept_loop(core: Arc<Core>, listener: TcpListener, tls: Opt
         let _ = tcp.set_nodelay(true);
         let core2 = core.clone();
         let tls = tls.clone();
-        core.tracker.spawn(async move {
+        core.sessions.spawn(async move {
             match tls {
                 None => serve(core2.clone(), tcp, peer).await,
                 Some(acc) => {
