@@ -64,7 +64,7 @@ pub struct Stats {
 }
 
 /// A copy of [`Stats`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StatsSnapshot {
     /// See [`Stats::submitted`].
     pub submitted: u64,
@@ -322,6 +322,11 @@ impl Core {
     /// The current runtime snapshot.
     pub(crate) fn rt(&self) -> arc_swap::Guard<Arc<Runtime>> {
         self.rt.load()
+    }
+
+    /// The current runtime snapshot, owned.
+    pub(crate) fn rt_full(&self) -> Arc<Runtime> {
+        self.rt.load_full()
     }
 
     /// The current `[server]` settings.
@@ -1397,6 +1402,89 @@ impl Core {
     }
 }
 
+/// [`Gateway::health`]: ready or not, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Health {
+    /// Not stopping, and every carrier has a bind up.
+    pub ready: bool,
+    /// Each carrier's binds.
+    pub carriers: Vec<CarrierHealth>,
+}
+
+/// One carrier in [`Health`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CarrierHealth {
+    /// `[[carrier]] name`.
+    pub name: String,
+    /// Binds up now.
+    pub binds_up: usize,
+    /// Binds configured.
+    pub binds_configured: usize,
+}
+
+/// [`Gateway::status`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    /// 1 at start, +1 per successful reload.
+    pub config_version: u64,
+    /// A graceful shutdown is under way.
+    pub stopping: bool,
+    /// ESME connections open.
+    pub esme_connections: u32,
+    /// Every account.
+    pub accounts: Vec<AccountStatus>,
+    /// Every carrier, including those draining after a reload.
+    pub carriers: Vec<CarrierStatus>,
+    /// Receipt mappings held.
+    pub dlr_entries: usize,
+    /// Receipts waiting for their submit_sm_resp.
+    pub late_receipts: usize,
+    /// Counters since start.
+    pub stats: StatsSnapshot,
+}
+
+/// One account in [`Status`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AccountStatus {
+    /// Stable account id.
+    pub sid: String,
+    /// Bind system_id.
+    pub system_id: String,
+    /// Binds open.
+    pub binds: u32,
+    /// Most binds allowed.
+    pub max_binds: u32,
+    /// Receiver-capable binds.
+    pub receivers: usize,
+    /// Receipts and MO held for it.
+    pub held: usize,
+    /// msg/s; 0 unlimited.
+    pub throughput: u32,
+    /// Session window.
+    pub window: u32,
+}
+
+/// One carrier in [`Status`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CarrierStatus {
+    /// `[[carrier]] name`.
+    pub name: String,
+    /// State of each bind (`bound`, `connecting`, `down`).
+    pub binds: Vec<&'static str>,
+    /// Window per bind.
+    pub window: u32,
+    /// Requests awaiting a response, over all binds.
+    pub in_flight: usize,
+    /// TPS cap; 0 unlimited.
+    pub throughput: u32,
+    /// Paused after push-back.
+    pub paused: bool,
+    /// Draining after a reload removed or changed it.
+    pub retiring: bool,
+    /// Messages it accepted since start.
+    pub accepted: u64,
+}
+
 /// What a successful reload did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReloadOutcome {
@@ -1950,6 +2038,71 @@ impl Gateway {
     /// A token that stops the gateway when cancelled.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.core.shutdown.clone()
+    }
+
+    /// Whether the gateway is ready for traffic (not stopping, and every
+    /// carrier has a bind up), with each carrier's binds.
+    pub fn health(&self) -> Health {
+        let rt = self.core.rt();
+        let carriers: Vec<CarrierHealth> = rt
+            .carriers()
+            .map(|c| CarrierHealth {
+                name: c.name.to_string(),
+                binds_up: c.bound(),
+                binds_configured: c.bind_states().len(),
+            })
+            .collect();
+        Health {
+            ready: !self.core.shutdown.is_cancelled() && carriers.iter().all(|c| c.binds_up > 0),
+            carriers,
+        }
+    }
+
+    /// What runs now: config version, accounts with their binds and
+    /// queues, carriers with their binds, windows and push-back, the DLR
+    /// store and the counters. Names and counts only: no numbers, no text.
+    pub fn status(&self) -> Status {
+        let rt = self.core.rt_full();
+        let accounts = rt
+            .accounts()
+            .map(|a| {
+                let cfg = a.cfg();
+                AccountStatus {
+                    sid: a.sid.to_string(),
+                    system_id: a.system_id.to_string(),
+                    binds: a.binds.load(Ordering::Relaxed),
+                    max_binds: cfg.max_binds,
+                    receivers: a.receivers().len(),
+                    held: self.core.held_len(a),
+                    throughput: cfg.throughput,
+                    window: cfg.window.unwrap_or(rt.server.window),
+                }
+            })
+            .collect();
+        let carriers = rt
+            .carriers()
+            .chain(self.core.retiring().iter())
+            .map(|c| CarrierStatus {
+                name: c.name.to_string(),
+                binds: c.bind_states().iter().map(|b| b.as_str()).collect(),
+                window: c.cfg.window,
+                in_flight: c.in_flight(),
+                throughput: c.cfg.throughput,
+                paused: c.paused_until().is_some(),
+                retiring: c.is_closing(),
+                accepted: c.accepted.load(Ordering::Relaxed),
+            })
+            .collect();
+        Status {
+            config_version: rt.version,
+            stopping: self.core.shutdown.is_cancelled(),
+            esme_connections: self.core.connections.load(Ordering::Relaxed),
+            accounts,
+            carriers,
+            dlr_entries: self.core.dlr.len(),
+            late_receipts: self.core.late.len(),
+            stats: self.stats(),
+        }
     }
 
     /// The configuration running now.

@@ -250,6 +250,17 @@ async fn reload_keeps_unchanged_carriers_rebinds_changed_unbinds_removed() {
         .map(|(n, _)| n)
         .collect();
     assert_eq!(names, ["a", "b"]);
+    assert!(
+        eventually(WAIT, || gw.health().ready).await,
+        "{:?}",
+        gw.health()
+    );
+    let st = gw.status();
+    assert_eq!(st.config_version, 2);
+    let carriers: Vec<&str> = st.carriers.iter().map(|c| c.name.as_str()).collect();
+    assert!(carriers.starts_with(&["a", "b"]), "{carriers:?}");
+    assert_eq!(st.accounts.len(), 1);
+    assert_eq!(st.accounts[0].binds, 1);
     // Messages still flow through the kept carrier.
     let a = sa.stats().accepted;
     submit_ok(&esme, DEST, b"after", false).await;
