@@ -2,9 +2,9 @@
 # The whole test suite, with its set-up: the README's test command.
 #
 # Installs the independent peers the interop tests use when they are
-# missing and this machine can install them (root with apt-get for tshark,
-# pip for smpplib, cargo for ../shared/tools/smppkit); the tests
-# that need a missing tool skip with a message saying so.
+# missing and this machine can install them (root with apt-get for tshark
+# and systemd's tools, pip for smpplib, cargo for ../shared/tools/smppkit);
+# the tests that need a missing tool skip with a message saying so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,8 +14,23 @@ if ! command -v tshark >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null && apt-get install -y -qq tshark >/dev/null \
       || echo "run-all: could not install tshark; its test will skip"
+    APT_UPDATED=1
   else
     echo "run-all: tshark not found and cannot be installed here; its test will skip"
+  fi
+fi
+
+# systemd-analyze, systemd-sysusers, systemd-tmpfiles (Debian `systemd`, a
+# few MB without recommends): tests/systemd_units.rs checks systemd/ with them.
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "run-all: installing systemd (Debian) for the unit file checks"
+    export DEBIAN_FRONTEND=noninteractive
+    { [ -n "${APT_UPDATED:-}" ] || apt-get update -qq >/dev/null; } \
+      && apt-get install -y -qq --no-install-recommends systemd >/dev/null \
+      || echo "run-all: could not install systemd; the unit checks will skip"
+  else
+    echo "run-all: systemd-analyze not found and cannot be installed here; the unit checks will skip"
   fi
 fi
 
