@@ -2150,6 +2150,12 @@ impl Gateway {
     ///
     /// What is still running when `grace` is over is closed.
     pub async fn shutdown(self, grace: Duration) {
+        self.shutdown_ref(grace).await;
+    }
+
+    /// [`shutdown`](Self::shutdown) for a gateway shared with others
+    /// (e.g. the admin API).
+    pub async fn shutdown_ref(&self, grace: Duration) {
         let until = tokio::time::Instant::now() + grace;
         self.core.shutdown.cancel();
         self.core.sessions.close();
@@ -2185,13 +2191,96 @@ impl Gateway {
 /// Runs a gateway until `shutdown` is cancelled. With `config_path`,
 /// SIGHUP reloads the configuration from that file (a bad file changes
 /// nothing). Stops gracefully within `[server].shutdown_grace`.
+///
+/// Under systemd (`NOTIFY_SOCKET`), it reports READY once listening,
+/// RELOADING / READY around each reload, STOPPING at shutdown, and pings
+/// the watchdog while the runtime is responsive.
 pub async fn run(
     config: Config,
     config_path: Option<std::path::PathBuf>,
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
-    let gw = Gateway::start(config).await?;
+    run_with(config, config_path, shutdown, RunHooks::default()).await
+}
+
+/// Extra behaviour of [`run_with`].
+#[derive(Default)]
+pub struct RunHooks {
+    /// systemd notifications (disabled when not under systemd).
+    pub notifier: Option<crate::notify::Notifier>,
+    /// Applies a reloaded `[log].level`.
+    pub set_log_level: Option<Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>>,
+}
+
+/// Reloads from the config file, as SIGHUP and the admin API ask: one at
+/// a time, with systemd told RELOADING then READY, and the log level
+/// applied.
+pub struct Controller {
+    gw: Arc<Gateway>,
+    path: Option<std::path::PathBuf>,
+    notifier: crate::notify::Notifier,
+    set_log_level: Option<Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>>,
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Controller {
+    /// The gateway it reloads.
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.gw
+    }
+
+    /// Reloads the config file. On error the running configuration is
+    /// unchanged and the error names the file, line and key.
+    pub async fn reload(&self) -> Result<ReloadOutcome, String> {
+        let _one = self.lock.lock().await;
+        let Some(path) = &self.path else {
+            return Err("no config file to reload from".to_owned());
+        };
+        tracing::info!(file = %path.display(), "reloading");
+        let _ = self.notifier.reloading();
+        let r = self.gw.reload_file(path).await;
+        if r.is_ok() {
+            if let Some(set) = &self.set_log_level {
+                if let Err(e) = set(&self.gw.config().log.level) {
+                    tracing::warn!(error = %e, "log level not changed");
+                }
+            }
+        }
+        let _ = self.notifier.ready();
+        r
+    }
+}
+
+impl std::fmt::Debug for RunHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunHooks")
+            .field("notifier", &self.notifier)
+            .finish_non_exhaustive()
+    }
+}
+
+/// [`run`] with hooks.
+pub async fn run_with(
+    config: Config,
+    config_path: Option<std::path::PathBuf>,
+    shutdown: CancellationToken,
+    hooks: RunHooks,
+) -> Result<(), StartError> {
+    let notifier = hooks
+        .notifier
+        .unwrap_or_else(crate::notify::Notifier::from_env);
+    let gw = Arc::new(Gateway::start(config).await?);
     let inner = gw.shutdown_token();
+    let _ = notifier.ready();
+    tokio::spawn(notifier.clone().run_watchdog(|| true, inner.clone()));
     let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -2199,23 +2288,29 @@ pub async fn run(
             None
         }
     };
+    let controller = Controller {
+        gw: gw.clone(),
+        path: config_path,
+        notifier: notifier.clone(),
+        set_log_level: hooks.set_log_level,
+        lock: tokio::sync::Mutex::new(()),
+    };
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = inner.cancelled() => break,
             Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
-                match &config_path {
-                    Some(path) => {
-                        tracing::info!(file = %path.display(), "SIGHUP: reloading");
-                        let _ = gw.reload_file(path).await;
-                    }
-                    None => tracing::warn!("SIGHUP ignored: no config file to reload from"),
-                }
+                tracing::info!("SIGHUP: reloading");
+                let _ = controller.reload().await;
             }
         }
     }
+    let _ = notifier.stopping();
     let grace = gw.config().server.shutdown_grace.get();
     tracing::info!(grace_ms = grace.as_millis() as u64, "shutting down");
-    gw.shutdown(grace).await;
+    match Arc::try_unwrap(gw) {
+        Ok(gw) => gw.shutdown(grace).await,
+        Err(gw) => gw.shutdown_ref(grace).await,
+    }
     Ok(())
 }

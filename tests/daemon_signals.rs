@@ -41,13 +41,14 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn start(config: &Path, log: &Path) -> Daemon {
+    fn start(config: &Path, log: &Path, env: &[(&str, String)]) -> Daemon {
         let out = std::fs::File::create(log).expect("log file");
         let child = Command::new(BIN)
             .arg("run")
             .arg("--config")
             .arg(config)
             .env("TELEGATE_LOG", "info")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::from(out.try_clone().expect("dup")))
             .stderr(Stdio::from(out))
@@ -132,7 +133,17 @@ async fn sighup_reloads_and_sigterm_keeps_every_accepted_mapping() {
     write_config(&config, &store, port, &smsc, 0);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
 
-    let mut d = Daemon::start(&config, &dir.path().join("run1.log"));
+    // systemd's side of the notify protocol, with a 400 ms watchdog.
+    let sock_path = dir.path().join("notify.sock");
+    let notify = tokio::net::UnixDatagram::bind(&sock_path).expect("notify socket");
+    let env = [
+        ("NOTIFY_SOCKET", sock_path.display().to_string()),
+        ("WATCHDOG_USEC", "400000".to_owned()),
+    ];
+    let mut d = Daemon::start(&config, &dir.path().join("run1.log"), &env);
+    let mut notes = Notes(notify);
+    notes.expect("READY=1").await;
+    notes.expect("WATCHDOG=1").await;
     wait_port(port).await;
     let esme = bind(addr, BindType::Transmitter, "esme1").await;
     submit_ok(&esme, DEST, b"before reload", false).await;
@@ -142,6 +153,8 @@ async fn sighup_reloads_and_sigterm_keeps_every_accepted_mapping() {
     write_config(&config, &store, port, &smsc, 100_000);
     d.signal("HUP");
     d.wait_log("configuration reloaded", 1).await;
+    notes.expect("RELOADING=1").await;
+    notes.expect("READY=1").await;
     std::fs::write(&config, "[server]\nwindow = \"many\"\n").expect("write");
     d.signal("HUP");
     d.wait_log("reload failed", 1).await;
@@ -155,6 +168,7 @@ async fn sighup_reloads_and_sigterm_keeps_every_accepted_mapping() {
         pending.push(esme.send_request(body).await.expect("sent"));
     }
     d.signal("TERM");
+    notes.expect("STOPPING=1").await;
     let mut accepted = HashSet::new();
     let mut refused = 0;
     for p in pending {
@@ -197,6 +211,7 @@ async fn sighup_reloads_and_sigterm_keeps_every_accepted_mapping() {
     let d2 = Daemon::start(
         &config_after_restart(&config, &store, port, &smsc),
         &dir.path().join("run2.log"),
+        &[],
     );
     wait_port(port).await;
     let mut rx = bind(addr, BindType::Receiver, "esme1").await;
@@ -218,4 +233,28 @@ async fn sighup_reloads_and_sigterm_keeps_every_accepted_mapping() {
 fn config_after_restart(path: &Path, store: &Path, port: u16, smsc: &SmscHandle) -> PathBuf {
     write_config(path, store, port, smsc, 0);
     path.to_owned()
+}
+
+/// What the daemon told "systemd".
+struct Notes(tokio::net::UnixDatagram);
+
+impl Notes {
+    /// Waits for a datagram with a line equal to `line` (others skipped).
+    async fn expect(&mut self, line: &str) {
+        let until = Instant::now() + WAIT;
+        let mut buf = vec![0u8; 4096];
+        let mut seen = Vec::new();
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            let n = match tokio::time::timeout(left, self.0.recv(&mut buf)).await {
+                Ok(Ok(n)) => n,
+                _ => panic!("no {line:?} notification; got {seen:?}"),
+            };
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if msg.lines().any(|l| l == line) {
+                return;
+            }
+            seen.push(msg);
+        }
+    }
 }
