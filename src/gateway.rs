@@ -2203,13 +2203,16 @@ pub async fn run(
     run_with(config, config_path, shutdown, RunHooks::default()).await
 }
 
+/// Applies a `[log].level` filter.
+pub type LogLevelSetter = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
 /// Extra behaviour of [`run_with`].
 #[derive(Default)]
 pub struct RunHooks {
     /// systemd notifications (disabled when not under systemd).
     pub notifier: Option<crate::notify::Notifier>,
     /// Applies a reloaded `[log].level`.
-    pub set_log_level: Option<Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>>,
+    pub set_log_level: Option<LogLevelSetter>,
 }
 
 /// Reloads from the config file, as SIGHUP and the admin API ask: one at
@@ -2219,7 +2222,7 @@ pub struct Controller {
     gw: Arc<Gateway>,
     path: Option<std::path::PathBuf>,
     notifier: crate::notify::Notifier,
-    set_log_level: Option<Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>>,
+    set_log_level: Option<LogLevelSetter>,
     lock: tokio::sync::Mutex<()>,
 }
 
