@@ -8,6 +8,7 @@
 //! (carrier binds) → back with the gateway's id from [`ids`]; its receipt
 //! finds the ESME again through [`dlr`].
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod demo;
