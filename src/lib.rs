@@ -15,6 +15,7 @@ pub mod demo;
 pub mod dlr;
 pub mod gateway;
 pub mod ids;
+pub mod logging;
 pub mod routing;
 pub mod sim;
 pub mod smpp;
