@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use crate::admin::{CarrierHealth, Health, ReloadOutcome};
 use crate::auth::PasswordVerifier;
 use crate::config::{AccountConfig, BindType, Config, ServerConfig};
 use crate::dlr::late::{late_key, LateQueue};
@@ -511,7 +512,7 @@ impl Core {
             }
             Err(status) => {
                 self.stats.submit_failed.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(account = %account.sid, message = %String::from_utf8_lossy(&format_id(gw)), %status, "submit failed");
+                tracing::debug!(account = %account.sid, id = %String::from_utf8_lossy(&format_id(gw)), %status, "submit failed");
                 Out::Pdu(Pdu::error_response(id, seq, status))
             }
         }
@@ -1402,26 +1403,6 @@ impl Core {
     }
 }
 
-/// [`Gateway::health`]: ready or not, and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Health {
-    /// Not stopping, and every carrier has a bind up.
-    pub ready: bool,
-    /// Each carrier's binds.
-    pub carriers: Vec<CarrierHealth>,
-}
-
-/// One carrier in [`Health`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct CarrierHealth {
-    /// `[[carrier]] name`.
-    pub name: String,
-    /// Binds up now.
-    pub binds_up: usize,
-    /// Binds configured.
-    pub binds_configured: usize,
-}
-
 /// [`Gateway::status`].
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
@@ -1483,17 +1464,6 @@ pub struct CarrierStatus {
     pub retiring: bool,
     /// Messages it accepted since start.
     pub accepted: u64,
-}
-
-/// What a successful reload did.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ReloadOutcome {
-    /// The configuration version now running.
-    pub version: u64,
-    /// What changed (accounts, carriers, routes …), one line each.
-    pub changes: Vec<String>,
-    /// Keys that changed but need a restart; their running values stay.
-    pub ignored: Vec<String>,
 }
 
 /// What a reload does besides swapping the runtime.
@@ -2048,8 +2018,8 @@ impl Gateway {
             .carriers()
             .map(|c| CarrierHealth {
                 name: c.name.to_string(),
-                binds_up: c.bound(),
-                binds_configured: c.bind_states().len(),
+                binds_up: c.bound() as u32,
+                binds_configured: c.bind_states().len() as u32,
             })
             .collect();
         Health {
@@ -2234,6 +2204,26 @@ impl std::fmt::Debug for Controller {
     }
 }
 
+impl crate::admin::AdminBackend for Controller {
+    fn health(&self) -> Health {
+        self.gw.health()
+    }
+
+    fn status(&self) -> serde_json::Value {
+        serde_json::to_value(self.gw.status()).unwrap_or_else(
+            |e| serde_json::json!({ "error": format!("status not serialisable: {e}") }),
+        )
+    }
+
+    fn reload(
+        &self,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<ReloadOutcome, String>> + Send + '_>,
+    > {
+        Box::pin(Controller::reload(self))
+    }
+}
+
 impl Controller {
     /// The gateway it reloads.
     pub fn gateway(&self) -> &Arc<Gateway> {
@@ -2282,8 +2272,6 @@ pub async fn run_with(
         .unwrap_or_else(crate::notify::Notifier::from_env);
     let gw = Arc::new(Gateway::start(config).await?);
     let inner = gw.shutdown_token();
-    let _ = notifier.ready();
-    tokio::spawn(notifier.clone().run_watchdog(|| true, inner.clone()));
     let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -2291,13 +2279,37 @@ pub async fn run_with(
             None
         }
     };
-    let controller = Controller {
+    let controller = Arc::new(Controller {
         gw: gw.clone(),
         path: config_path,
         notifier: notifier.clone(),
         set_log_level: hooks.set_log_level,
         lock: tokio::sync::Mutex::new(()),
-    };
+    });
+    let admin_cfg = gw.config().admin.clone();
+    if let Some(addr) = admin_cfg.listen {
+        let token = match admin_cfg.token.as_ref().map(|t| t.resolve()).transpose() {
+            Ok(t) => t,
+            Err(e) => {
+                gw.shutdown_ref(Duration::from_secs(1)).await;
+                return Err(StartError::Config(format!("admin.token: {e}")));
+            }
+        };
+        let listener = match TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(source) => {
+                gw.shutdown_ref(Duration::from_secs(1)).await;
+                return Err(StartError::Listen { addr, source });
+            }
+        };
+        if let Ok(a) = listener.local_addr() {
+            tracing::info!(addr = %a, "admin API listening");
+        }
+        let backend: Arc<dyn crate::admin::AdminBackend> = controller.clone();
+        tokio::spawn(crate::admin::serve(listener, backend, token, inner.clone()));
+    }
+    let _ = notifier.ready();
+    tokio::spawn(notifier.clone().run_watchdog(|| true, inner.clone()));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,

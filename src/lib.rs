@@ -8,12 +8,14 @@
 //! (carrier binds) → back with the gateway's id from [`ids`]; its receipt
 //! finds the ESME again through [`dlr`].
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod dlr;
 pub mod gateway;
 pub mod ids;
+pub mod logging;
 pub mod notify;
 pub mod routing;
 pub mod sim;

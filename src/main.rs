@@ -4,7 +4,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use telegate::config::{LogConfig, LogFormat};
 use tokio_util::sync::CancellationToken;
 
 // Many small short-lived allocations per message (PDU bodies, receipts):
@@ -27,6 +28,9 @@ enum Command {
         /// The configuration file.
         #[arg(long, short)]
         config: PathBuf,
+        /// Log format; overrides `[log].format`.
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        log_format: Option<LogFormatArg>,
     },
     /// Validate a configuration file and print what would run.
     CheckConfig {
@@ -46,11 +50,63 @@ enum Command {
         /// ESME listen address.
         #[arg(long, default_value = "127.0.0.1:2775")]
         listen: std::net::SocketAddr,
+        /// Log format.
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        log_format: Option<LogFormatArg>,
     },
+    /// Ask a running gateway's admin API for its health or status, or to
+    /// reload its configuration. Prints the answer as JSON; exits 0 on
+    /// success, 1 when the gateway answers with an error (not ready, a
+    /// refused reload), 69 when it cannot be reached.
+    Admin {
+        /// The admin API's address [default: http://127.0.0.1:9776].
+        #[arg(long, value_name = "URL", conflicts_with = "config")]
+        url: Option<String>,
+        /// Take the address and token from `[admin]` of this
+        /// configuration file.
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Read the bearer token from the first line of this file
+        /// (overrides `[admin].token`).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+enum AdminAction {
+    /// Readiness and carrier binds (`GET /health`); exits 1 when not ready.
+    Health,
+    /// Binds, windows, queues, config version (`GET /status`).
+    Status,
+    /// Reload the configuration file (`POST /reload`); exits 1 when the new
+    /// file is refused (the old configuration stays in force).
+    Reload,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(f: LogFormatArg) -> LogFormat {
+        match f {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
 }
 
 /// EX_USAGE from sysexits.h: a bad configuration.
 const EX_USAGE: u8 = 64;
+/// EX_UNAVAILABLE: the admin API cannot be reached.
+const EX_UNAVAILABLE: u8 = 69;
 /// EX_SOFTWARE: the gateway failed at run time.
 const EX_SOFTWARE: u8 = 70;
 
@@ -69,7 +125,7 @@ fn main() -> ExitCode {
                 ExitCode::from(EX_USAGE)
             }
         },
-        Command::Run { config } => {
+        Command::Run { config, log_format } => {
             let cfg = match telegate::config::Config::load(&config) {
                 Ok(c) => c,
                 Err(e) => {
@@ -77,17 +133,36 @@ fn main() -> ExitCode {
                     return ExitCode::from(EX_USAGE);
                 }
             };
-            init_logging();
+            let log = match init_logging(&cfg.log, log_format) {
+                Ok(h) => h,
+                Err(code) => return code,
+            };
             runtime(|shutdown| async move {
-                telegate::gateway::run(cfg, Some(config), shutdown)
+                let hooks = telegate::gateway::RunHooks {
+                    notifier: None,
+                    set_log_level: Some(Box::new(move |level: &str| log.set_level(level))),
+                };
+                telegate::gateway::run_with(cfg, Some(config), shutdown, hooks)
                     .await
                     .map_err(|e| e.to_string())
             })
         }
-        Command::Demo { once, listen } => {
-            init_logging();
+        Command::Demo {
+            once,
+            listen,
+            log_format,
+        } => {
+            if let Err(code) = init_logging(&LogConfig::default(), log_format) {
+                return code;
+            }
             runtime(|shutdown| async move { telegate::demo::run(listen, once, shutdown).await })
         }
+        Command::Admin {
+            url,
+            config,
+            token_file,
+            action,
+        } => admin(url, config, token_file, action),
     }
 }
 
@@ -116,13 +191,110 @@ fn hash_password() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TELEGATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .init();
+/// Installs the logger as `cfg` says, with `format` overriding its format.
+fn init_logging(
+    cfg: &LogConfig,
+    format: Option<LogFormatArg>,
+) -> Result<telegate::logging::LogHandle, ExitCode> {
+    let mut cfg = cfg.clone();
+    if let Some(f) = format {
+        cfg.format = f.into();
+    }
+    telegate::logging::init(&cfg).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(EX_USAGE)
+    })
+}
+
+/// `telegate admin`: one request to the admin API, its JSON answer printed.
+fn admin(
+    url: Option<String>,
+    config: Option<PathBuf>,
+    token_file: Option<PathBuf>,
+    action: AdminAction,
+) -> ExitCode {
+    use telegate::admin::client;
+    use telegate::config::Secret;
+
+    let (addr, mut token) = match config {
+        Some(path) => {
+            let cfg = match telegate::config::Config::load(&path) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(EX_USAGE);
+                }
+            };
+            let Some(listen) = cfg.admin.listen else {
+                eprintln!(
+                    "{}: [admin].listen is not set: the gateway serves no admin API",
+                    path.display()
+                );
+                return ExitCode::from(EX_USAGE);
+            };
+            let token = match cfg.admin.token.as_ref().map(Secret::resolve).transpose() {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("admin.token: {e}");
+                    return ExitCode::from(EX_USAGE);
+                }
+            };
+            (client::connect_addr(listen), token)
+        }
+        None => match client::resolve_url(url.as_deref().unwrap_or(client::DEFAULT_URL)) {
+            Ok(a) => (a, None),
+            Err(e) => {
+                eprintln!("--url {e}");
+                return ExitCode::from(EX_USAGE);
+            }
+        },
+    };
+    if let Some(file) = token_file {
+        match (Secret::File { file }).resolve() {
+            Ok(t) => token = Some(t),
+            Err(e) => {
+                eprintln!("--token-file: {e}");
+                return ExitCode::from(EX_USAGE);
+            }
+        }
+    }
+    let (method, path) = match action {
+        AdminAction::Health => (hyper::Method::GET, "/health"),
+        AdminAction::Status => (hyper::Method::GET, "/status"),
+        AdminAction::Reload => (hyper::Method::POST, "/reload"),
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::from(EX_SOFTWARE);
+        }
+    };
+    let answer = rt.block_on(client::request(addr, method, path, token.as_deref()));
+    let (status, body) = match answer {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("telegate: {e}");
+            return ExitCode::from(EX_UNAVAILABLE);
+        }
+    };
+    match serde_json::from_str::<serde_json::Value>(&body) {
+        Ok(v) => println!(
+            "{}",
+            serde_json::to_string_pretty(&v).unwrap_or_else(|_| body.clone())
+        ),
+        Err(_) if body.trim().is_empty() => {}
+        Err(_) => println!("{}", body.trim_end()),
+    }
+    if (200..300).contains(&status) {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("telegate: the admin API answered HTTP {status}");
+        ExitCode::from(1)
+    }
 }
 
 /// Runs `f` on a multi-threaded runtime, cancelling its token on SIGINT or

@@ -23,7 +23,13 @@ fn free_port() -> u16 {
 
 /// The config file: one ESME listener on `port`, `esme1` with
 /// `throughput`, the simulator as carrier `c1`, the store in `dir`.
-fn write_config(path: &Path, dir: &Path, port: u16, smsc: &SmscHandle, throughput: u32) {
+fn write_config(
+    path: &Path,
+    dir: &Path,
+    (port, admin_port): (u16, u16),
+    smsc: &SmscHandle,
+    throughput: u32,
+) {
     let text = GatewayConfig::new()
         .server("listen", format!("[\"127.0.0.1:{port}\"]"))
         .server("window", "512")
@@ -32,6 +38,7 @@ fn write_config(path: &Path, dir: &Path, port: u16, smsc: &SmscHandle, throughpu
         .carrier("c1", &smsc.addr().to_string(), &[])
         .route("", &["c1"])
         .toml(dir);
+    let text = format!("{text}\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n");
     std::fs::write(path, text).expect("write config");
 }
 
@@ -130,7 +137,8 @@ async fn sighup_reloads_and_sigterm_keeps_every_accepted_mapping() {
     std::fs::create_dir_all(&store).expect("store dir");
     let config = dir.path().join("telegate.toml");
     let port = free_port();
-    write_config(&config, &store, port, &smsc, 0);
+    let admin = free_port();
+    write_config(&config, &store, (port, admin), &smsc, 0);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
 
     // systemd's side of the notify protocol, with a 400 ms watchdog.
@@ -150,11 +158,28 @@ async fn sighup_reloads_and_sigterm_keeps_every_accepted_mapping() {
 
     // SIGHUP with a changed file: reloaded. With a broken file: refused,
     // logged, and the old configuration keeps running.
-    write_config(&config, &store, port, &smsc, 100_000);
+    write_config(&config, &store, (port, admin), &smsc, 100_000);
     d.signal("HUP");
     d.wait_log("configuration reloaded", 1).await;
     notes.expect("RELOADING=1").await;
     notes.expect("READY=1").await;
+
+    // The admin API, through `telegate admin --config`.
+    let (code, out) = admin_cli(&config, "health").await;
+    assert_eq!(code, 0, "{out}");
+    let health: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(health["ready"], true);
+    assert_eq!(health["carriers"][0]["name"], "c1");
+    let (code, out) = admin_cli(&config, "status").await;
+    assert_eq!(code, 0, "{out}");
+    let status: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(status["config_version"], 2);
+    assert_eq!(status["accounts"][0]["throughput"], 100_000);
+    assert_eq!(status["accounts"][0]["binds"], 1);
+    let (code, out) = admin_cli(&config, "reload").await;
+    assert_eq!(code, 0, "{out}");
+    let reload: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(reload["version"], 3, "{out}");
     std::fs::write(&config, "[server]\nwindow = \"many\"\n").expect("write");
     d.signal("HUP");
     d.wait_log("reload failed", 1).await;
@@ -209,7 +234,7 @@ async fn sighup_reloads_and_sigterm_keeps_every_accepted_mapping() {
     // Restarted on the same store: every accepted message's receipt finds
     // its mapping and reaches the ESME under the id it was given.
     let d2 = Daemon::start(
-        &config_after_restart(&config, &store, port, &smsc),
+        &config_after_restart(&config, &store, (port, admin), &smsc),
         &dir.path().join("run2.log"),
         &[],
     );
@@ -230,8 +255,13 @@ async fn sighup_reloads_and_sigterm_keeps_every_accepted_mapping() {
 }
 
 /// Rewrites the (broken) config file for the restart.
-fn config_after_restart(path: &Path, store: &Path, port: u16, smsc: &SmscHandle) -> PathBuf {
-    write_config(path, store, port, smsc, 0);
+fn config_after_restart(
+    path: &Path,
+    store: &Path,
+    ports: (u16, u16),
+    smsc: &SmscHandle,
+) -> PathBuf {
+    write_config(path, store, ports, smsc, 0);
     path.to_owned()
 }
 
@@ -257,4 +287,25 @@ impl Notes {
             seen.push(msg);
         }
     }
+}
+
+/// Runs `telegate admin --config <config> <what>`: exit code and stdout.
+async fn admin_cli(config: &Path, what: &str) -> (i32, String) {
+    let config = config.to_owned();
+    let what = what.to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .arg("admin")
+            .arg("--config")
+            .arg(&config)
+            .arg(&what)
+            .output()
+            .expect("telegate admin runs")
+    })
+    .await
+    .expect("join");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
 }

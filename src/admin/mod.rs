@@ -1,0 +1,548 @@
+//! The local HTTP admin API: `GET /health`, `GET /status`, `POST /reload`.
+//!
+//! The server only speaks HTTP; what the answers say comes from an
+//! [`AdminBackend`] the gateway implements (its reload controller, its
+//! carrier pools). Answers are JSON. When a token is configured every
+//! request must carry `Authorization: Bearer <token>`, else `401`.
+//!
+//! Everything a client controls is bounded: connections at once, the
+//! request head (size and read time), the request body (size and read
+//! time). [`client`] is the other end, used by `telegate admin`.
+
+pub mod client;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ALLOW, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Connections served at once; more are closed at accept.
+const MAX_CONNECTIONS: usize = 32;
+/// Largest request head (request line and headers) read.
+const MAX_HEAD: usize = 16 * 1024;
+/// How long a client may take to send a request head.
+const HEAD_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request body read; no route needs one.
+const MAX_BODY: usize = 4 * 1024;
+/// How long a client may take to send a request body.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long open connections get to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Whether the gateway is ready, and its carriers' binds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Ready to take traffic: started, and not shutting down. `GET
+    /// /health` answers 503 when false.
+    pub ready: bool,
+    /// Every configured carrier.
+    pub carriers: Vec<CarrierHealth>,
+}
+
+/// One carrier's binds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarrierHealth {
+    /// The carrier's name (`[[carrier]].name`).
+    pub name: String,
+    /// Binds currently up.
+    pub binds_up: u32,
+    /// Binds configured (`[[carrier]].binds`).
+    pub binds_configured: u32,
+}
+
+/// What a successful reload did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadOutcome {
+    /// The config version now in force (counts successful loads).
+    pub version: u64,
+    /// What changed, one item each (`carrier c1: window 32 -> 64`).
+    pub changes: Vec<String>,
+    /// Changes that need a restart and were not applied
+    /// (`server.listen`).
+    pub ignored: Vec<String>,
+}
+
+/// What the admin API asks of the gateway.
+pub trait AdminBackend: Send + Sync + 'static {
+    /// Readiness and per-carrier binds, for `GET /health`.
+    fn health(&self) -> Health;
+
+    /// Everything worth looking at (binds, windows, queue depths, config
+    /// version…), for `GET /status`. Never message text or phone numbers.
+    fn status(&self) -> serde_json::Value;
+
+    /// Re-reads the config file and applies it, for `POST /reload`. On
+    /// error the old config stays in force and the message says what is
+    /// wrong (file, line and key).
+    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<ReloadOutcome, String>> + Send + '_>>;
+}
+
+type Body = Full<Bytes>;
+
+struct State {
+    backend: Arc<dyn AdminBackend>,
+    /// SHA-256 of the token: comparing digests takes the same time
+    /// whatever the lengths of the token and the guess.
+    token: Option<[u8; 32]>,
+}
+
+/// Serves the admin API on `listener` until `shutdown` is cancelled, then
+/// lets open requests finish for a few seconds.
+///
+/// With a `token`, every request needs `Authorization: Bearer <token>`.
+pub async fn serve(
+    listener: TcpListener,
+    backend: Arc<dyn AdminBackend>,
+    token: Option<String>,
+    shutdown: CancellationToken,
+) {
+    let state = Arc::new(State {
+        backend,
+        token: token.map(|t| digest(t.as_bytes())),
+    });
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, token = state.token.is_some(), "admin API listening");
+    }
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let tracker = TaskTracker::new();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "admin API: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(peer = %peer.ip(), "admin API: connection limit reached; refusing");
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let state = state.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            let _slot = slot;
+            let service = hyper::service::service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(&state, peer, req).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEAD_READ_TIMEOUT)
+                .max_buf_size(MAX_HEAD)
+                .serve_connection(TokioIo::new(tcp), service);
+            tokio::pin!(conn);
+            let r = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    match tokio::time::timeout(SHUTDOWN_GRACE, conn.as_mut()).await {
+                        Ok(r) => r,
+                        Err(_) => Ok(()),
+                    }
+                }
+            };
+            if let Err(e) = r {
+                tracing::debug!(peer = %peer.ip(), error = %e, "admin API: connection error");
+            }
+        });
+    }
+    drop(listener);
+    tracker.close();
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await;
+}
+
+async fn handle(state: &State, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+    if let Some(want) = &state.token {
+        if !authorized(want, req.headers().get(AUTHORIZATION)) {
+            tracing::info!(peer = %peer.ip(), "admin API: request without a valid token refused");
+            let mut r = error(StatusCode::UNAUTHORIZED, "unauthorized");
+            r.headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return r;
+        }
+    }
+    let route = match req.uri().path() {
+        "/health" => Route::Health,
+        "/status" => Route::Status,
+        "/reload" => Route::Reload,
+        _ => return error(StatusCode::NOT_FOUND, "not found"),
+    };
+    let allowed = route.method();
+    if req.method() != allowed {
+        let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+        r.headers_mut().insert(
+            ALLOW,
+            HeaderValue::from_static(if allowed == Method::POST {
+                "POST"
+            } else {
+                "GET"
+            }),
+        );
+        return r;
+    }
+    // No route takes a body, but one within the limit is read (and
+    // ignored) so the connection stays usable.
+    let body = Limited::new(req.into_body(), MAX_BODY).collect();
+    match tokio::time::timeout(BODY_READ_TIMEOUT, body).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(_)) => return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+        Err(_) => return error(StatusCode::REQUEST_TIMEOUT, "request body too slow"),
+    }
+    match route {
+        Route::Health => {
+            let h = state.backend.health();
+            let status = if h.ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            json(status, &h)
+        }
+        Route::Status => json(StatusCode::OK, &state.backend.status()),
+        Route::Reload => {
+            tracing::info!(peer = %peer.ip(), "admin API: reload requested");
+            match state.backend.reload().await {
+                Ok(outcome) => json(StatusCode::OK, &outcome),
+                // The request was fine; the config file it asked to load
+                // was not, and the old one stays.
+                Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, &e),
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Health,
+    Status,
+    Reload,
+}
+
+impl Route {
+    fn method(self) -> Method {
+        match self {
+            Route::Health | Route::Status => Method::GET,
+            Route::Reload => Method::POST,
+        }
+    }
+}
+
+fn digest(b: &[u8]) -> [u8; 32] {
+    Sha256::digest(b).into()
+}
+
+/// Whether `header` is `Bearer <token>` for the token whose digest is
+/// `want`, compared in constant time.
+fn authorized(want: &[u8; 32], header: Option<&HeaderValue>) -> bool {
+    let Some(v) = header.map(HeaderValue::as_bytes) else {
+        return false;
+    };
+    let Some((scheme, token)) = v.split_at_checked(7) else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer ") {
+        return false;
+    }
+    let got = digest(token);
+    let diff = want
+        .iter()
+        .zip(got.iter())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    std::hint::black_box(diff) == 0
+}
+
+fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_vec(value) {
+        Ok(mut body) => {
+            body.push(b'\n');
+            let mut r = Response::new(Full::new(Bytes::from(body)));
+            *r.status_mut() = status;
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r
+        }
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot encode the answer: {e}"),
+        ),
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response<Body> {
+    #[derive(Serialize)]
+    struct Error<'a> {
+        error: &'a str,
+    }
+    let mut body = serde_json::to_vec(&Error { error: message }).unwrap_or_default();
+    body.push(b'\n');
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client::{request, ClientError};
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const TOKEN: &str = "0123456789abcdef-token";
+
+    #[derive(Debug, Default)]
+    struct Fake {
+        ready: AtomicBool,
+        fail_reload: AtomicBool,
+        version: AtomicU64,
+    }
+
+    impl AdminBackend for Fake {
+        fn health(&self) -> Health {
+            Health {
+                ready: self.ready.load(Ordering::SeqCst),
+                carriers: vec![CarrierHealth {
+                    name: "c1".into(),
+                    binds_up: 1,
+                    binds_configured: 2,
+                }],
+            }
+        }
+
+        fn status(&self) -> serde_json::Value {
+            serde_json::json!({ "config_version": self.version.load(Ordering::SeqCst) })
+        }
+
+        fn reload(
+            &self,
+        ) -> Pin<Box<dyn Future<Output = Result<ReloadOutcome, String>> + Send + '_>> {
+            Box::pin(async move {
+                if self.fail_reload.load(Ordering::SeqCst) {
+                    return Err("/etc/telegate.toml: line 7: carrier[0].window: must be > 0".into());
+                }
+                let version = self.version.fetch_add(1, Ordering::SeqCst) + 1;
+                Ok(ReloadOutcome {
+                    version,
+                    changes: vec!["route count 1 -> 2".into()],
+                    ignored: vec!["server.listen".into()],
+                })
+            })
+        }
+    }
+
+    async fn start(token: Option<&str>) -> (SocketAddr, Arc<Fake>, CancellationToken) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let fake = Arc::new(Fake::default());
+        fake.ready.store(true, Ordering::SeqCst);
+        let stop = CancellationToken::new();
+        tokio::spawn(serve(
+            l,
+            fake.clone(),
+            token.map(str::to_owned),
+            stop.clone(),
+        ));
+        (addr, fake, stop)
+    }
+
+    fn parse(body: &str) -> serde_json::Value {
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}"))
+    }
+
+    #[tokio::test]
+    async fn routes() {
+        let (addr, fake, stop) = start(None).await;
+
+        let (st, body) = request(addr, Method::GET, "/health", None).await.unwrap();
+        assert_eq!(st, 200);
+        let h: Health = serde_json::from_str(&body).unwrap();
+        assert!(h.ready);
+        assert_eq!(h.carriers[0].name, "c1");
+        assert_eq!(h.carriers[0].binds_up, 1);
+        assert_eq!(h.carriers[0].binds_configured, 2);
+
+        fake.ready.store(false, Ordering::SeqCst);
+        let (st, body) = request(addr, Method::GET, "/health", None).await.unwrap();
+        assert_eq!(st, 503);
+        assert_eq!(parse(&body)["ready"], false);
+        assert_eq!(parse(&body)["carriers"][0]["binds_up"], 1);
+
+        let (st, body) = request(addr, Method::GET, "/status", None).await.unwrap();
+        assert_eq!(st, 200);
+        assert_eq!(parse(&body)["config_version"], 0);
+
+        let (st, body) = request(addr, Method::POST, "/reload", None).await.unwrap();
+        assert_eq!(st, 200);
+        let o: ReloadOutcome = serde_json::from_str(&body).unwrap();
+        assert_eq!(o.version, 1);
+        assert_eq!(o.ignored, ["server.listen"]);
+
+        fake.fail_reload.store(true, Ordering::SeqCst);
+        let (st, body) = request(addr, Method::POST, "/reload", None).await.unwrap();
+        assert_eq!(st, 422);
+        let e = parse(&body);
+        assert!(
+            e["error"]
+                .as_str()
+                .unwrap()
+                .contains("line 7: carrier[0].window"),
+            "{e}"
+        );
+        // The failed reload did not move the version.
+        let (_, body) = request(addr, Method::GET, "/status", None).await.unwrap();
+        assert_eq!(parse(&body)["config_version"], 1);
+
+        let (st, body) = request(addr, Method::GET, "/nope", None).await.unwrap();
+        assert_eq!(st, 404);
+        assert_eq!(parse(&body)["error"], "not found");
+        let (st, _) = request(addr, Method::GET, "/health/x", None).await.unwrap();
+        assert_eq!(st, 404);
+
+        let (st, _) = request(addr, Method::GET, "/reload", None).await.unwrap();
+        assert_eq!(st, 405);
+        let (st, _) = request(addr, Method::POST, "/health", None).await.unwrap();
+        assert_eq!(st, 405);
+        let (st, _) = request(addr, Method::DELETE, "/status", None)
+            .await
+            .unwrap();
+        assert_eq!(st, 405);
+
+        // Query strings do not change the route.
+        let (st, _) = request(addr, Method::GET, "/status?x=1", None)
+            .await
+            .unwrap();
+        assert_eq!(st, 200);
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn token_required() {
+        let (addr, _fake, stop) = start(Some(TOKEN)).await;
+        for (method, path) in [
+            (Method::GET, "/health"),
+            (Method::GET, "/status"),
+            (Method::POST, "/reload"),
+            (Method::GET, "/nope"),
+        ] {
+            let (st, body) = request(addr, method.clone(), path, None).await.unwrap();
+            assert_eq!(st, 401, "{method} {path} without a token");
+            assert_eq!(parse(&body)["error"], "unauthorized");
+            for wrong in ["", "x", "0123456789abcdef-tokem", "0123456789abcdef-token2"] {
+                let (st, _) = request(addr, method.clone(), path, Some(wrong))
+                    .await
+                    .unwrap();
+                assert_eq!(st, 401, "{method} {path} with {wrong:?}");
+            }
+        }
+        let (st, _) = request(addr, Method::GET, "/health", Some(TOKEN))
+            .await
+            .unwrap();
+        assert_eq!(st, 200);
+        let (st, _) = request(addr, Method::POST, "/reload", Some(TOKEN))
+            .await
+            .unwrap();
+        assert_eq!(st, 200);
+        let (st, _) = request(addr, Method::GET, "/nope", Some(TOKEN))
+            .await
+            .unwrap();
+        assert_eq!(st, 404);
+        stop.cancel();
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        let want = digest(TOKEN.as_bytes());
+        let h = |s: &str| HeaderValue::from_str(s).unwrap();
+        assert!(authorized(&want, Some(&h(&format!("Bearer {TOKEN}")))));
+        assert!(authorized(&want, Some(&h(&format!("bearer {TOKEN}")))));
+        assert!(!authorized(&want, None));
+        assert!(!authorized(&want, Some(&h(TOKEN))));
+        assert!(!authorized(&want, Some(&h(&format!("Basic {TOKEN}")))));
+        assert!(!authorized(&want, Some(&h(&format!("Bearer  {TOKEN}")))));
+        assert!(!authorized(&want, Some(&h("Bearer"))));
+    }
+
+    /// Raw request bytes in, the whole raw answer out (the server closes
+    /// because of `Connection: close`).
+    async fn raw(addr: SocketAddr, req: &[u8]) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(req).await.unwrap();
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+            .await
+            .expect("answer in time")
+            .unwrap();
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[tokio::test]
+    async fn bounded_requests() {
+        let (addr, _fake, stop) = start(None).await;
+        // A body over the limit.
+        let big = "x".repeat(MAX_BODY + 1);
+        let req = format!(
+            "POST /reload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{big}",
+            big.len()
+        );
+        let ans = raw(addr, req.as_bytes()).await;
+        assert!(ans.starts_with("HTTP/1.1 413"), "{ans}");
+
+        // A head over the limit is refused without a response body from
+        // the backend (hyper answers 431 or closes).
+        let req = format!(
+            "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "y".repeat(MAX_HEAD + 1)
+        );
+        let ans = raw(addr, req.as_bytes()).await;
+        assert!(ans.is_empty() || ans.starts_with("HTTP/1.1 431"), "{ans}");
+
+        // A body within the limit is read and ignored.
+        let ans = raw(
+            addr,
+            b"POST /reload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
+        )
+        .await;
+        assert!(ans.starts_with("HTTP/1.1 200"), "{ans}");
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn shutdown_stops_serving() {
+        let (addr, _fake, stop) = start(None).await;
+        let (st, _) = request(addr, Method::GET, "/health", None).await.unwrap();
+        assert_eq!(st, 200);
+        stop.cancel();
+        let mut refused = false;
+        for _ in 0..200 {
+            if let Err(ClientError::Connect { .. }) =
+                request(addr, Method::GET, "/health", None).await
+            {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(refused, "still serving after shutdown");
+    }
+}
