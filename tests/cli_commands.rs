@@ -118,6 +118,8 @@ fn check_config_accepts_the_example() {
     for want in [
         "listen smpp 0.0.0.0:2775",
         "listen smpp+tls 0.0.0.0:3550",
+        "listen metrics 127.0.0.1:9775",
+        "listen admin 127.0.0.1:9776",
         "accounts: 2",
         "account acme (sid AC5f3c0001)",
         "account globex",

@@ -190,6 +190,17 @@ impl Config {
         for addr in &self.server.tls_listen {
             let _ = writeln!(s_, "listen smpp+tls {addr}");
         }
+        if let Some(addr) = self.metrics.listen {
+            let _ = writeln!(s_, "listen metrics {addr} (GET /metrics)");
+        }
+        if let Some(addr) = self.admin.listen {
+            let auth = if self.admin.token.is_some() {
+                "token"
+            } else {
+                "no token"
+            };
+            let _ = writeln!(s_, "listen admin {addr} ({auth})");
+        }
         let _ = writeln!(s_, "accounts: {}", self.accounts.len());
         for a in &self.accounts {
             let binds: Vec<&str> = a.bind_types.iter().map(|b| b.as_str()).collect();
