@@ -14,6 +14,7 @@ pub mod demo;
 pub mod dlr;
 pub mod gateway;
 pub mod ids;
+pub mod metrics;
 pub mod routing;
 pub mod sim;
 pub mod smpp;
