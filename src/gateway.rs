@@ -30,6 +30,9 @@ use crate::dlr::late::{late_key, LateQueue};
 use crate::dlr::rewrite as receipts;
 use crate::dlr::{self, DlrStore, HeldQueues, LogStore};
 use crate::ids::{format_id, parse_id, IdGenerator};
+use crate::metrics::{
+    self, AccountMetrics, Delivery, DlrResult, MessageResult, MoResult, Throttle,
+};
 use crate::routing::{AccountIdx, CarrierIdx, MoTable, RoutingTable};
 use crate::smpp::carrier::{BindState, CarrierPool, DlrMeta, SendError};
 use crate::smpp::io::{Out, OutTx};
@@ -124,12 +127,15 @@ pub(crate) struct AccountRt {
     room: tokio::sync::Notify,
     /// Items in this account's held queue (changed under the queues' lock).
     held: AtomicUsize,
+    /// Its metric handles (room for `carriers` carriers).
+    pub(crate) metrics: AccountMetrics,
 }
 
 impl AccountRt {
-    fn new(idx: AccountIdx, cfg: AccountConfig) -> AccountRt {
+    fn new(idx: AccountIdx, cfg: AccountConfig, carriers: usize) -> AccountRt {
         AccountRt {
             idx,
+            metrics: AccountMetrics::new(cfg.sid(), carriers),
             sid: Arc::from(cfg.sid()),
             system_id: Arc::from(cfg.system_id.as_str()),
             bucket: TokenBucket::new(cfg.throughput, cfg.throughput),
@@ -460,6 +466,7 @@ impl Core {
             let table = self.routes.load();
             let Some(route) = table.lookup(account.idx, ton, npi, dest) else {
                 tracing::info!(account = %account.sid, "no route for destination");
+                account.metrics.message(None, MessageResult::NoRoute);
                 return Err(CommandStatus::ESME_RINVDSTADR);
             };
             let mut n = 0;
@@ -478,6 +485,8 @@ impl Core {
             }
         }
         let mut round: u32 = 0;
+        // The carrier the metrics name for a message that fails.
+        let mut last = exclude;
         loop {
             let mut retry_at: Option<Instant> = None;
             for (i, &c) in cands.iter().enumerate() {
@@ -485,14 +494,20 @@ impl Core {
                     continue;
                 }
                 let pool = &self.carriers[c as usize];
+                last = Some(c);
                 match pool.send(frame, Some(meta.clone()), deadline).await {
-                    Ok(resp) if resp.command_status.is_ok() => return Ok(()),
+                    Ok(resp) if resp.command_status.is_ok() => {
+                        let carrier = Some((c as usize, &*pool.name));
+                        account.metrics.message(carrier, MessageResult::Ok);
+                        return Ok(());
+                    }
                     Ok(resp) => {
                         let st = resp.command_status;
                         if st == CommandStatus::ESME_RTHROTTLED
                             || st == CommandStatus::ESME_RMSGQFUL
                         {
                             pool.push_back();
+                            account.metrics.throttled(Throttle::Carrier);
                             outcome.throttled = Some(st);
                             retry_at = earliest(retry_at, pool.paused_until());
                         } else {
@@ -525,6 +540,8 @@ impl Core {
             tokio::time::sleep_until(at.into()).await;
             round += 1;
         }
+        let carrier = last.map(|c| (c as usize, &*self.carriers[c as usize].name));
+        account.metrics.message(carrier, outcome.result());
         Err(outcome.status())
     }
 
@@ -712,6 +729,7 @@ impl Core {
         }
         let Some(cid) = receipts::receipt_message_id(&sm) else {
             self.stats.dlr_unmatched.fetch_add(1, Ordering::Relaxed);
+            metrics::dlr(DlrResult::Unmatched);
             tracing::info!(carrier = %carrier, "receipt without a message id");
             return Inbound::Done(CommandStatus::ESME_ROK);
         };
@@ -753,6 +771,7 @@ impl Core {
         let status = match m {
             None => {
                 self.stats.dlr_unmatched.fetch_add(1, Ordering::Relaxed);
+                metrics::dlr(DlrResult::Unmatched);
                 tracing::info!(carrier = %carrier, "receipt matches no submitted message");
                 CommandStatus::ESME_ROK
             }
@@ -828,6 +847,7 @@ impl Core {
     }
 
     fn receipt_matched(self: &Arc<Self>, m: dlr::Mapping, sm: SubmitSm) -> Inbound {
+        metrics::dlr(DlrResult::Matched);
         let state = receipts::receipt_state(&sm);
         if let Some(s) = state {
             let is_final = !matches!(
@@ -875,6 +895,7 @@ impl Core {
         );
         let Some(idx) = owner else {
             self.stats.mo_unknown.fetch_add(1, Ordering::Relaxed);
+            metrics::mo(MoResult::NoOwner);
             tracing::info!(carrier = %carrier, "MO for a number no account owns");
             return Inbound::Done(CommandStatus::ESME_RINVDSTADR);
         };
@@ -1006,10 +1027,12 @@ impl Core {
         match pushed {
             Ok(()) => {
                 self.stats.held.fetch_add(1, Ordering::Relaxed);
+                metrics::delivery(kind, Delivery::Held);
                 CommandStatus::ESME_ROK
             }
             Err(_) => {
                 self.stats.held_full.fetch_add(1, Ordering::Relaxed);
+                metrics::delivery(kind, Delivery::HeldFull);
                 if self.held_full_log.allow() {
                     tracing::warn!(account = %account.sid, "held-delivery queue full; carrier told ESME_RMSGQFUL");
                 }
@@ -1061,6 +1084,7 @@ impl Core {
                 DeliverKind::Mo => &self.stats.mo_delivered,
             };
             counter.fetch_add(1, Ordering::Relaxed);
+            metrics::delivery(d.kind, Delivery::Delivered);
         } else if status == CommandStatus::ESME_RX_T_APPN
             || status == CommandStatus::ESME_RTHROTTLED
             || status == CommandStatus::ESME_RMSGQFUL
@@ -1125,6 +1149,7 @@ impl Core {
             _ => return,
         };
         drop(body);
+        let received = Instant::now();
         let gw = self.ids.next();
         let seed = seed.unwrap_or(gw);
         let first = {
@@ -1146,7 +1171,8 @@ impl Core {
             registered_delivery,
             account,
             guard: Some(guard),
-            deadline: Instant::now() + self.server.submit_deadline.get(),
+            received,
+            deadline: received + self.server.submit_deadline.get(),
         });
         let Some(first) = first else {
             // No route: the task path answers it (and logs it).
@@ -1173,12 +1199,19 @@ impl Core {
                 let answer = self.answer(d.command, d.esme_seq, d.gw, Ok(()), &d.account);
                 drop(d.guard.take());
                 let _ = d.out.send(answer);
+                let carrier = Some((pool.idx as usize, &*pool.name));
+                d.account.metrics.message(carrier, MessageResult::Ok);
+                d.account
+                    .metrics
+                    .submit_latency
+                    .record(d.received.elapsed());
                 return;
             }
             Ok(p) => {
                 let st = p.command_status;
                 if st == CommandStatus::ESME_RTHROTTLED || st == CommandStatus::ESME_RMSGQFUL {
                     pool.push_back();
+                    d.account.metrics.throttled(Throttle::Carrier);
                     outcome.throttled = Some(st);
                 } else {
                     tracing::info!(carrier = %pool.name, account = %d.account.sid, status = %st, "carrier rejected message");
@@ -1217,6 +1250,10 @@ impl Core {
             let answer = core.answer(d.command, d.esme_seq, d.gw, r, &d.account);
             drop(d.guard.take());
             let _ = d.out.send(answer);
+            d.account
+                .metrics
+                .submit_latency
+                .record(d.received.elapsed());
         });
     }
 
@@ -1235,7 +1272,9 @@ impl Core {
                 for a in &self.accounts {
                     a.held.store(q.account_len(&a.system_id), Ordering::Release);
                 }
+                metrics::set_held_deliveries(q.len());
             }
+            metrics::set_dlr_store_entries(self.dlr.len());
             for a in &self.accounts {
                 if a.has_receiver() {
                     self.drain_held(a);
@@ -1264,6 +1303,8 @@ pub(crate) struct Direct {
     /// The ESME session's window slot, freed just before the answer is
     /// queued (so the ESME's next request never meets a full window).
     guard: Option<InflightGuard>,
+    /// When the ESME's request was taken in (submit latency).
+    received: Instant,
     deadline: Instant,
 }
 
@@ -1367,6 +1408,19 @@ struct Outcome {
 }
 
 impl Outcome {
+    /// The `telegate_messages_total` result, in the order of [`Outcome::status`].
+    fn result(&self) -> MessageResult {
+        if self.throttled.is_some() {
+            MessageResult::Throttled
+        } else if self.rejected.is_some() {
+            MessageResult::Rejected
+        } else if self.unsure {
+            MessageResult::Timeout
+        } else {
+            MessageResult::Unavailable
+        }
+    }
+
     fn status(&self) -> CommandStatus {
         if let Some(st) = self.throttled {
             // Trying later may work.
@@ -1441,6 +1495,7 @@ pub struct Gateway {
     core: Arc<Core>,
     esme_addrs: Vec<SocketAddr>,
     tls_addrs: Vec<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl Gateway {
@@ -1448,6 +1503,9 @@ impl Gateway {
     /// the carrier binds. Listen on port 0 to get a free port (see
     /// [`Gateway::esme_addrs`]).
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
+        // Before any metric handle is made (pools and accounts make theirs).
+        metrics::init();
+        metrics::set_config_version(1);
         let config = Arc::new(config);
         let routes = RoutingTable::build(&config).map_err(StartError::Config)?;
         let mo = MoTable::build(&config).map_err(StartError::Config)?;
@@ -1481,7 +1539,10 @@ impl Gateway {
             .accounts
             .iter()
             .enumerate()
-            .map(|(i, a)| Arc::new(AccountRt::new(i as AccountIdx, a.clone())))
+            .map(|(i, a)| {
+                let n = config.carriers.len();
+                Arc::new(AccountRt::new(i as AccountIdx, a.clone(), n))
+            })
             .collect();
         let by_system_id = accounts
             .iter()
@@ -1507,10 +1568,19 @@ impl Gateway {
                 .map_err(|source| StartError::Listen { addr, source })?;
             listeners.push((l, tls.clone()));
         }
+        let metrics_listener = match config.metrics.listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Listen { addr, source })?,
+            ),
+            None => None,
+        };
         let held = HeldQueues::new(
             config.dlr.held_per_account as usize,
             config.dlr.held_ttl.get(),
-        );
+        )
+        .on_expire(|(_, kind): &(Body, DeliverKind)| metrics::delivery(*kind, Delivery::Expired));
         let core = Arc::new(Core {
             server: Arc::new(config.server.clone()),
             routes: ArcSwap::from_pointee(routes),
@@ -1553,11 +1623,24 @@ impl Gateway {
         }
         core.tracker.spawn(core.clone().housekeeping());
         core.tracker.spawn(core.clone().late_sweeper());
+        let mut metrics_addr = None;
+        if let Some(l) = metrics_listener {
+            metrics_addr = l.local_addr().ok();
+            tracing::info!(addr = ?metrics_addr, "serving metrics");
+            let (shutdown, tracker) = (core.shutdown.clone(), core.tracker.clone());
+            core.tracker.spawn(metrics::serve(l, shutdown, tracker));
+        }
         Ok(Gateway {
             core,
             esme_addrs,
             tls_addrs,
+            metrics_addr,
         })
+    }
+
+    /// Where `GET /metrics` is served (`[metrics] listen`), if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The plain-TCP listener addresses.
