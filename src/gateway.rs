@@ -31,6 +31,9 @@ use crate::dlr::late::{late_key, LateQueue};
 use crate::dlr::rewrite as receipts;
 use crate::dlr::{self, DlrStore, HeldQueues, LogStore};
 use crate::ids::{format_id, parse_id, IdGenerator};
+use crate::metrics::{
+    self, AccountMetrics, Delivery, DlrResult, MessageResult, MoResult, Throttle,
+};
 use crate::routing::{AccountIdx, CarrierIdx, MoTable, RoutingTable};
 use crate::smpp::carrier::{BindState, CarrierPool, DlrMeta, SendError};
 use crate::smpp::io::{Out, OutTx};
@@ -129,12 +132,15 @@ pub(crate) struct AccountRt {
     room: tokio::sync::Notify,
     /// Items in this account's held queue (changed under the queues' lock).
     held: AtomicUsize,
+    /// Its metric handles (room for `carriers` carriers).
+    pub(crate) metrics: AccountMetrics,
 }
 
 impl AccountRt {
-    fn new(idx: AccountIdx, cfg: AccountConfig) -> AccountRt {
+    fn new(idx: AccountIdx, cfg: AccountConfig, carriers: usize) -> AccountRt {
         AccountRt {
             idx,
+            metrics: AccountMetrics::new(cfg.sid(), carriers),
             sid: Arc::from(cfg.sid()),
             system_id: Arc::from(cfg.system_id.as_str()),
             bucket: ArcSwapOption::new(
@@ -537,6 +543,7 @@ impl Core {
         let n = {
             let Some(route) = rt.routes.lookup(account.idx, ton, npi, dest) else {
                 tracing::info!(account = %account.sid, "no route for destination");
+                account.metrics.message(None, MessageResult::NoRoute);
                 return Err(CommandStatus::ESME_RINVDSTADR);
             };
             let mut n = 0;
@@ -555,6 +562,8 @@ impl Core {
             }
         }
         let mut round: u32 = 0;
+        // The carrier the metrics name for a message that fails.
+        let mut last = exclude;
         loop {
             let mut retry_at: Option<Instant> = None;
             for (i, &c) in cands.iter().enumerate() {
@@ -565,14 +574,20 @@ impl Core {
                     open[i] = false;
                     continue;
                 };
+                last = Some(c);
                 match pool.send(frame, Some(meta.clone()), deadline).await {
-                    Ok(resp) if resp.command_status.is_ok() => return Ok(()),
+                    Ok(resp) if resp.command_status.is_ok() => {
+                        let carrier = Some((c as usize, &*pool.name));
+                        account.metrics.message(carrier, MessageResult::Ok);
+                        return Ok(());
+                    }
                     Ok(resp) => {
                         let st = resp.command_status;
                         if st == CommandStatus::ESME_RTHROTTLED
                             || st == CommandStatus::ESME_RMSGQFUL
                         {
                             pool.push_back();
+                            account.metrics.throttled(Throttle::Carrier);
                             outcome.throttled = Some(st);
                             retry_at = earliest(retry_at, pool.paused_until());
                         } else {
@@ -605,6 +620,10 @@ impl Core {
             tokio::time::sleep_until(at.into()).await;
             round += 1;
         }
+        let carrier = last
+            .and_then(|c| rt.carrier_at(c))
+            .map(|p| (usize::from(p.idx), &*p.name));
+        account.metrics.message(carrier, outcome.result());
         Err(outcome.status())
     }
 
@@ -792,6 +811,7 @@ impl Core {
         }
         let Some(cid) = receipts::receipt_message_id(&sm) else {
             self.stats.dlr_unmatched.fetch_add(1, Ordering::Relaxed);
+            metrics::dlr(DlrResult::Unmatched);
             tracing::info!(carrier = %carrier, "receipt without a message id");
             return Inbound::Done(CommandStatus::ESME_ROK);
         };
@@ -833,6 +853,7 @@ impl Core {
         let status = match m {
             None => {
                 self.stats.dlr_unmatched.fetch_add(1, Ordering::Relaxed);
+                metrics::dlr(DlrResult::Unmatched);
                 tracing::info!(carrier = %carrier, "receipt matches no submitted message");
                 CommandStatus::ESME_ROK
             }
@@ -908,6 +929,7 @@ impl Core {
     }
 
     fn receipt_matched(self: &Arc<Self>, m: dlr::Mapping, sm: SubmitSm) -> Inbound {
+        metrics::dlr(DlrResult::Matched);
         let state = receipts::receipt_state(&sm);
         if let Some(s) = state {
             let is_final = !matches!(
@@ -956,6 +978,7 @@ impl Core {
         );
         let Some(account) = owner.and_then(|idx| rt.account_at(idx)).cloned() else {
             self.stats.mo_unknown.fetch_add(1, Ordering::Relaxed);
+            metrics::mo(MoResult::NoOwner);
             tracing::info!(carrier = %carrier, "MO for a number no account owns");
             return Inbound::Done(CommandStatus::ESME_RINVDSTADR);
         };
@@ -1088,10 +1111,12 @@ impl Core {
         match pushed {
             Ok(()) => {
                 self.stats.held.fetch_add(1, Ordering::Relaxed);
+                metrics::delivery(kind, Delivery::Held);
                 CommandStatus::ESME_ROK
             }
             Err(_) => {
                 self.stats.held_full.fetch_add(1, Ordering::Relaxed);
+                metrics::delivery(kind, Delivery::HeldFull);
                 if self.held_full_log.allow() {
                     tracing::warn!(account = %account.sid, "held-delivery queue full; carrier told ESME_RMSGQFUL");
                 }
@@ -1143,6 +1168,7 @@ impl Core {
                 DeliverKind::Mo => &self.stats.mo_delivered,
             };
             counter.fetch_add(1, Ordering::Relaxed);
+            metrics::delivery(d.kind, Delivery::Delivered);
         } else if status == CommandStatus::ESME_RX_T_APPN
             || status == CommandStatus::ESME_RTHROTTLED
             || status == CommandStatus::ESME_RMSGQFUL
@@ -1207,6 +1233,7 @@ impl Core {
             _ => return,
         };
         drop(body);
+        let received = Instant::now();
         let gw = self.ids.next();
         let seed = seed.unwrap_or(gw);
         let rt = self.rt();
@@ -1228,7 +1255,8 @@ impl Core {
             registered_delivery,
             account,
             guard: Some(guard),
-            deadline: Instant::now() + rt.server.submit_deadline.get(),
+            received,
+            deadline: received + rt.server.submit_deadline.get(),
         });
         let Some(first) = first else {
             // No route: the task path answers it (and logs it).
@@ -1255,12 +1283,19 @@ impl Core {
                 let answer = self.answer(d.command, d.esme_seq, d.gw, Ok(()), &d.account);
                 drop(d.guard.take());
                 let _ = d.out.send(answer);
+                let carrier = Some((pool.idx as usize, &*pool.name));
+                d.account.metrics.message(carrier, MessageResult::Ok);
+                d.account
+                    .metrics
+                    .submit_latency
+                    .record(d.received.elapsed());
                 return;
             }
             Ok(p) => {
                 let st = p.command_status;
                 if st == CommandStatus::ESME_RTHROTTLED || st == CommandStatus::ESME_RMSGQFUL {
                     pool.push_back();
+                    d.account.metrics.throttled(Throttle::Carrier);
                     outcome.throttled = Some(st);
                 } else {
                     tracing::info!(carrier = %pool.name, account = %d.account.sid, status = %st, "carrier rejected message");
@@ -1299,6 +1334,10 @@ impl Core {
             let answer = core.answer(d.command, d.esme_seq, d.gw, r, &d.account);
             drop(d.guard.take());
             let _ = d.out.send(answer);
+            d.account
+                .metrics
+                .submit_latency
+                .record(d.received.elapsed());
         });
     }
 
@@ -1318,7 +1357,9 @@ impl Core {
                 for a in rt.accounts() {
                     a.held.store(q.account_len(&a.system_id), Ordering::Release);
                 }
+                metrics::set_held_deliveries(q.len());
             }
+            metrics::set_dlr_store_entries(self.dlr.len());
             for a in rt.accounts() {
                 if a.has_receiver() {
                     self.drain_held(a);
@@ -1359,6 +1400,7 @@ impl Core {
         let (rt, plan) = match build_runtime(Arc::new(new), Some(&prev)) {
             Ok(x) => x,
             Err(e) => {
+                metrics::config_reload(false);
                 tracing::error!(error = %e, "reload failed; the running configuration is unchanged");
                 return Err(e);
             }
@@ -1389,6 +1431,8 @@ impl Core {
         for k in &ignored {
             tracing::warn!(version, key = %k, "changed, but not reloadable; restart to apply");
         }
+        metrics::config_reload(true);
+        metrics::set_config_version(version);
         tracing::info!(
             version,
             changes = plan.changes.len(),
@@ -1524,6 +1568,11 @@ fn build_runtime(
         .map(|p| p.accounts().map(|a| a.idx).collect())
         .unwrap_or_default();
     let mut accounts: Vec<Arc<AccountRt>> = Vec::with_capacity(config.accounts.len());
+    // Carrier indexes stay below this (new ones take the lowest free).
+    let carrier_cap = prev
+        .map_or(0, |p| p.carriers.len())
+        .max(config.carriers.len())
+        + 1;
     for a in &config.accounts {
         let old = prev.and_then(|p| p.by_system_id.get(&a.system_id));
         let rt = match old {
@@ -1541,13 +1590,13 @@ fn build_runtime(
                     old.sid
                 ));
                 plan.retired_accounts.push(old.clone());
-                Arc::new(AccountRt::new(old.idx, a.clone()))
+                Arc::new(AccountRt::new(old.idx, a.clone(), carrier_cap))
             }
             None => {
                 let idx = free_index(&used).ok_or("too many accounts")?;
                 used.insert(idx);
                 plan.changes.push(format!("account {}: added", a.sid()));
-                Arc::new(AccountRt::new(idx, a.clone()))
+                Arc::new(AccountRt::new(idx, a.clone(), carrier_cap))
             }
         };
         accounts.push(rt);
@@ -1698,6 +1747,8 @@ pub(crate) struct Direct {
     /// The ESME session's window slot, freed just before the answer is
     /// queued (so the ESME's next request never meets a full window).
     guard: Option<InflightGuard>,
+    /// When the ESME's request was taken in (submit latency).
+    received: Instant,
     deadline: Instant,
 }
 
@@ -1801,6 +1852,19 @@ struct Outcome {
 }
 
 impl Outcome {
+    /// The `telegate_messages_total` result, in the order of [`Outcome::status`].
+    fn result(&self) -> MessageResult {
+        if self.throttled.is_some() {
+            MessageResult::Throttled
+        } else if self.rejected.is_some() {
+            MessageResult::Rejected
+        } else if self.unsure {
+            MessageResult::Timeout
+        } else {
+            MessageResult::Unavailable
+        }
+    }
+
     fn status(&self) -> CommandStatus {
         if let Some(st) = self.throttled {
             // Trying later may work.
@@ -1875,6 +1939,7 @@ pub struct Gateway {
     core: Arc<Core>,
     esme_addrs: Vec<SocketAddr>,
     tls_addrs: Vec<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl Gateway {
@@ -1882,6 +1947,9 @@ impl Gateway {
     /// the carrier binds. Listen on port 0 to get a free port (see
     /// [`Gateway::esme_addrs`]).
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
+        // Before any metric handle is made (pools and accounts make theirs).
+        metrics::init();
+        metrics::set_config_version(1);
         let config = Arc::new(config);
         let store_dir = config.dlr.store.clone();
         let store =
@@ -1915,10 +1983,19 @@ impl Gateway {
                 .map_err(|source| StartError::Listen { addr, source })?;
             listeners.push((l, tls.clone()));
         }
+        let metrics_listener = match config.metrics.listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Listen { addr, source })?,
+            ),
+            None => None,
+        };
         let held = HeldQueues::new(
             config.dlr.held_per_account as usize,
             config.dlr.held_ttl.get(),
-        );
+        )
+        .on_expire(|(_, kind): &(Body, DeliverKind)| metrics::delivery(*kind, Delivery::Expired));
         let core = Arc::new(Core {
             rt: ArcSwap::from_pointee(rt),
             reload_lock: tokio::sync::Mutex::new(()),
@@ -1957,11 +2034,24 @@ impl Gateway {
         }
         core.tracker.spawn(core.clone().housekeeping());
         core.tracker.spawn(core.clone().late_sweeper());
+        let mut metrics_addr = None;
+        if let Some(l) = metrics_listener {
+            metrics_addr = l.local_addr().ok();
+            tracing::info!(addr = ?metrics_addr, "serving metrics");
+            let (shutdown, tracker) = (core.shutdown.clone(), core.tracker.clone());
+            core.tracker.spawn(metrics::serve(l, shutdown, tracker));
+        }
         Ok(Gateway {
             core,
             esme_addrs,
             tls_addrs,
+            metrics_addr,
         })
+    }
+
+    /// Where `GET /metrics` is served (`[metrics] listen`), if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The plain-TCP listener addresses.
@@ -2104,6 +2194,7 @@ impl Gateway {
             Ok(c) => self.reload(c).await,
             Err(e) => {
                 let msg = e.to_string();
+                metrics::config_reload(false);
                 tracing::error!(error = %msg, "reload failed; the running configuration is unchanged");
                 Err(msg)
             }

@@ -16,6 +16,7 @@ pub mod dlr;
 pub mod gateway;
 pub mod ids;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod routing;
 pub mod sim;

@@ -17,6 +17,8 @@ pub struct HeldQueues<T> {
     ttl: Duration,
     len: usize,
     expired: u64,
+    /// Told of each item dropped because it expired (for metrics).
+    on_expire: Option<fn(&T)>,
 }
 
 impl<T> fmt::Debug for HeldQueues<T> {
@@ -40,7 +42,14 @@ impl<T> HeldQueues<T> {
             ttl,
             len: 0,
             expired: 0,
+            on_expire: None,
         }
+    }
+
+    /// Calls `f` with every item dropped because it expired.
+    pub fn on_expire(mut self, f: fn(&T)) -> HeldQueues<T> {
+        self.on_expire = Some(f);
+        self
     }
 
     /// Appends an item that expires `ttl` after `now`. A full queue
@@ -57,7 +66,8 @@ impl<T> HeldQueues<T> {
         };
         if q.len() >= self.per_account {
             let before = q.len();
-            q.retain(|(e, _)| *e > now);
+            let hook = self.on_expire;
+            q.retain(|(e, item)| keep(*e > now, item, hook));
             let dropped = before - q.len();
             self.len -= dropped;
             self.expired += dropped as u64;
@@ -81,6 +91,9 @@ impl<T> HeldQueues<T> {
                 found = Some(item);
                 break;
             }
+            if let Some(f) = self.on_expire {
+                f(&item);
+            }
             self.expired += 1;
         }
         if q.is_empty() {
@@ -92,9 +105,10 @@ impl<T> HeldQueues<T> {
     /// Drops every expired item; returns how many.
     pub fn sweep(&mut self, now: Instant) -> usize {
         let mut dropped = 0;
+        let hook = self.on_expire;
         self.queues.retain(|_, q| {
             let before = q.len();
-            q.retain(|(e, _)| *e > now);
+            q.retain(|(e, item)| keep(*e > now, item, hook));
             dropped += before - q.len();
             !q.is_empty()
         });
@@ -122,6 +136,14 @@ impl<T> HeldQueues<T> {
     pub fn expired_count(&self) -> u64 {
         self.expired
     }
+}
+
+/// `live`, after telling `hook` of an item about to be dropped.
+fn keep<T>(live: bool, item: &T, hook: Option<fn(&T)>) -> bool {
+    if let (false, Some(f)) = (live, hook) {
+        f(item);
+    }
+    live
 }
 
 #[cfg(test)]
@@ -176,5 +198,26 @@ mod tests {
         assert_eq!(h.push("b", 8, t0 + ttl * 2), Ok(()));
         assert_eq!(h.len(), 1);
         assert_eq!(h.expired_count(), 6);
+    }
+
+    #[test]
+    fn expired_items_are_reported() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static SEEN: AtomicU32 = AtomicU32::new(0);
+        let t0 = Instant::now();
+        let ttl = Duration::from_secs(10);
+        let mut h = HeldQueues::new(2, ttl).on_expire(|v: &u32| {
+            SEEN.fetch_add(*v, Ordering::Relaxed);
+        });
+        h.push("a", 1, t0).unwrap();
+        h.push("b", 10, t0).unwrap();
+        h.push("b", 20, t0).unwrap();
+        // By pop_ready, by a full queue making room, by the sweep.
+        assert_eq!(h.pop_ready("a", t0 + ttl), None);
+        h.push("b", 100, t0 + ttl).unwrap();
+        h.push("c", 1000, t0).unwrap();
+        h.sweep(t0 + ttl);
+        assert_eq!(SEEN.load(Ordering::Relaxed), 1 + 10 + 20 + 1000);
+        assert_eq!(h.expired_count(), 4);
     }
 }

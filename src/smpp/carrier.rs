@@ -21,6 +21,7 @@ use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
 use super::throttle::TokenBucket;
 use crate::config::{BindType, CarrierConfig};
 use crate::gateway::{deliver_sm_resp, Core, Inbound, LateReceipt};
+use crate::metrics::{CarrierMetrics, Side};
 use crate::routing::CarrierIdx;
 
 /// A bind's state, as logged (and exported as a metric later).
@@ -180,6 +181,8 @@ pub(crate) struct CarrierPool {
     closing: AtomicBool,
     /// Stops the binds (they unbind first).
     stop: CancellationToken,
+    /// Its metric handles.
+    pub(crate) metrics: CarrierMetrics,
 }
 
 impl CarrierPool {
@@ -204,6 +207,7 @@ impl CarrierPool {
             accepted: AtomicU64::new(0),
             closing: AtomicBool::new(false),
             stop: CancellationToken::new(),
+            metrics: CarrierMetrics::new(&cfg.name),
             cfg,
         }
     }
@@ -222,6 +226,24 @@ impl CarrierPool {
             .iter()
             .filter(|s| **s == BindState::Bound)
             .count()
+    }
+
+    /// Sets bind `i`'s state and the binds-up gauge.
+    fn set_state(&self, i: usize, state: BindState) {
+        self.slots[i].state.store(state as u8, Ordering::Relaxed);
+        self.metrics.binds_up.set(self.bound() as f64);
+    }
+
+    /// Samples the requests awaiting a response over the live binds.
+    fn sample_window(&self) {
+        let size = self.cfg.window.max(1) as usize;
+        let used: usize = self
+            .slots
+            .iter()
+            .filter_map(|s| s.conn.load_full())
+            .map(|c| size.saturating_sub(c.window.available_permits()))
+            .sum();
+        self.metrics.window_in_use.set(used as f64);
     }
 
     /// Slows the carrier down after ESME_RTHROTTLED / RMSGQFUL: pauses new
@@ -429,13 +451,15 @@ impl CarrierPool {
         let min = self.cfg.reconnect.min.get().max(Duration::from_millis(10));
         let max = self.cfg.reconnect.max.get().max(min);
         let mut backoff = min;
+        let mut first = true;
         loop {
             if shutdown.is_cancelled() {
                 break;
             }
-            self.slots[i]
-                .state
-                .store(BindState::Connecting as u8, Ordering::Relaxed);
+            if !std::mem::take(&mut first) {
+                self.metrics.reconnects.increment(1);
+            }
+            self.set_state(i, BindState::Connecting);
             let started = Instant::now();
             match self.connect_and_bind().await {
                 Ok((reader, out, writer)) => {
@@ -452,12 +476,11 @@ impl CarrierPool {
                     }
                 }
                 Err(e) => {
+                    self.metrics.bind_failures.increment(1);
                     tracing::warn!(carrier = %self.name, bind = i, error = %e, retry_ms = backoff.as_millis() as u64, "carrier bind failed");
                 }
             }
-            self.slots[i]
-                .state
-                .store(BindState::Down as u8, Ordering::Relaxed);
+            self.set_state(i, BindState::Down);
             if shutdown.is_cancelled() {
                 break;
             }
@@ -489,8 +512,9 @@ impl CarrierPool {
         } else {
             io::split(tcp)
         };
-        let mut reader = FrameReader::new(r, telegate_smpp::frame::DEFAULT_MAX_PDU_LEN);
-        let (tx, rx) = io::outbox();
+        let mut reader =
+            FrameReader::new(r, telegate_smpp::frame::DEFAULT_MAX_PDU_LEN, Side::Carrier);
+        let (tx, rx) = io::outbox(Side::Carrier);
         let writer = tokio::spawn(io::write_loop(w, rx));
         let bind = Bind {
             system_id: Bytes::from(self.cfg.system_id.clone()),
@@ -548,9 +572,7 @@ impl CarrierPool {
             can_submit: self.cfg.bind.can_submit(),
         });
         self.slots[i].conn.store(Some(conn.clone()));
-        self.slots[i]
-            .state
-            .store(BindState::Bound as u8, Ordering::Relaxed);
+        self.set_state(i, BindState::Bound);
         // Receipts and MO are handled concurrently, but bounded: when this
         // many are in progress the bind stops reading, which pushes back on
         // the carrier through TCP.
@@ -616,7 +638,10 @@ impl CarrierPool {
                     let _ = out.send(Out::Pdu(Pdu::new(seq, Body::EnquireLink)));
                     enquire_sent = Some(Instant::now());
                 }
-                _ = sweep.tick() => conn.expire(self, core, timeout),
+                _ = sweep.tick() => {
+                    conn.expire(self, core, timeout);
+                    self.sample_window();
+                }
                 _ = shutdown.cancelled() => {
                     let seq = conn.next_seq();
                     let _ = out.send(Out::Pdu(Pdu::new(seq, Body::Unbind)));
@@ -632,10 +657,9 @@ impl CarrierPool {
             }
         }
         self.slots[i].conn.store(None);
-        self.slots[i]
-            .state
-            .store(BindState::Down as u8, Ordering::Relaxed);
+        self.set_state(i, BindState::Down);
         conn.fail_all(self, core);
+        self.sample_window();
         let _ = out.send(Out::Close);
         let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
     }
@@ -676,6 +700,9 @@ impl CarrierPool {
             }
             let pending = conn.lock().remove(&pdu.sequence_number);
             if let Some(p) = pending {
+                if id == CommandId::SUBMIT_SM_RESP || id == CommandId::DATA_SM_RESP {
+                    self.metrics.latency.record(p.sent.elapsed());
+                }
                 if pdu.command_status.is_ok() {
                     self.relax();
                     self.accepted.fetch_add(1, Ordering::Relaxed);

@@ -12,6 +12,8 @@ use telegate_smpp::{DecodeError, Pdu};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
+use crate::metrics::{self, Direction, Side};
+
 /// The read half of a connection, TCP or TLS.
 pub(crate) type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
 /// The write half of a connection, TCP or TLS.
@@ -70,6 +72,8 @@ pub(crate) struct OutTx(Arc<Outbox>);
 struct Outbox {
     state: Mutex<OutState>,
     notify: Notify,
+    /// For the PDU counters.
+    side: Side,
 }
 
 #[derive(Default)]
@@ -96,6 +100,14 @@ impl OutTx {
     // `Out` comes back by value, as from a channel.
     #[allow(clippy::result_large_err)]
     pub(crate) fn send(&self, m: Out) -> Result<(), Out> {
+        let header = match &m {
+            Out::Pdu(p) => Some((p.command_id().0, p.command_status.0)),
+            Out::Reseq(b, _) => {
+                telegate_smpp::pdu::Header::peek(b).map(|h| (h.command_id.0, h.command_status.0))
+            }
+            Out::IdResp { command_id, .. } => Some((*command_id, 0)),
+            Out::Close => None,
+        };
         let mut s = self.lock();
         if s.closed || s.closing {
             return Err(m);
@@ -109,15 +121,22 @@ impl OutTx {
         if wake {
             self.0.notify.notify_one();
         }
+        // Counted once queued (outside the lock): "out" means handed to
+        // the writer, which may still lose it with the connection.
+        if let Some((id, status)) = header {
+            metrics::pdu(Direction::Out, self.0.side, id, status);
+        }
         Ok(())
     }
 }
 
-/// A connection's outbox and the receiving end for its writer task.
-pub(crate) fn outbox() -> (OutTx, OutRx) {
+/// A connection's outbox and the receiving end for its writer task;
+/// `side` labels its PDU counts.
+pub(crate) fn outbox(side: Side) -> (OutTx, OutRx) {
     let o = Arc::new(Outbox {
         state: Mutex::new(OutState::default()),
         notify: Notify::new(),
+        side,
     });
     (OutTx(o.clone()), OutRx(o))
 }
@@ -213,6 +232,7 @@ pub(crate) struct FrameReader {
     r: BoxRead,
     buf: BytesMut,
     framer: Framer,
+    side: Side,
 }
 
 impl std::fmt::Debug for FrameReader {
@@ -236,12 +256,20 @@ pub(crate) enum ReadEvent {
 }
 
 impl FrameReader {
-    pub(crate) fn new(r: BoxRead, max_pdu: u32) -> FrameReader {
+    /// A reader of frames of at most `max_pdu` octets; `side` labels its
+    /// PDU counts.
+    pub(crate) fn new(r: BoxRead, max_pdu: u32, side: Side) -> FrameReader {
         FrameReader {
             r,
             buf: BytesMut::new(),
             framer: Framer::new(max_pdu),
+            side,
         }
+    }
+
+    fn counted(&self, f: Bytes) -> ReadEvent {
+        metrics::pdu_frame(Direction::In, self.side, &f);
+        ReadEvent::Frame(f)
     }
 
     /// The next whole frame already in the buffer, without reading: lets
@@ -249,7 +277,7 @@ impl FrameReader {
     /// through its `select!` (and its timers) for each.
     pub(crate) fn buffered(&mut self) -> Option<ReadEvent> {
         match self.framer.next_frame(&mut self.buf) {
-            Ok(Some(f)) => Some(ReadEvent::Frame(f)),
+            Ok(Some(f)) => Some(self.counted(f)),
             Ok(None) => None,
             Err(e) => Some(ReadEvent::Bad(e)),
         }
@@ -259,7 +287,7 @@ impl FrameReader {
     pub(crate) async fn next(&mut self) -> io::Result<ReadEvent> {
         loop {
             match self.framer.next_frame(&mut self.buf) {
-                Ok(Some(f)) => return Ok(ReadEvent::Frame(f)),
+                Ok(Some(f)) => return Ok(self.counted(f)),
                 Ok(None) => {}
                 Err(e) => return Ok(ReadEvent::Bad(e)),
             }

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
 use crate::config::BindType;
 use crate::gateway::{AccountRt, Core};
+use crate::metrics::{self, AuthFailure, Side, Throttle};
 
 /// What a deliver_sm to the ESME carries: a receipt or an MO message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,8 +202,9 @@ where
 {
     let (r, w) = io::split(stream);
     let server = core.server();
-    let mut reader = FrameReader::new(r, server.max_pdu_len.0.min(u64::from(u32::MAX)) as u32);
-    let (out, rx) = io::outbox();
+    let max_pdu = server.max_pdu_len.0.min(u64::from(u32::MAX)) as u32;
+    let mut reader = FrameReader::new(r, max_pdu, Side::Esme);
+    let (out, rx) = io::outbox(Side::Esme);
     let writer = tokio::spawn(io::write_loop(w, rx));
     let shared = Arc::new(SessionShared {
         id: SESSION_IDS.fetch_add(1, Ordering::Relaxed),
@@ -408,6 +410,7 @@ impl Session {
         let left = self.shared.close();
         if let State::Bound { account, kind } = &self.state {
             account.unregister(&self.shared, *kind);
+            account.metrics.binds.decrement(1.0);
             self.core.requeue(account, left);
             tracing::info!(account = %account.sid, session = self.shared.id, "session closed");
         }
@@ -538,6 +541,7 @@ impl Session {
                 .stats
                 .throttled_window
                 .fetch_add(1, Ordering::Relaxed);
+            account.metrics.throttled(Throttle::Window);
             return;
         }
         if is_submit && !account.take_token() {
@@ -546,6 +550,7 @@ impl Session {
                 .stats
                 .throttled_account
                 .fetch_add(1, Ordering::Relaxed);
+            account.metrics.throttled(Throttle::Throughput);
             return;
         }
         self.inflight.fetch_add(1, Ordering::AcqRel);
@@ -556,12 +561,16 @@ impl Session {
             core.submit(account, seq, frame, body, guard, out);
             return;
         }
+        let received = matches!(body, Body::SubmitMulti(_)).then(Instant::now);
         tokio::spawn(async move {
             let resp = core.handle_request(&account, seq, body).await;
             // The window slot is free before the ESME can see the answer
             // and send its next request.
             drop(guard);
             let _ = out.send(Out::Pdu(resp));
+            if let Some(t) = received {
+                account.metrics.submit_latency.record(t.elapsed());
+            }
         });
     }
 
@@ -579,6 +588,7 @@ impl Session {
         {
             Ok(account) => {
                 if !account.register(&self.shared, kind) {
+                    metrics::auth_failure(AuthFailure::MaxBinds);
                     tracing::info!(account = %account.sid, "bind refused: max_binds reached");
                     self.send(Pdu::error_response(
                         resp_id,
@@ -587,6 +597,7 @@ impl Session {
                     ));
                     return Next::Close;
                 }
+                account.metrics.binds.increment(1.0);
                 tracing::info!(account = %account.sid, kind = kind.as_str(), session = self.shared.id, "ESME bound");
                 let body = BindResp {
                     system_id: Bytes::from(self.core.server().system_id.clone()),
@@ -605,6 +616,12 @@ impl Session {
                 Next::Continue
             }
             Err(status) => {
+                metrics::auth_failure(match status {
+                    CommandStatus::ESME_RINVSYSID => AuthFailure::SystemId,
+                    CommandStatus::ESME_RINVPASWD => AuthFailure::Password,
+                    CommandStatus::ESME_RINVBNDSTS => AuthFailure::BindType,
+                    _ => AuthFailure::Refused,
+                });
                 self.send(Pdu::error_response(resp_id, seq, status));
                 // A refused bind leaves the session open for another try,
                 // except when the address is locked out.

@@ -87,6 +87,7 @@ impl Table {
 pub struct GatewayConfig {
     server: Table,
     dlr: Table,
+    metrics: Table,
     accounts: Vec<Table>,
     carriers: Vec<Table>,
     routes: Vec<Table>,
@@ -113,6 +114,7 @@ impl GatewayConfig {
         GatewayConfig {
             server,
             dlr,
+            metrics: Table::default(),
             accounts: Vec::new(),
             carriers: Vec::new(),
             routes: Vec::new(),
@@ -131,6 +133,12 @@ impl GatewayConfig {
     /// Sets a `[server]` key.
     pub fn server(mut self, key: &str, value: impl Into<String>) -> Self {
         self.server.set(key, value);
+        self
+    }
+
+    /// Sets a `[metrics]` key (e.g. `listen`, `q("127.0.0.1:0")`).
+    pub fn metrics(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.metrics.set(key, value);
         self
     }
 
@@ -200,6 +208,9 @@ impl GatewayConfig {
         let mut out = String::new();
         self.server.render("[server]", &mut out);
         dlr.render("[dlr]", &mut out);
+        if !self.metrics.0.is_empty() {
+            self.metrics.render("[metrics]", &mut out);
+        }
         for a in &self.accounts {
             a.render("[[account]]", &mut out);
         }
