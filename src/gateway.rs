@@ -125,6 +125,8 @@ pub(crate) struct AccountRt {
     /// Cancelled when a reload removes the account or changes its
     /// password: its sessions unbind.
     pub(crate) retired: CancellationToken,
+    /// Throttling is logged at most once a second per account.
+    pub(crate) throttle_log: LogLimiter,
     binds: AtomicU32,
     receivers: Mutex<Vec<Arc<SessionShared>>>,
     rr: AtomicUsize,
@@ -147,6 +149,7 @@ impl AccountRt {
                 TokenBucket::new(cfg.throughput, cfg.throughput).map(Arc::new),
             ),
             retired: CancellationToken::new(),
+            throttle_log: LogLimiter::default(),
             binds: AtomicU32::new(0),
             receivers: Mutex::new(Vec::new()),
             rr: AtomicUsize::new(0),
@@ -1804,12 +1807,12 @@ const HELD_SOFT_LIMIT: usize = 1024;
 
 /// Lets a repeated warning through at most once a second.
 #[derive(Debug, Default)]
-struct LogLimiter {
+pub(crate) struct LogLimiter {
     last_ms: AtomicU64,
 }
 
 impl LogLimiter {
-    fn allow(&self) -> bool {
+    pub(crate) fn allow(&self) -> bool {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);

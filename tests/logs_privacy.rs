@@ -210,6 +210,7 @@ async fn scenario(format: &str) -> (Vec<String>, Vec<String>) {
             &smsc.addr().to_string(),
             &[("password", &q(CARRIER_PASSWORD))],
         )
+        .account("slow", &[("throughput", "1")])
         .route("", &["c1"]);
     let dir = store_dir();
     let file = dir.path().join("telegate.toml");
@@ -261,6 +262,30 @@ async fn scenario(format: &str) -> (Vec<String>, Vec<String>) {
     assert!(smsc.send_mo(DEST_NUMBER, "+15550001111", MO_TEXT.as_bytes()));
     gw.wait_line(&["MO for a number no account owns"]).await;
 
+    // An account over its throughput: throttled, and logged.
+    let slow = connect(addr).await;
+    let st = slow
+        .bind(BindType::Transmitter, "slow", PASSWORD)
+        .await
+        .expect("bind answered");
+    assert_eq!(st, CommandStatus::ESME_ROK);
+    let mut throttled = false;
+    for _ in 0..3 {
+        let p = slow.request(submit(TEXT)).await.expect("answered");
+        throttled |= p.command_status == CommandStatus::ESME_RTHROTTLED;
+    }
+    assert!(throttled);
+    gw.wait_line(&["ESME throttled", "slow"]).await;
+
+    // A reload (SIGHUP) with the same file.
+    let pid = gw.child.id().to_string();
+    let st = Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    gw.wait_line(&["configuration reloaded"]).await;
+
     c.unbind().await.expect("unbind answered");
     gw.wait_line(&["session closed"]).await;
 
@@ -289,6 +314,8 @@ fn check(out: &[String], err: &[String]) {
     has(&["carrier bind up", "c1"]);
     has(&["carrier rejected message", "c1"]);
     has(&["submit failed"]);
+    has(&["ESME throttled", "slow", "throughput"]);
+    has(&["configuration reloaded"]);
     has(&["signal received"]);
     has(&["gateway stopped"]);
     assert!(err.is_empty(), "nothing on stderr: {err:#?}");

@@ -542,6 +542,9 @@ impl Session {
                 .throttled_window
                 .fetch_add(1, Ordering::Relaxed);
             account.metrics.throttled(Throttle::Window);
+            if account.throttle_log.allow() {
+                tracing::info!(account = %account.sid, session = self.shared.id, reason = "window", window, "ESME throttled (logged at most once a second per account)");
+            }
             return;
         }
         if is_submit && !account.take_token() {
@@ -551,6 +554,9 @@ impl Session {
                 .throttled_account
                 .fetch_add(1, Ordering::Relaxed);
             account.metrics.throttled(Throttle::Throughput);
+            if account.throttle_log.allow() {
+                tracing::info!(account = %account.sid, session = self.shared.id, reason = "throughput", throughput = account.cfg().throughput, "ESME throttled (logged at most once a second per account)");
+            }
             return;
         }
         self.inflight.fetch_add(1, Ordering::AcqRel);
