@@ -113,6 +113,22 @@ async fn reload_under_load_loses_nothing_and_new_routes_apply() {
         c1.stats()
     );
 
+    println!(
+        "reload under load: sent {} ok {} unanswered {} other {:?}; at c1 {} at c2 {}; \
+         {:.0} msg/s over {:?}; latency p50 {:?} p99 {:?} max {:?}",
+        report.sent,
+        report.ok,
+        report.unanswered,
+        report.errors_by_status,
+        c1.submits().len(),
+        c2.submits().len(),
+        report.throughput,
+        report.elapsed,
+        report.latency.p50,
+        report.latency.p99,
+        report.latency.max
+    );
+
     // The last good reload routes everything to c2; the bad one after it
     // changed nothing.
     assert_eq!(gw.config_version(), 6);
