@@ -160,9 +160,15 @@ struct GidShard {
     next_stamp: u64,
 }
 
+/// (carrier, normalised id) → gateway id, by a keyed 64-bit hash of the
+/// pair: no key bytes are stored or allocated for the common case. Each
+/// hit is checked against the mapping itself, and a key whose hash
+/// collides with another live key's goes to `overflow`, stored whole, so
+/// a collision never loses a mapping.
 #[derive(Default)]
 struct KeyShard {
-    map: HashMap<Box<[u8]>, u64>,
+    map: GidMap<u64>,
+    overflow: HashMap<Box<[u8]>, u64>,
 }
 
 /// The lookup key: carrier name, 0xff (never in UTF-8), normalised id.
@@ -183,6 +189,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Index {
     gids: Box<[Mutex<GidShard>]>,
     keys: Box<[Mutex<KeyShard>]>,
+    /// Seeds the key hash (per process, so ids cannot be chosen to
+    /// collide).
+    seed: std::collections::hash_map::RandomState,
+    /// Applied to every key hash; tests narrow it to force collisions.
+    hash_mask: u64,
     max_entries: usize,
     len: AtomicUsize,
     evicted: AtomicU64,
@@ -193,8 +204,13 @@ fn gid_shard(gid: u64) -> usize {
     (mix(gid) >> (64 - SHARD_BITS)) as usize
 }
 
-fn key_shard(key: &[u8]) -> usize {
-    (crc32fast::hash(key) >> (32 - SHARD_BITS)) as usize
+fn key_shard(h: u64) -> usize {
+    (mix(h) >> (64 - SHARD_BITS)) as usize
+}
+
+/// Whether `m` is the mapping of (carrier, id).
+fn has_key(m: &Mapping, carrier: &str, id: &[u8]) -> bool {
+    &*m.carrier == carrier && *m.carrier_msg_id == *id
 }
 
 impl Index {
@@ -202,6 +218,8 @@ impl Index {
         Index {
             gids: (0..SHARDS).map(|_| Mutex::default()).collect(),
             keys: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            seed: std::collections::hash_map::RandomState::new(),
+            hash_mask: u64::MAX,
             max_entries: usize::try_from(max_entries).unwrap_or(usize::MAX).max(1),
             len: AtomicUsize::new(0),
             evicted: AtomicU64::new(0),
@@ -212,10 +230,26 @@ impl Index {
     /// Inserts; `log` (called under the shard lock, so records of one
     /// gateway id reach the log in the order of the changes) returns the
     /// segment the record goes to.
+    fn key_hash(&self, carrier: &str, id: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        self.seed.hash_one((carrier.as_bytes(), id)) & self.hash_mask
+    }
+
     fn insert(&self, m: Mapping, log: impl FnOnce(&Mapping) -> u32) {
         let gid = m.gateway_id;
-        let key = make_key(&m.carrier, &m.carrier_msg_id);
+        let h = self.key_hash(&m.carrier, &m.carrier_msg_id);
+        let carrier = m.carrier.clone();
         let mut dropped: Vec<Mapping> = Vec::new();
+        let mut id_buf = [0u8; 80];
+        let id_long;
+        let id: &[u8] = if m.carrier_msg_id.len() <= id_buf.len() {
+            let n = m.carrier_msg_id.len();
+            id_buf[..n].copy_from_slice(&m.carrier_msg_id);
+            &id_buf[..n]
+        } else {
+            id_long = m.carrier_msg_id.to_vec();
+            &id_long
+        };
         {
             let mut s = lock(&self.gids[gid_shard(gid)]);
             let seg = log(&m);
@@ -223,7 +257,7 @@ impl Index {
             s.next_stamp += 1;
             match s.map.insert(gid, Slot { m, seg, stamp }) {
                 Some(old) => {
-                    if make_key(&old.m.carrier, &old.m.carrier_msg_id) != key {
+                    if !has_key(&old.m, &carrier, id) {
                         dropped.push(old.m);
                     }
                 }
@@ -249,19 +283,51 @@ impl Index {
             }
             compact_order(&mut s);
         }
-        let ks = key_shard(&key);
-        lock(&self.keys[ks]).map.insert(key.into_boxed_slice(), gid);
+        self.link_key(h, gid, &carrier, id);
         for old in dropped {
             self.unlink_key(&old);
         }
     }
 
+    /// Points (carrier, id) at `gid`; the latest insert of a key wins.
+    fn link_key(&self, h: u64, gid: u64, carrier: &str, id: &[u8]) {
+        let mut ks = lock(&self.keys[key_shard(h)]);
+        let held = match ks.map.get(&h) {
+            None => None,
+            Some(&g) if g == gid => return,
+            Some(&g) => Some(g),
+        };
+        if let Some(g) = held {
+            // Key shard, then gid shard: no path takes them the other way.
+            let other_key = lock(&self.gids[gid_shard(g)])
+                .map
+                .get(&g)
+                .is_some_and(|slot| !has_key(&slot.m, carrier, id));
+            if other_key {
+                // Another live key has this hash: keep this one whole.
+                ks.overflow
+                    .insert(make_key(carrier, id).into_boxed_slice(), gid);
+                return;
+            }
+        }
+        ks.map.insert(h, gid);
+        if !ks.overflow.is_empty() {
+            // An older mapping of this key may sit there.
+            ks.overflow.remove(make_key(carrier, id).as_slice());
+        }
+    }
+
     /// Removes the key of `m` if it still points at `m`'s gateway id.
     fn unlink_key(&self, m: &Mapping) {
-        let key = make_key(&m.carrier, &m.carrier_msg_id);
-        let mut ks = lock(&self.keys[key_shard(&key)]);
-        if ks.map.get(key.as_slice()) == Some(&m.gateway_id) {
-            ks.map.remove(key.as_slice());
+        let h = self.key_hash(&m.carrier, &m.carrier_msg_id);
+        let mut ks = lock(&self.keys[key_shard(h)]);
+        if ks.map.get(&h) == Some(&m.gateway_id) {
+            ks.map.remove(&h);
+        } else if !ks.overflow.is_empty() {
+            let key = make_key(&m.carrier, &m.carrier_msg_id);
+            if ks.overflow.get(key.as_slice()) == Some(&m.gateway_id) {
+                ks.overflow.remove(key.as_slice());
+            }
         }
     }
 
@@ -276,30 +342,44 @@ impl Index {
     }
 
     fn lookup_spelling(&self, carrier: &str, cand: &[u8], now: u64) -> Option<Mapping> {
-        let key = make_key(carrier, cand);
-        let gid = lock(&self.keys[key_shard(&key)])
-            .map
-            .get(key.as_slice())
-            .copied()?;
-        let found = {
-            let s = lock(&self.gids[gid_shard(gid)]);
-            s.map.get(&gid).map(|slot| {
-                let same = &*slot.m.carrier == carrier && *slot.m.carrier_msg_id == *cand;
-                (same, (slot.m.expires_at > now).then(|| slot.m.clone()))
-            })
-        };
-        match found {
-            Some((true, Some(m))) => Some(m),
-            Some((true, None)) => None,
-            // A key left behind by a race with eviction: clean it up.
-            Some((false, _)) | None => {
-                let mut ks = lock(&self.keys[key_shard(&key)]);
-                if ks.map.get(key.as_slice()) == Some(&gid) {
-                    ks.map.remove(key.as_slice());
-                }
+        let h = self.key_hash(carrier, cand);
+        let shard = key_shard(h);
+        let (main, overflow) = {
+            let ks = lock(&self.keys[shard]);
+            let main = ks.map.get(&h).copied();
+            let overflow = if ks.overflow.is_empty() {
                 None
+            } else {
+                ks.overflow.get(make_key(carrier, cand).as_slice()).copied()
+            };
+            (main, overflow)
+        };
+        for gid in main.into_iter().chain(overflow) {
+            let found = {
+                let s = lock(&self.gids[gid_shard(gid)]);
+                s.map.get(&gid).map(|slot| {
+                    let same = has_key(&slot.m, carrier, cand);
+                    (
+                        same,
+                        (same && slot.m.expires_at > now).then(|| slot.m.clone()),
+                    )
+                })
+            };
+            match found {
+                Some((true, m)) => return m,
+                // Another key with the same hash: look on in overflow.
+                Some((false, _)) => {}
+                // A key left behind by a race with eviction: clean it up.
+                None => {
+                    let mut ks = lock(&self.keys[shard]);
+                    if ks.map.get(&h) == Some(&gid) {
+                        ks.map.remove(&h);
+                    }
+                    ks.overflow.retain(|_, g| *g != gid);
+                }
             }
         }
+        None
     }
 
     fn by_gateway_id(&self, gid: u64, now: u64) -> Option<Mapping> {
@@ -1257,6 +1337,58 @@ mod tests {
             state: 0,
             registered_delivery: 1,
         }
+    }
+
+    /// Every key hashes alike: each lookup must still find its own
+    /// mapping, through the overflow, and removals must unlink the right
+    /// key.
+    #[test]
+    fn colliding_key_hashes_lose_nothing() {
+        let mut idx = Index::new(1_000);
+        idx.hash_mask = 0;
+        let now = unix_now();
+        for i in 0..200u64 {
+            idx.insert(mapping("c1", &format!("id{i}"), 1_000 + i), |_| 0);
+        }
+        for i in 0..200u64 {
+            let m = idx.lookup("c1", format!("id{i}").as_bytes(), now, true);
+            assert_eq!(m.map(|m| m.gateway_id), Some(1_000 + i), "id{i}");
+        }
+        assert!(idx.lookup("c1", b"id999", now, true).is_none());
+        assert!(idx.lookup("c2", b"id1", now, true).is_none());
+        // The same key again: the latest insert wins.
+        idx.insert(mapping("c1", "id7", 5_000), |_| 0);
+        let m = idx.lookup("c1", b"id7", now, true);
+        assert_eq!(m.map(|m| m.gateway_id), Some(5_000));
+        // Removing mappings unlinks exactly their keys.
+        for i in (0..200u64).step_by(2) {
+            idx.remove(1_000 + i);
+        }
+        for i in 0..200u64 {
+            let got = idx
+                .lookup("c1", format!("id{i}").as_bytes(), now, true)
+                .map(|m| m.gateway_id);
+            let want = match i {
+                7 => Some(5_000),
+                i if i % 2 == 0 => None,
+                i => Some(1_000 + i),
+            };
+            assert_eq!(got, want, "id{i}");
+        }
+    }
+
+    #[test]
+    fn hashed_keys_find_every_mapping() {
+        let idx = Index::new(100_000);
+        let now = unix_now();
+        for i in 0..20_000u64 {
+            idx.insert(mapping("c1", &format!("{i:x}"), i + 1), |_| 0);
+        }
+        for i in 0..20_000u64 {
+            let m = idx.lookup("c1", format!("{i:x}").as_bytes(), now, true);
+            assert_eq!(m.map(|m| m.gateway_id), Some(i + 1));
+        }
+        assert_eq!(lock(&idx.keys[0]).overflow.len(), 0);
     }
 
     fn small_segments() -> LogOptions {
