@@ -13,6 +13,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod dlr;
+pub mod filter;
 pub mod gateway;
 pub mod ids;
 pub mod logging;
