@@ -1,0 +1,588 @@
+//! Text normalisation for spam matching.
+//!
+//! Spam senders disguise keywords with look-alike letters (Cyrillic `а`,
+//! Greek `Α`), invisible characters, fullwidth forms, accents, leetspeak
+//! (`fr33`) and spacing (`f r e e`, `c.l.i.c.k`). [`normalize`] turns a decoded
+//! message into three canonical views that rules match against. It is used
+//! **for matching only**: the text that is forwarded is never changed.
+//!
+//! Rule patterns (keywords, hosts) must be passed through the same folding
+//! ([`fold_confusables`] or [`normalize`]) so both sides agree: folding is
+//! lossy on purpose, for example Cyrillic `р` and Latin `p` become the same.
+//!
+//! Everything here is total (no input panics), runs in time linear in the
+//! input and allocates one `Vec<char>` scratch buffer plus the three output
+//! `String`s.
+//!
+//! # Pipeline for [`Normalized::folded`]
+//!
+//! 1. Stream-safe NFKC (fullwidth `ＦＲＥＥ` → `FREE`, ligatures, `ℓ` → `l`,
+//!    micro sign → `μ`). The stream-safe step bounds runs of combining marks,
+//!    which keeps normalisation linear; the U+034F it may insert is removed in
+//!    the next step.
+//! 2. Invisible characters removed: U+00AD, U+034F, U+061C, U+180E,
+//!    U+200B..=U+200F, U+202A..=U+202E, U+2060..=U+2064, U+2066..=U+2069,
+//!    U+FE00..=U+FE0F, U+FEFF, U+E0000..=U+E007F. Stray combining diacritics
+//!    (U+0300..=U+036F) that NFKC could not compose are dropped too.
+//! 3. Confusables checked on the character *before* lower-casing, so that
+//!    capitals fold by their own shape (Greek `Η` → `h` although `η` → `n`);
+//!    otherwise full Unicode lower-casing, then the confusable table again.
+//!    See [`fold_confusables`] for the table.
+//! 4. Latin letters U+00C0..=U+024F and U+1E00..=U+1EFF are canonically
+//!    decomposed and their combining marks dropped (`é` → `e`, `ŝ` → `s`).
+//! 5. Whitespace runs collapse to one space; leading and trailing whitespace
+//!    is trimmed.
+//! 6. Leetspeak inside words (see below).
+//!
+//! # Leetspeak
+//!
+//! Candidates: `0`→`o`, `1`→`i`, `3`→`e`, `4`→`a`, `5`→`s`, `7`→`t`, `@`→`a`,
+//! `$`→`s`, `|`→`l`, and `!`→`i` only when both of its neighbours are
+//! alphanumeric. A maximal run of candidates is folded when:
+//!
+//! - it has a letter on both sides (`c4sh`, `r3@d`), except a lone `|`
+//!   between two letters, which stays a separator (`w|i|n` squeezes to `win`);
+//! - or it has a letter on its left, at most two characters, and no
+//!   alphanumeric on its right (`fr33`, `h3ll0`);
+//! - or it is only symbols (`$ @ |`), at most two, with a letter on its right
+//!   and no alphanumeric on its left (`$ave`, `@ttention`).
+//!
+//! Leading digit runs are kept (`5pm`, `1st`, `4ever`), as are numbers with no
+//! adjacent letter (`0800123`, `£100`, `10:30`) and runs next to other digits
+//! (`covid19`). Short alphanumeric codes can still fold (`mp3` → `mpe`,
+//! `a1` → `ai`); that is accepted for matching.
+use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+use unicode_normalization::UnicodeNormalization;
+
+/// The canonical views of one message, all derived from the same input.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Normalized {
+    /// NFKC, lower-cased, invisible characters removed, confusables and
+    /// Latin accents folded to ASCII, leetspeak inside words folded,
+    /// whitespace collapsed to single spaces and trimmed.
+    pub folded: String,
+    /// `folded` with spaced-out letters joined: a run of at least three
+    /// single-letter tokens, each separated by exactly one of
+    /// `space . - _ * , / |`, becomes one word (`f r e e` → `free`,
+    /// `c.l.i.c.k` → `click`). A gap of two or more whitespace characters in
+    /// the input ends a run, so `f r e e  m o n e y` → `free money`.
+    pub squeezed: String,
+    /// `folded` with every run of numeric characters replaced by one `#`
+    /// (`your code 123456 expires 10:30` → `your code # expires #:#`).
+    pub masked: String,
+}
+
+/// Marks a collapsed whitespace run of two or more characters in the scratch
+/// buffer. It cannot occur otherwise: every input whitespace is collapsed.
+const WIDE_GAP: char = '\t';
+
+/// Normalises `text` into its [`Normalized`] views. Never panics; linear time.
+pub fn normalize(text: &str) -> Normalized {
+    let mut buf = Collapser {
+        out: Vec::with_capacity(text.len()),
+        ws: 0,
+    };
+    for c in text.chars().stream_safe().nfkc() {
+        fold_char(c, &mut |f| buf.push(f));
+    }
+    let mut chars = buf.out;
+    fold_leet(&mut chars);
+
+    let mut folded = String::with_capacity(chars.len());
+    let mut masked = String::with_capacity(chars.len());
+    let mut in_number = false;
+    for &c in &chars {
+        let c = if c == WIDE_GAP { ' ' } else { c };
+        folded.push(c);
+        if c.is_numeric() {
+            if !in_number {
+                masked.push('#');
+            }
+            in_number = true;
+        } else {
+            masked.push(c);
+            in_number = false;
+        }
+    }
+    let squeezed = squeeze(&chars);
+    Normalized {
+        folded,
+        squeezed,
+        masked,
+    }
+}
+
+/// Folds look-alike characters to ASCII without touching anything else's
+/// structure: stream-safe NFKC, invisible characters removed, lower-cased,
+/// confusables folded and Latin accents stripped. No leetspeak and no
+/// whitespace collapsing, so it suits URL hosts (`pаypal.com` with a Cyrillic
+/// `а` → `paypal.com`) as well as rule keywords. Punycode (`xn--`) hosts are
+/// not decoded.
+///
+/// Confusable table (capitals are checked before lower-casing):
+///
+/// | to | Cyrillic | Greek | Latin |
+/// |----|----------|-------|-------|
+/// | a  | А а      | Α α   | ɑ     |
+/// | b  | В        | Β β   |       |
+/// | c  | С с      | ϲ Ϲ   |       |
+/// | d  | ԁ        |       | đ     |
+/// | e  | Е е      | Ε ε   |       |
+/// | g  |          |       | ɡ     |
+/// | h  | Н Һ һ    | Η     | ħ     |
+/// | i  | І і      | Ι ι   | ı     |
+/// | j  | Ј ј      | ϳ     |       |
+/// | k  | К        | Κ κ   |       |
+/// | l  | Ӏ ӏ      |       | ł     |
+/// | m  | М        | Μ     |       |
+/// | n  |          | Ν η   |       |
+/// | o  | О о      | Ο ο   | ø     |
+/// | p  | Р р      | Ρ ρ   |       |
+/// | q  | Ԛ ԛ      |       |       |
+/// | s  | Ѕ ѕ      |       |       |
+/// | t  | Т        | Τ τ   |       |
+/// | u  |          | μ υ   |       |
+/// | v  |          | ν     |       |
+/// | w  | Ԝ ԝ      | ω     |       |
+/// | x  | Х х      | Χ χ   |       |
+/// | y  | У у Ү ү  | Υ γ   |       |
+/// | z  |          | Ζ     |       |
+///
+/// Lower-case Cyrillic `в н к м т` (small-capital shapes) are deliberately
+/// not folded, to keep ordinary Cyrillic text recognisable.
+pub fn fold_confusables(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().stream_safe().nfkc() {
+        fold_char(c, &mut |f| out.push(f));
+    }
+    out
+}
+
+/// Accumulates folded characters, collapsing whitespace runs: one
+/// whitespace becomes `' '`, two or more become [`WIDE_GAP`]; leading and
+/// trailing whitespace is dropped.
+struct Collapser {
+    out: Vec<char>,
+    ws: usize,
+}
+
+impl Collapser {
+    fn push(&mut self, c: char) {
+        if c.is_whitespace() {
+            self.ws = self.ws.saturating_add(1);
+            return;
+        }
+        if self.ws > 0 && !self.out.is_empty() {
+            self.out.push(if self.ws == 1 { ' ' } else { WIDE_GAP });
+        }
+        self.ws = 0;
+        self.out.push(c);
+    }
+}
+
+/// Folds one NFKC character (steps 2–4 of the pipeline) into `emit`.
+fn fold_char(c: char, emit: &mut impl FnMut(char)) {
+    if is_invisible(c) || is_stray_mark(c) {
+        return;
+    }
+    if let Some(m) = confusable(c) {
+        emit(m);
+        return;
+    }
+    // A capital that is not a look-alike itself (Greek `Γ`, `Ω`) must not
+    // fold through its small letter's shape (`γ` → `y`, `ω` → `w`).
+    let was_upper = c.is_uppercase();
+    for l in c.to_lowercase() {
+        if is_invisible(l) || is_stray_mark(l) {
+            continue;
+        }
+        if is_latin_accented_range(l) {
+            decompose_canonical(l, |d| {
+                if !is_combining_mark(d) {
+                    emit(confusable(d).unwrap_or(d));
+                }
+            });
+        } else if was_upper {
+            emit(l);
+        } else {
+            emit(confusable(l).unwrap_or(l));
+        }
+    }
+}
+
+/// Zero-width, bidi-control, variation-selector and tag characters.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
+}
+
+/// Combining diacritical marks left over after NFKC (nothing to compose with).
+fn is_stray_mark(c: char) -> bool {
+    matches!(c, '\u{0300}'..='\u{036F}')
+}
+
+/// Latin-1 Supplement, Latin Extended-A/B and Latin Extended Additional.
+fn is_latin_accented_range(c: char) -> bool {
+    matches!(c, '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}')
+}
+
+/// The confusable table documented on [`fold_confusables`].
+fn confusable(c: char) -> Option<char> {
+    Some(match c {
+        // Cyrillic capitals.
+        'А' => 'a',
+        'В' => 'b',
+        'С' => 'c',
+        'Е' => 'e',
+        'Н' | 'Һ' => 'h',
+        'І' => 'i',
+        'Ј' => 'j',
+        'К' => 'k',
+        'Ӏ' => 'l',
+        'М' => 'm',
+        'О' => 'o',
+        'Р' => 'p',
+        'Ԛ' => 'q',
+        'Ѕ' => 's',
+        'Т' => 't',
+        'Ԝ' => 'w',
+        'Х' => 'x',
+        'У' | 'Ү' => 'y',
+        // Cyrillic small letters.
+        'а' => 'a',
+        'с' => 'c',
+        'ԁ' => 'd',
+        'е' => 'e',
+        'һ' => 'h',
+        'і' => 'i',
+        'ј' => 'j',
+        'ӏ' => 'l',
+        'о' => 'o',
+        'р' => 'p',
+        'ԛ' => 'q',
+        'ѕ' => 's',
+        'ԝ' => 'w',
+        'х' => 'x',
+        'у' | 'ү' => 'y',
+        // Greek capitals (the GSM 7-bit look-alikes plus lunate sigma).
+        'Α' => 'a',
+        'Β' => 'b',
+        'Ϲ' => 'c',
+        'Ε' => 'e',
+        'Η' => 'h',
+        'Ι' => 'i',
+        'Κ' => 'k',
+        'Μ' => 'm',
+        'Ν' => 'n',
+        'Ο' => 'o',
+        'Ρ' => 'p',
+        'Τ' => 't',
+        'Χ' => 'x',
+        'Υ' => 'y',
+        'Ζ' => 'z',
+        // Greek small letters.
+        'α' => 'a',
+        'β' => 'b',
+        'ϲ' => 'c',
+        'ε' => 'e',
+        'ι' => 'i',
+        'ϳ' => 'j',
+        'κ' => 'k',
+        'η' => 'n',
+        'ο' => 'o',
+        'ρ' => 'p',
+        'τ' => 't',
+        'μ' | 'υ' => 'u',
+        'ν' => 'v',
+        'ω' => 'w',
+        'χ' => 'x',
+        'γ' => 'y',
+        // Latin letters with no canonical decomposition.
+        'ɑ' => 'a',
+        'đ' => 'd',
+        'ɡ' => 'g',
+        'ħ' => 'h',
+        'ı' => 'i',
+        'ł' => 'l',
+        'ø' => 'o',
+        _ => return None,
+    })
+}
+
+/// Leetspeak replacement for a candidate character.
+fn leet(c: char) -> char {
+    match c {
+        '0' => 'o',
+        '1' | '!' => 'i',
+        '3' => 'e',
+        '4' | '@' => 'a',
+        '5' | '$' => 's',
+        '7' => 't',
+        '|' => 'l',
+        other => other,
+    }
+}
+
+/// Whether `v[i]` may take part in a leetspeak run.
+fn is_leet_candidate(v: &[char], i: usize) -> bool {
+    match v.get(i) {
+        Some('0' | '1' | '3' | '4' | '5' | '7' | '@' | '$' | '|') => true,
+        Some('!') => {
+            let before = i
+                .checked_sub(1)
+                .and_then(|k| v.get(k))
+                .is_some_and(|c| c.is_alphanumeric());
+            let after = v.get(i + 1).is_some_and(|c| c.is_alphanumeric());
+            before && after
+        }
+        _ => false,
+    }
+}
+
+/// Applies the leetspeak rules (module docs) in place; one pass over `v`.
+fn fold_leet(v: &mut [char]) {
+    let mut i = 0;
+    while i < v.len() {
+        if !is_leet_candidate(v, i) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while is_leet_candidate(v, i) {
+            i += 1;
+        }
+        let end = i;
+        let len = end - start;
+        let left = start.checked_sub(1).and_then(|k| v.get(k)).copied();
+        let right = v.get(end).copied();
+        let letter = |c: Option<char>| c.is_some_and(char::is_alphabetic);
+        let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+        let run = v.get(start..end).unwrap_or(&[]);
+        let only_symbols = run.iter().all(|c| matches!(c, '$' | '@' | '|'));
+        let fold = if letter(left) && letter(right) {
+            !(len == 1 && run.first() == Some(&'|'))
+        } else if letter(left) {
+            len <= 2 && !alnum(right)
+        } else if letter(right) {
+            only_symbols && len <= 2 && !alnum(left)
+        } else {
+            false
+        };
+        if fold {
+            for c in v.iter_mut().take(end).skip(start) {
+                *c = leet(*c);
+            }
+        }
+    }
+}
+
+/// Separators that may sit between spaced-out letters.
+fn is_squeeze_sep(c: char) -> bool {
+    matches!(c, ' ' | '.' | '-' | '_' | '*' | ',' | '/' | '|')
+}
+
+/// Builds [`Normalized::squeezed`] from the folded scratch buffer.
+fn squeeze(v: &[char]) -> String {
+    let boundary = |k: Option<usize>| match k.and_then(|k| v.get(k)) {
+        None => true,
+        Some(&c) => c == WIDE_GAP || is_squeeze_sep(c),
+    };
+    // A letter standing alone between separators (or the ends).
+    let single = |k: usize| {
+        v.get(k).is_some_and(|c| c.is_alphabetic())
+            && boundary(k.checked_sub(1))
+            && boundary(k.checked_add(1))
+    };
+    let mut out = String::with_capacity(v.len());
+    let mut i = 0;
+    while let Some(&c) = v.get(i) {
+        if single(i) {
+            // Follow the chain letter, separator, letter, ...
+            let mut j = i;
+            let mut count = 1usize;
+            while v.get(j + 1).is_some_and(|&s| is_squeeze_sep(s)) && single(j + 2) {
+                j += 2;
+                count += 1;
+            }
+            if count >= 3 {
+                out.extend(v.iter().take(j + 1).skip(i).step_by(2));
+                i = j + 1;
+                continue;
+            }
+        }
+        out.push(if c == WIDE_GAP { ' ' } else { c });
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folded(s: &str) -> String {
+        normalize(s).folded
+    }
+
+    #[test]
+    fn plain_ham_only_lowercased() {
+        let n = normalize("Hi Mum, see you at Dinner tonight?");
+        assert_eq!(n.folded, "hi mum, see you at dinner tonight?");
+        assert_eq!(n.squeezed, n.folded);
+        assert_eq!(n.masked, n.folded);
+    }
+
+    #[test]
+    fn cyrillic_lookalikes() {
+        // "В" and "а" below are Cyrillic.
+        assert_eq!(folded("\u{0412}\u{0430}nk"), "bank");
+        assert_eq!(folded("P\u{0430}yP\u{0430}l"), "paypal");
+        assert_eq!(fold_confusables("p\u{0430}ypal.com"), "paypal.com");
+    }
+
+    #[test]
+    fn greek_capitals() {
+        assert_eq!(folded("\u{0392}\u{0391}\u{039D}\u{039A}"), "bank");
+        assert_eq!(
+            folded("\u{0397}\u{039F}\u{03A4} \u{039C}\u{0395}\u{0396}\u{0399}\u{03A7}\u{03A5}"),
+            "hot mezixy"
+        );
+        assert_eq!(folded("\u{03B7}\u{03BF}\u{03C4}"), "not");
+        // Capitals that are not look-alikes keep their Greek small letter.
+        assert_eq!(folded("\u{0393}\u{03A9}"), "\u{03B3}\u{03C9}");
+    }
+
+    #[test]
+    fn invisible_characters_removed() {
+        assert_eq!(folded("fr\u{200B}ee"), "free");
+        assert_eq!(folded("c\u{00AD}a\u{FEFF}s\u{E0041}h\u{FE0F}"), "cash");
+        assert_eq!(folded("\u{202E}win\u{202C}"), "win");
+    }
+
+    #[test]
+    fn fullwidth_via_nfkc() {
+        assert_eq!(folded("ＦＲＥＥ"), "free");
+        assert_eq!(folded("ｆｒｅｅ ５０％"), "free 50%");
+    }
+
+    #[test]
+    fn accents_stripped() {
+        assert_eq!(folded("Gratuité"), "gratuite");
+        assert_eq!(folded("GRATUITÉ Ñandú Øre"), "gratuite nandu ore");
+        // Decomposed input composes under NFKC, then is stripped.
+        assert_eq!(folded("Gratuite\u{0301}"), "gratuite");
+        // Non-Latin scripts keep their marks.
+        assert_eq!(folded("й"), "й");
+    }
+
+    #[test]
+    fn leetspeak_inside_words() {
+        assert_eq!(folded("fr33 c4sh"), "free cash");
+        assert_eq!(folded("h3ll0 w0rld"), "hello world");
+        assert_eq!(folded("$ave 50% @ttention"), "save 50% attention");
+        assert_eq!(folded("w!n he||o"), "win hello");
+        assert_eq!(folded("W1N N0W!"), "win now!");
+    }
+
+    #[test]
+    fn standalone_numbers_kept() {
+        assert_eq!(folded("call 0800123"), "call 0800123");
+        assert_eq!(
+            folded("Call 08001234567 for £100"),
+            "call 08001234567 for £100"
+        );
+        assert_eq!(folded("meet 5pm on the 1st"), "meet 5pm on the 1st");
+        assert_eq!(folded("covid19 win1000"), "covid19 win1000");
+        assert_eq!(folded("FREE!!!"), "free!!!");
+    }
+
+    #[test]
+    fn whitespace_collapsed_and_trimmed() {
+        assert_eq!(folded("  free \t\n money  "), "free money");
+        assert_eq!(folded("a\u{00A0}\u{00A0}b"), "a b");
+    }
+
+    #[test]
+    fn squeezed_joins_spaced_letters() {
+        assert_eq!(normalize("c.l.i.c.k here").squeezed, "click here");
+        assert_eq!(normalize("w-i-n now").squeezed, "win now");
+        assert_eq!(normalize("w|i|n").squeezed, "win");
+        assert_eq!(normalize("F R E E").squeezed, "free");
+        // A double space ends a run: separate words stay separate.
+        let n = normalize("f r e e  m o n e y");
+        assert_eq!(n.folded, "f r e e m o n e y");
+        assert_eq!(n.squeezed, "free money");
+        // A single space does not: the run continues.
+        assert_eq!(normalize("f r e e m o n e y").squeezed, "freemoney");
+        // Fewer than three letters, or letters in words, stay as they are.
+        assert_eq!(normalize("a b testing").squeezed, "a b testing");
+        assert_eq!(normalize("c..l..i").squeezed, "c..l..i");
+        assert_eq!(normalize("ok a.b.c. done").squeezed, "ok abc. done");
+    }
+
+    #[test]
+    fn masked_digit_runs() {
+        assert_eq!(
+            normalize("Your code 123456 expires 10:30").masked,
+            "your code # expires #:#"
+        );
+        assert_eq!(normalize("fr33 £100").masked, "free £#");
+    }
+
+    #[test]
+    fn emoji_pass_through() {
+        let n = normalize("🎉 WIN 💰💰 now 👍🏽 👨\u{200D}👩\u{200D}👧");
+        assert_eq!(n.folded, "🎉 win 💰💰 now 👍🏽 👨👩👧");
+    }
+
+    #[test]
+    fn empty_and_blank_input() {
+        assert_eq!(normalize(""), Normalized::default());
+        assert_eq!(normalize(" \u{200B}\t "), Normalized::default());
+        assert_eq!(fold_confusables(""), "");
+    }
+
+    #[test]
+    fn very_long_input_completes() {
+        let mut s = String::new();
+        while s.len() < 100 * 1024 {
+            s.push_str("f r 3 e c.l.i.c.k W1N 0800 \u{0430}\u{200B} x\u{0301}\u{0302}\u{0303} ");
+        }
+        // A long run of combining marks must stay linear (stream-safe NFKC).
+        s.push('a');
+        s.extend(std::iter::repeat_n('\u{0301}', 50_000));
+        let n = normalize(&s);
+        assert!(n.folded.len() <= s.len());
+        assert!(n.squeezed.len() <= n.folded.len());
+        assert!(n.masked.len() <= n.folded.len());
+    }
+
+    #[test]
+    fn never_panics_on_assorted_characters() {
+        let mut s = String::new();
+        for cp in (0u32..0x3_0000).step_by(7).chain(0xE_0000..0xE_0080) {
+            if let Some(c) = char::from_u32(cp) {
+                s.push(c);
+                if cp % 5 == 0 {
+                    s.push_str(" 1!|$ ");
+                }
+            }
+        }
+        let n = normalize(&s);
+        let _ = fold_confusables(&s);
+        assert!(!n.folded.is_empty());
+        assert!(!n.folded.starts_with(' ') && !n.folded.ends_with(' '));
+    }
+}
