@@ -3,3 +3,4 @@
 //! pipeline stage that combines them into a verdict comes on top.
 
 pub mod normalize;
+pub mod urls;
