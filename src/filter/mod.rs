@@ -3,4 +3,5 @@
 //! pipeline stage that combines them into a verdict comes on top.
 
 pub mod normalize;
+pub mod rules;
 pub mod urls;
