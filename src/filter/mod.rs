@@ -5,3 +5,4 @@
 pub mod normalize;
 pub mod rules;
 pub mod urls;
+pub mod velocity;
