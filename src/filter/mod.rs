@@ -3,6 +3,7 @@
 //! pipeline stage that combines them into a verdict comes on top.
 
 pub mod normalize;
+pub mod reassembly;
 pub mod rules;
 pub mod urls;
 pub mod velocity;
