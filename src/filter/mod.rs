@@ -5,5 +5,6 @@
 pub mod normalize;
 pub mod reassembly;
 pub mod rules;
+pub mod sender;
 pub mod urls;
 pub mod velocity;
