@@ -293,3 +293,135 @@ mod tests {
         assert!(s.current.len() + s.previous.len() <= 2_000 + 2 * BANDS);
     }
 }
+
+/// One account's sending rate: messages in the last second and the last
+/// minute, and distinct recipients in the last minute (keyed hashes,
+/// bounded), each over two half-window generations like [`Campaigns`].
+pub struct AccountRate {
+    seed: std::collections::hash_map::RandomState,
+    state: Mutex<RateState>,
+    max_recipients: usize,
+}
+
+struct RateState {
+    sec: (Instant, u64, u64),
+    min: (Instant, u64, u64),
+    recipients: (HashSet<u64>, HashSet<u64>),
+}
+
+/// [`AccountRate::observe`]'s figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rates {
+    /// Messages over about the last second (between 0.5 and 1 s).
+    pub per_second: u64,
+    /// Messages over about the last minute.
+    pub per_minute: u64,
+    /// Distinct recipients over about the last minute (at most the cap).
+    pub recipients_per_minute: usize,
+}
+
+impl std::fmt::Debug for AccountRate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountRate").finish_non_exhaustive()
+    }
+}
+
+impl AccountRate {
+    /// Counts up to `max_recipients` distinct recipients a minute.
+    pub fn new(max_recipients: usize, now: Instant) -> AccountRate {
+        AccountRate {
+            seed: std::collections::hash_map::RandomState::new(),
+            state: Mutex::new(RateState {
+                sec: (now, 0, 0),
+                min: (now, 0, 0),
+                recipients: (HashSet::new(), HashSet::new()),
+            }),
+            max_recipients: max_recipients.max(1),
+        }
+    }
+
+    /// Records one message to `recipient` and returns the rates with it.
+    pub fn observe(&self, recipient: &[u8], now: Instant) -> Rates {
+        let mut h = self.seed.build_hasher();
+        h.write(recipient);
+        let r = h.finish();
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let roll = |w: &mut (Instant, u64, u64), half: Duration| -> bool {
+            let age = now.saturating_duration_since(w.0);
+            if age >= half * 2 {
+                *w = (now, 0, 0);
+                true
+            } else if age >= half {
+                *w = (now, 0, w.1);
+                true
+            } else {
+                false
+            }
+        };
+        roll(&mut s.sec, Duration::from_millis(500));
+        let before = s.min.0;
+        if roll(&mut s.min, Duration::from_secs(30)) {
+            if now.saturating_duration_since(before) >= Duration::from_secs(60) {
+                s.recipients.1.clear();
+            } else {
+                s.recipients.1 = std::mem::take(&mut s.recipients.0);
+            }
+            s.recipients.0.clear();
+        }
+        s.sec.1 += 1;
+        s.min.1 += 1;
+        if s.recipients.0.len() + s.recipients.1.len() < self.max_recipients
+            && !s.recipients.1.contains(&r)
+        {
+            s.recipients.0.insert(r);
+        }
+        let distinct = s.recipients.0.len() + s.recipients.1.len();
+        Rates {
+            per_second: s.sec.1 + s.sec.2,
+            per_minute: s.min.1 + s.min.2,
+            recipients_per_minute: distinct.min(self.max_recipients),
+        }
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    #[test]
+    fn counts_messages_and_distinct_recipients() {
+        let t0 = Instant::now();
+        let a = AccountRate::new(10_000, t0);
+        let mut last = None;
+        for i in 0..100u32 {
+            last = Some(a.observe(format!("+4477009{:05}", i % 40).as_bytes(), t0));
+        }
+        let r = last.unwrap();
+        assert_eq!(r.per_second, 100);
+        assert_eq!(r.per_minute, 100);
+        assert_eq!(r.recipients_per_minute, 40);
+        // A second and a half later: the per-second count has moved on,
+        // the per-minute one has not.
+        let r = a.observe(b"+447700900999", t0 + Duration::from_millis(1_500));
+        assert_eq!(r.per_second, 1);
+        assert_eq!(r.per_minute, 101);
+        assert_eq!(r.recipients_per_minute, 41);
+        // Two minutes later everything starts over.
+        let r = a.observe(b"x", t0 + Duration::from_secs(150));
+        assert_eq!(
+            (r.per_second, r.per_minute, r.recipients_per_minute),
+            (1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn recipients_are_capped() {
+        let t0 = Instant::now();
+        let a = AccountRate::new(50, t0);
+        let mut r = None;
+        for i in 0..1_000u32 {
+            r = Some(a.observe(&i.to_be_bytes(), t0));
+        }
+        assert_eq!(r.unwrap().recipients_per_minute, 50);
+    }
+}
