@@ -73,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Train or evaluate the statistical spam filter model.
+    Filter {
+        #[command(subcommand)]
+        action: FilterAction,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -163,6 +168,7 @@ fn main() -> ExitCode {
             token_file,
             action,
         } => admin(url, config, token_file, action),
+        Command::Filter { action } => filter(action),
     }
 }
 
@@ -348,5 +354,124 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum FilterAction {
+    /// Train a model on labelled TSV (`ham|spam<TAB>text` a line); the
+    /// threshold is chosen by cross-validation on that data alone.
+    Train {
+        /// Labelled training data.
+        #[arg(long, value_name = "FILE.tsv")]
+        data: PathBuf,
+        /// Where to write the model.
+        #[arg(long, value_name = "FILE", default_value = "conf/filter/model.bin")]
+        out: PathBuf,
+        /// Largest share of ham the chosen threshold may block.
+        #[arg(long, default_value_t = 0.002)]
+        max_ham_blocked: f64,
+        /// Passes over the data [default: 40].
+        #[arg(long)]
+        epochs: Option<u32>,
+        /// SGD step at the first epoch [default: 2.0].
+        #[arg(long)]
+        learning_rate: Option<f32>,
+        /// L2 penalty [default: 0].
+        #[arg(long)]
+        l2: Option<f32>,
+    },
+    /// Score labelled TSV with a model; print recall, ham blocked and the
+    /// confusion table.
+    Eval {
+        /// Labelled data.
+        #[arg(long, value_name = "FILE.tsv")]
+        data: PathBuf,
+        /// The model file.
+        #[arg(long, value_name = "FILE", default_value = "conf/filter/model.bin")]
+        model: PathBuf,
+        /// Decision threshold [default: the one stored in the model].
+        #[arg(long)]
+        threshold: Option<f32>,
+    },
+}
+
+/// `telegate filter`: train or evaluate the spam classifier.
+fn filter(action: FilterAction) -> ExitCode {
+    use telegate::filter::classifier::{self as clf, Model};
+    let data_path = match &action {
+        FilterAction::Train { data, .. } | FilterAction::Eval { data, .. } => data.clone(),
+    };
+    let text = match std::fs::read_to_string(&data_path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{}: {e}", data_path.display());
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let examples = match clf::parse_tsv(&text) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{}: {e}", data_path.display());
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    match action {
+        FilterAction::Train {
+            out,
+            max_ham_blocked,
+            epochs,
+            learning_rate,
+            l2,
+            ..
+        } => {
+            let d = clf::TrainOptions::default();
+            let opts = clf::TrainOptions {
+                max_ham_blocked,
+                epochs: epochs.unwrap_or(d.epochs),
+                learning_rate: learning_rate.unwrap_or(d.learning_rate),
+                l2: l2.unwrap_or(d.l2),
+                ..d
+            };
+            let (model, cv) = clf::train_with_cv(&examples, &opts);
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            if let Err(e) = std::fs::write(&out, model.to_bytes()) {
+                eprintln!("{}: {e}", out.display());
+                return ExitCode::from(EX_SOFTWARE);
+            }
+            println!(
+                "trained on {} examples; threshold {:.4}; wrote {}",
+                examples.len(),
+                model.threshold(),
+                out.display()
+            );
+            if let Some(c) = cv {
+                println!("cross-validated on the training data:\n{c}");
+            }
+            ExitCode::SUCCESS
+        }
+        FilterAction::Eval {
+            model, threshold, ..
+        } => {
+            let m = match std::fs::File::open(&model)
+                .map_err(clf::ModelError::from)
+                .and_then(Model::load)
+            {
+                Ok(m) => m,
+                Err(e) => {
+                    eprintln!("{}: {e}", model.display());
+                    return ExitCode::from(EX_USAGE);
+                }
+            };
+            let t = threshold.unwrap_or(m.threshold());
+            let started = std::time::Instant::now();
+            let c = clf::evaluate(&m, &examples, t);
+            let per = started.elapsed().as_secs_f64() * 1e6 / examples.len().max(1) as f64;
+            println!("{} examples, threshold {t:.4}\n{c}", examples.len());
+            println!("{per:.1} µs per message scored");
+            ExitCode::SUCCESS
+        }
     }
 }

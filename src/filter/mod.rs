@@ -2,6 +2,7 @@
 //! submodule is a self-contained building block with its own tests; the
 //! pipeline stage that combines them into a verdict comes on top.
 
+pub mod classifier;
 pub mod normalize;
 pub mod reassembly;
 pub mod rules;
