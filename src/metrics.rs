@@ -572,13 +572,13 @@ impl PduTable {
         }
     }
 
-    fn count(&self, dir: Direction, side: Side, command_id: u32, status: u32) {
+    fn count(&self, dir: Direction, side: Side, command_id: u32, status: u32, n: u64) {
         let slot = side as usize * 2 + dir as usize;
         let cmd = command_index(command_id);
         if status == 0 {
             self.ok[slot][cmd]
                 .get_or_init(|| pdu_counter(slot, cmd, "ESME_ROK".into()))
-                .increment(1);
+                .increment(n);
             return;
         }
         let key = (slot as u8, cmd as u8, Some(status));
@@ -588,7 +588,7 @@ impl PduTable {
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
         {
-            c.increment(1);
+            c.increment(n);
             return;
         }
         let mut w = self.errors.write().unwrap_or_else(|e| e.into_inner());
@@ -605,7 +605,7 @@ impl PduTable {
                 };
                 pdu_counter(slot, cmd, label)
             })
-            .increment(1);
+            .increment(n);
     }
 }
 
@@ -637,16 +637,9 @@ fn pdu_counter(slot: usize, cmd: usize, status: SharedString) -> Counter {
     )
 }
 
-/// Counts one PDU (`telegate_smpp_pdus_total`).
-pub(crate) fn pdu(dir: Direction, side: Side, command_id: u32, status: u32) {
-    state().pdus.count(dir, side, command_id, status);
-}
-
-/// Counts one frame by its header (frames are at least 16 octets).
-pub(crate) fn pdu_frame(dir: Direction, side: Side, frame: &[u8]) {
-    if let Some(h) = telegate_smpp::pdu::Header::peek(frame) {
-        pdu(dir, side, h.command_id.0, h.command_status.0);
-    }
+/// Counts `n` PDUs of one command and status (`telegate_smpp_pdus_total`).
+pub(crate) fn pdu_n(dir: Direction, side: Side, command_id: u32, status: u32, n: u64) {
+    state().pdus.count(dir, side, command_id, status, n);
 }
 
 // ---- Per account, per carrier ------------------------------------------
@@ -965,7 +958,7 @@ mod tests {
     fn pdu_statuses_are_bounded() {
         // Unknown statuses from a peer stop making series at the cap.
         for s in 0x1000..0x1000 + MAX_ERROR_SERIES as u32 + 50 {
-            pdu(Direction::In, Side::Carrier, 0x0999_0000, s);
+            pdu_n(Direction::In, Side::Carrier, 0x0999_0000, s, 1);
         }
         let errors = state().pdus.errors.read().unwrap();
         assert!(errors.len() <= MAX_ERROR_SERIES + 4 * NCMD);

@@ -100,14 +100,6 @@ impl OutTx {
     // `Out` comes back by value, as from a channel.
     #[allow(clippy::result_large_err)]
     pub(crate) fn send(&self, m: Out) -> Result<(), Out> {
-        let header = match &m {
-            Out::Pdu(p) => Some((p.command_id().0, p.command_status.0)),
-            Out::Reseq(b, _) => {
-                telegate_smpp::pdu::Header::peek(b).map(|h| (h.command_id.0, h.command_status.0))
-            }
-            Out::IdResp { command_id, .. } => Some((*command_id, 0)),
-            Out::Close => None,
-        };
         let mut s = self.lock();
         if s.closed || s.closing {
             return Err(m);
@@ -120,11 +112,6 @@ impl OutTx {
         drop(s);
         if wake {
             self.0.notify.notify_one();
-        }
-        // Counted once queued (outside the lock): "out" means handed to
-        // the writer, which may still lose it with the connection.
-        if let Some((id, status)) = header {
-            metrics::pdu(Direction::Out, self.0.side, id, status);
         }
         Ok(())
     }
@@ -171,6 +158,16 @@ pub(crate) async fn write_loop(mut w: BoxWrite, rx: OutRx) {
             (std::mem::replace(&mut s.buf, spare), s.closing)
         };
         if !data.is_empty() {
+            // Counted per write, not per PDU: one tally of the batch, so
+            // the shared counters are touched a few times per write.
+            // "out" means handed to the socket.
+            let mut tally = PduTally::default();
+            let mut at = 0;
+            while let Some(h) = data.get(at..).and_then(telegate_smpp::pdu::Header::peek) {
+                tally.add(h.command_id.0, h.command_status.0);
+                at += (h.command_length as usize).max(16);
+            }
+            tally.flush(Direction::Out, rx.0.side);
             if let Err(e) = w.write_all(&data).await {
                 tracing::debug!(error = %e, "write failed");
                 break;
@@ -227,12 +224,45 @@ fn push(buf: &mut BytesMut, m: Out) -> bool {
     }
 }
 
+/// PDU counts of one batch, by command and status, added to the shared
+/// counters in one go.
+#[derive(Default)]
+struct PduTally(Vec<(u32, u32, u64)>);
+
+impl PduTally {
+    fn add(&mut self, command: u32, status: u32) {
+        match self
+            .0
+            .iter_mut()
+            .find(|(c, s, _)| *c == command && *s == status)
+        {
+            Some(e) => e.2 += 1,
+            None => self.0.push((command, status, 1)),
+        }
+    }
+
+    fn flush(&mut self, dir: Direction, side: Side) {
+        for (c, s, n) in self.0.drain(..) {
+            metrics::pdu_n(dir, side, c, s, n);
+        }
+    }
+}
+
 /// Reads whole frames off a connection.
 pub(crate) struct FrameReader {
     r: BoxRead,
     buf: BytesMut,
     framer: Framer,
     side: Side,
+    /// Frames read since the counters were last updated: flushed when the
+    /// buffered frames run out (before reading more) and on drop.
+    tally: PduTally,
+}
+
+impl Drop for FrameReader {
+    fn drop(&mut self) {
+        self.tally.flush(Direction::In, self.side);
+    }
 }
 
 impl std::fmt::Debug for FrameReader {
@@ -264,11 +294,14 @@ impl FrameReader {
             buf: BytesMut::new(),
             framer: Framer::new(max_pdu),
             side,
+            tally: PduTally::default(),
         }
     }
 
-    fn counted(&self, f: Bytes) -> ReadEvent {
-        metrics::pdu_frame(Direction::In, self.side, &f);
+    fn counted(&mut self, f: Bytes) -> ReadEvent {
+        if let Some(h) = telegate_smpp::pdu::Header::peek(&f) {
+            self.tally.add(h.command_id.0, h.command_status.0);
+        }
         ReadEvent::Frame(f)
     }
 
@@ -278,13 +311,17 @@ impl FrameReader {
     pub(crate) fn buffered(&mut self) -> Option<ReadEvent> {
         match self.framer.next_frame(&mut self.buf) {
             Ok(Some(f)) => Some(self.counted(f)),
-            Ok(None) => None,
+            Ok(None) => {
+                self.tally.flush(Direction::In, self.side);
+                None
+            }
             Err(e) => Some(ReadEvent::Bad(e)),
         }
     }
 
     /// The next frame. Cancel-safe: a partial frame stays buffered.
     pub(crate) async fn next(&mut self) -> io::Result<ReadEvent> {
+        self.tally.flush(Direction::In, self.side);
         loop {
             match self.framer.next_frame(&mut self.buf) {
                 Ok(Some(f)) => return Ok(self.counted(f)),
