@@ -15,6 +15,7 @@ pub mod demo;
 pub mod dlr;
 pub mod filter;
 pub mod gateway;
+mod hash;
 pub mod ids;
 pub mod logging;
 pub mod metrics;

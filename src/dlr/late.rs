@@ -25,12 +25,7 @@ use tokio::sync::Notify;
 /// the DLR store indexes).
 pub(crate) fn late_key(carrier: &str, carrier_msg_id: &[u8]) -> Box<[u8]> {
     let id = normalize_message_id(carrier_msg_id);
-    let id = id.as_bytes();
-    let mut k = Vec::with_capacity(carrier.len() + 1 + id.len());
-    k.extend_from_slice(carrier.as_bytes());
-    k.push(0xff);
-    k.extend_from_slice(id);
-    k.into_boxed_slice()
+    super::store::make_key(carrier, id.as_bytes()).into_boxed_slice()
 }
 
 /// Parked items of type `T` (a receipt and whoever waits for its answer),

@@ -130,16 +130,8 @@ impl Hasher for GidHasher {
         }
     }
     fn write_u64(&mut self, v: u64) {
-        self.0 = mix(v);
+        self.0 = crate::hash::splitmix64(v);
     }
-}
-
-fn mix(v: u64) -> u64 {
-    // splitmix64 finaliser.
-    let mut z = v.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 type GidMap<V> = HashMap<u64, V, BuildHasherDefault<GidHasher>>;
@@ -172,7 +164,7 @@ struct KeyShard {
 }
 
 /// The lookup key: carrier name, 0xff (never in UTF-8), normalised id.
-fn make_key(carrier: &str, id: &[u8]) -> Vec<u8> {
+pub(crate) fn make_key(carrier: &str, id: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(carrier.len() + 1 + id.len());
     k.extend_from_slice(carrier.as_bytes());
     k.push(0xff);
@@ -201,11 +193,11 @@ struct Index {
 }
 
 fn gid_shard(gid: u64) -> usize {
-    (mix(gid) >> (64 - SHARD_BITS)) as usize
+    (crate::hash::splitmix64(gid) >> (64 - SHARD_BITS)) as usize
 }
 
 fn key_shard(h: u64) -> usize {
-    (mix(h) >> (64 - SHARD_BITS)) as usize
+    (crate::hash::splitmix64(h) >> (64 - SHARD_BITS)) as usize
 }
 
 /// Whether `m` is the mapping of (carrier, id).

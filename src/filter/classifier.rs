@@ -59,16 +59,7 @@ const MAX_BUCKET_BITS: u8 = 24;
 /// threshold.
 const HEADER_LEN: usize = 8 + 2 + 2 + 4 + 4 + 4 + 4;
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-#[inline]
-fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
-    }
-    h
-}
+use crate::hash::{fnv1a as fnv, FNV_OFFSET};
 
 #[inline]
 fn fnv_char(h: u64, c: char) -> u64 {

@@ -56,7 +56,9 @@ pub fn fingerprint(masked: &str) -> Fingerprint {
         any = true;
         let base = fnv1a(w.as_bytes());
         for (i, m) in mins.iter_mut().enumerate() {
-            let h = mix(base ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1)));
+            let h = crate::hash::splitmix64(
+                base ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1)),
+            );
             *m = (*m).min(h);
         }
     }
@@ -65,7 +67,7 @@ pub fn fingerprint(masked: &str) -> Fingerprint {
         for (b, band) in bands.iter_mut().enumerate() {
             let mut h = fnv1a(&[b as u8]);
             for r in 0..ROWS {
-                h = mix(h ^ mins[b * ROWS + r]);
+                h = crate::hash::splitmix64(h ^ mins[b * ROWS + r]);
             }
             *band = h;
         }
@@ -74,20 +76,7 @@ pub fn fingerprint(masked: &str) -> Fingerprint {
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-fn mix(v: u64) -> u64 {
-    // splitmix64 finaliser.
-    let mut z = v.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    crate::hash::fnv1a(crate::hash::FNV_OFFSET, bytes)
 }
 
 type Gen = HashMap<(u8, u64), HashSet<u64>>;

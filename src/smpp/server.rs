@@ -15,7 +15,6 @@ use telegate_smpp::{CommandId, CommandStatus};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tokio_util::sync::CancellationToken;
 
 use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
 use crate::config::BindType;
@@ -264,8 +263,8 @@ impl Session {
             // Timeouts as reloaded.
             server = self.core.server();
             let retired = match &self.state {
-                State::Bound { account, .. } => account.retired.clone(),
-                State::Open => CancellationToken::new(),
+                State::Bound { account, .. } => Some(account.retired.clone()),
+                State::Open => None,
             };
             let tick = match (&self.state, enquire_sent) {
                 (State::Open, _) => bind_deadline,
@@ -342,7 +341,7 @@ impl Session {
                     }
                     return;
                 }
-                _ = retired.cancelled() => {
+                _ = async { match &retired { Some(t) => t.cancelled().await, None => std::future::pending().await } } => {
                     if let State::Bound { account, .. } = &self.state {
                         tracing::info!(account = %account.sid, session = self.shared.id, "account removed or its password changed by a reload; unbinding");
                     }
