@@ -269,15 +269,9 @@ fn admin(
         AdminAction::Status => (hyper::Method::GET, "/status"),
         AdminAction::Reload => (hyper::Method::POST, "/reload"),
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match build_runtime(tokio::runtime::Builder::new_current_thread()) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::from(EX_SOFTWARE);
-        }
+        Err(code) => return code,
     };
     let answer = rt.block_on(client::request(addr, method, path, token.as_deref()));
     let (status, body) = match answer {
@@ -303,6 +297,14 @@ fn admin(
     }
 }
 
+/// Builds a runtime with I/O and timers, or says why not (exit 70).
+fn build_runtime(mut b: tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, ExitCode> {
+    b.enable_all().build().map_err(|e| {
+        eprintln!("cannot start the runtime: {e}");
+        ExitCode::from(EX_SOFTWARE)
+    })
+}
+
 /// Runs `f` on a multi-threaded runtime, cancelling its token on SIGINT or
 /// SIGTERM.
 fn runtime<F, Fut>(f: F) -> ExitCode
@@ -310,15 +312,9 @@ where
     F: FnOnce(CancellationToken) -> Fut,
     Fut: std::future::Future<Output = Result<(), String>>,
 {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match build_runtime(tokio::runtime::Builder::new_multi_thread()) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::from(EX_SOFTWARE);
-        }
+        Err(code) => return code,
     };
     rt.block_on(async {
         let shutdown = CancellationToken::new();
