@@ -8,6 +8,11 @@
 #   COUNT=50000 ROUNDS=1 bash benches/e2e.sh   # quick look
 #
 # Needs ../shared/tools/smppkit (built here into target/smppkit) and python3.
+#
+# The content filter's cost: a second telegate with [filter] on (built-in
+# rules and model) beside the first, both sent the ham texts of
+# ../shared/data/sms/uci-test.tsv (cycled; read from there, written only
+# under target/), window 256, 4 binds, receipts on; filtered/unfiltered.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -34,7 +39,14 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 200); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 not open" >&2; return 1; }
 
-SMSC_PORT=$(free_port); RELAY_PORT=$(free_port); GW_PORT=$(free_port)
+SMSC_PORT=$(free_port); RELAY_PORT=$(free_port); GW_PORT=$(free_port); GWF_PORT=$(free_port)
+HAM="$OUT/ham.txt"
+if [ -f ../shared/data/sms/uci-test.tsv ]; then
+  awk -F'\t' '$1=="ham" {print $2}' ../shared/data/sms/uci-test.tsv >"$HAM"
+else
+  echo "../shared/data/sms/uci-test.tsv not found: the filter scenario is skipped" >&2
+  : >"$HAM"
+fi
 "$SMPPKIT" smsc --listen "127.0.0.1:$SMSC_PORT" --dlr >"$OUT/smsc.log" 2>&1 & PIDS+=($!)
 wait_port "$SMSC_PORT"
 "$SMPPKIT" relay --listen "127.0.0.1:$RELAY_PORT" --upstream "127.0.0.1:$SMSC_PORT" >"$OUT/relay.log" 2>&1 & PIDS+=($!)
@@ -74,7 +86,15 @@ carriers = ["smsc"]
 store = "$STORE"
 TOML
 TELEGATE_LOG=warn "$TELEGATE" run --config "$OUT/telegate.toml" >"$OUT/telegate.log" 2>&1 & GW_PID=$!; PIDS+=($GW_PID)
+STORE_F=$(mktemp -d)
+# Its own carrier system_id: the smsc sends each system_id's receipts to
+# that system_id's binds.
+sed -e "s|127.0.0.1:$GW_PORT|127.0.0.1:$GWF_PORT|" -e "s|$STORE|$STORE_F|" \
+  -e 's|^system_id = "telegate"|system_id = "telegate-f"|' "$OUT/telegate.toml" >"$OUT/telegate-filter.toml"
+printf '\n[filter]\nenabled = true\n\n[suspension]\nenabled = false\n' >>"$OUT/telegate-filter.toml"
+TELEGATE_LOG=warn "$TELEGATE" run --config "$OUT/telegate-filter.toml" >"$OUT/telegate-filter.log" 2>&1 & PIDS+=($!)
 wait_port "$GW_PORT"
+wait_port "$GWF_PORT"
 sleep 1
 
 run_esme() { # target port, window, connections, extra...
@@ -91,6 +111,13 @@ for scen in "w256c4dlr 256 4 --expect-dlr" "w64c1 64 1"; do
     run_esme "$GW_PORT" "$window" "$conns" "$@" >"$OUT/$name-telegate-$r.json"
   done
 done
+
+if [ -s "$HAM" ]; then
+  for r in $(seq 1 "$ROUNDS"); do
+    run_esme "$GW_PORT" 256 4 --expect-dlr --text-file "$HAM" >"$OUT/ham-telegate-$r.json"
+    run_esme "$GWF_PORT" 256 4 --expect-dlr --text-file "$HAM" >"$OUT/ham-filtered-$r.json"
+  done
+fi
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 RSS_BEFORE=$(rss_kib "$GW_PID")
@@ -130,8 +157,21 @@ for name in ["w256c4dlr", "w64c1"]:
 tp_ratio = res[("w256c4dlr", "telegate")][0] / res[("w256c4dlr", "relay")][0]
 p99_delta = res[("w64c1", "telegate")][1] - res[("w64c1", "relay")][1]
 per_bind = (during - before) / idle
+ham = {}
+for who in ["telegate", "filtered"]:
+    rows = load("ham", who)
+    if rows:
+        tp = med(rows, lambda r: r["throughput_msgs_per_s"])
+        p50 = med(rows, lambda r: r["latency_us"]["p50"])
+        p99 = med(rows, lambda r: r["latency_us"]["p99"])
+        ok = med(rows, lambda r: r["ok"])
+        dm = med(rows, lambda r: (r.get("dlr") or {}).get("matched", 0))
+        ham[who] = tp
+        print(f"{'ham-w256c4dlr':<22}{who:<10}{tp:>12.0f}{p50:>9.0f}{p99:>9.0f}{ok:>9.0f}{dm:>13.0f}")
 print()
 print(f"window 256, 4 binds, receipts: telegate/relay throughput = {tp_ratio:.2f}  (target >= 0.50)")
 print(f"window 64, 1 bind: telegate p99 - relay p99 = {p99_delta/1000:.2f} ms  (target <= 1 ms)")
 print(f"{idle} idle binds: RSS {before} KiB -> {during} KiB = {per_bind:.1f} KiB per bind  (target <= 64)")
+if len(ham) == 2:
+    print(f"uci-test ham texts, window 256, 4 binds, receipts: filter on / off throughput = {ham['filtered'] / ham['telegate']:.2f}  (target >= 0.85)")
 PY

@@ -1,6 +1,7 @@
 //! `telegate demo`: a gateway on an embedded default config with the
 //! bundled carrier simulator, and one message with its receipt shown
-//! flowing through it. No outside services.
+//! flowing through it, then a spam message the content filter refuses.
+//! No outside services.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -118,6 +119,24 @@ async fn demo_message(addr: SocketAddr) -> Result<(), String> {
     esme.respond(&receipt, telegate_smpp::CommandStatus::ESME_ROK)
         .await
         .map_err(|e| e.to_string())?;
+    // The filter at work: an obvious smishing text is refused.
+    let spam = sim::submit_sm(
+        "12345",
+        "447700900124",
+        b"URGENT! Your account has been suspended. Verify your details now at http://bit.ly/x1 or pay the fee",
+        false,
+    );
+    let resp = esme
+        .request(Body::SubmitSm(Box::new(spam)))
+        .await
+        .map_err(|e| e.to_string())?;
+    if resp.command_status.is_ok() {
+        return Err("the content filter let an obvious smishing text through".into());
+    }
+    println!(
+        "submit_sm (spam)   -> refused by the content filter: {}",
+        resp.command_status
+    );
     let _ = esme.unbind().await;
     if rid != id {
         return Err("the receipt does not carry the gateway's message id".into());

@@ -40,6 +40,11 @@ use crate::smpp::io::{Out, OutTx};
 use crate::smpp::server::{self, DeliverKind, InFlightDeliver, InflightGuard, SessionShared};
 use crate::smpp::throttle::TokenBucket;
 
+mod stage;
+use crate::filter::engine::{AccountPolicy, Engine};
+use crate::filter::velocity::AccountRate;
+pub(crate) use stage::FilterCore;
+
 /// Counters of the data path (exported as metrics by the operations work).
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -136,6 +141,24 @@ pub(crate) struct AccountRt {
     held: AtomicUsize,
     /// Its metric handles (room for `carriers` carriers).
     pub(crate) metrics: AccountMetrics,
+    /// Its sending rates, for the filter's velocity signals.
+    pub(crate) rate: AccountRate,
+    /// Its filter exemptions and registered senders.
+    pub(crate) filter_policy: ArcSwap<AccountPolicy>,
+    /// Cancelled when the account is suspended: its sessions unbind. A
+    /// fresh token replaces it, for the binds after reinstatement.
+    kick: ArcSwap<CancellationToken>,
+}
+
+fn policy_of(cfg: &AccountConfig) -> AccountPolicy {
+    AccountPolicy {
+        exempt: cfg
+            .filter_exempt
+            .iter()
+            .map(|s| Arc::from(s.as_str()))
+            .collect(),
+        senders: cfg.senders.clone(),
+    }
 }
 
 impl AccountRt {
@@ -155,8 +178,22 @@ impl AccountRt {
             rr: AtomicUsize::new(0),
             room: tokio::sync::Notify::new(),
             held: AtomicUsize::new(0),
+            rate: AccountRate::new(100_000, Instant::now()),
+            filter_policy: ArcSwap::from_pointee(policy_of(&cfg)),
+            kick: ArcSwap::from_pointee(CancellationToken::new()),
             cfg: ArcSwap::from_pointee(cfg),
         }
+    }
+
+    /// The token its sessions watch for suspension.
+    pub(crate) fn kick_token(&self) -> CancellationToken {
+        (**self.kick.load()).clone()
+    }
+
+    /// Unbinds every session of the account (it was suspended).
+    pub(crate) fn suspend(&self) {
+        let old = self.kick.swap(Arc::new(CancellationToken::new()));
+        old.cancel();
     }
 
     /// The account's settings now.
@@ -167,6 +204,7 @@ impl AccountRt {
     /// Applies reloaded settings (same system_id, sid and password):
     /// limits take effect at once for every session.
     fn update(&self, cfg: AccountConfig) {
+        self.filter_policy.store(Arc::new(policy_of(&cfg)));
         if cfg.throughput != self.cfg.load().throughput {
             self.bucket
                 .store(TokenBucket::new(cfg.throughput, cfg.throughput).map(Arc::new));
@@ -261,6 +299,8 @@ pub(crate) struct Core {
     pub(crate) tracker: TaskTracker,
     /// Listeners and ESME sessions (they end before the carriers do).
     pub(crate) sessions: TaskTracker,
+    /// Reassembly, velocity counters and suspensions.
+    pub(crate) filter: FilterCore,
 }
 
 /// The reloadable part of the gateway: the configuration and what is
@@ -281,6 +321,8 @@ pub(crate) struct Runtime {
     by_carrier: HashMap<String, Arc<CarrierPool>>,
     routes: RoutingTable,
     mo: MoTable,
+    /// The content filter, when `[filter]` is there and enabled.
+    filter: Option<Arc<Engine>>,
 }
 
 impl Runtime {
@@ -434,6 +476,10 @@ impl Core {
             self.record_auth_failure(ip);
             tracing::info!(peer = %ip, account = %account.sid, "bind from an address not allowed");
             tokio::time::sleep(delay).await;
+            return Err(CommandStatus::ESME_RBINDFAIL);
+        }
+        if self.filter.suspensions.is_suspended(&account.sid) {
+            tracing::info!(account = %account.sid, "bind refused: the account is suspended pending review");
             return Err(CommandStatus::ESME_RBINDFAIL);
         }
         if !cfg.bind_types.contains(&kind) {
@@ -669,6 +715,14 @@ impl Core {
                 }
             }
         }
+        let addrs: Vec<&[u8]> = sent.iter().map(|(a, _)| &a.addr[..]).collect();
+        if !addrs.is_empty() {
+            if let Err(status) = self.filter_multi(account, &m, &addrs, gw) {
+                self.stats.submit_failed.fetch_add(1, Ordering::Relaxed);
+                return Pdu::error_response(CommandId::SUBMIT_MULTI, seq, status);
+            }
+        }
+        drop(addrs);
         // Each destination is routed and sent on its own, concurrently.
         let results = futures_join(sent.into_iter().map(|(addr, pdu)| {
             let meta = DlrMeta {
@@ -1209,6 +1263,14 @@ impl Core {
         guard: InflightGuard,
         out: OutTx,
     ) {
+        let rt = self.rt();
+        if rt.filter.is_some() && self.is_suspended(&account) {
+            let _ = out.send(Out::Pdu(stage::suspended_answer(body.command_id(), seq)));
+            drop(guard);
+            account.metrics.message(None, MessageResult::Blocked);
+            return;
+        }
+        let extracted = rt.filter.as_ref().and_then(|_| stage::Extracted::of(&body));
         let (command, ton, npi, dest, registered_delivery, seed) = match &body {
             Body::SubmitSm(sm) => {
                 let (ton, npi, dest) = match peek_submit_destination(&frame) {
@@ -1239,12 +1301,6 @@ impl Core {
         let received = Instant::now();
         let gw = self.ids.next();
         let seed = seed.unwrap_or(gw);
-        let rt = self.rt();
-        let first = rt
-            .routes
-            .lookup(account.idx, ton, npi, &dest)
-            .and_then(|r| r.candidates(seed).next())
-            .and_then(|c| rt.carrier_at(c));
         let d = Box::new(Direct {
             out,
             esme_seq: seq,
@@ -1261,6 +1317,30 @@ impl Core {
             received,
             deadline: received + rt.server.submit_deadline.get(),
         });
+        let d = match (&rt.filter, extracted) {
+            (Some(engine), Some(x)) => match self.filter_submit(&rt, engine, d, x) {
+                Some(d) => d,
+                None => return,
+            },
+            _ => d,
+        };
+        self.dispatch_direct(d);
+    }
+
+    /// Routes a submit and tries its first carrier at once; failover and
+    /// retries go to a task.
+    fn dispatch_direct(self: &Arc<Self>, mut d: Box<Direct>) {
+        let rt = self.rt();
+        // A segment held for reassembly may have waited: its deadline
+        // counts from its release.
+        d.deadline = d
+            .deadline
+            .max(Instant::now() + rt.server.submit_deadline.get() / 2);
+        let first = rt
+            .routes
+            .lookup(d.account.idx, d.ton, d.npi, &d.dest)
+            .and_then(|r| r.candidates(d.seed).next())
+            .and_then(|c| rt.carrier_at(c));
         let Some(first) = first else {
             // No route: the task path answers it (and logs it).
             self.spawn_forward(d, None, Outcome::default());
@@ -1409,6 +1489,9 @@ impl Core {
             }
         };
         let version = rt.version;
+        self.filter
+            .suspensions
+            .set_policy(stage::suspension_policy(&rt.config.suspension));
         for p in &plan.new_pools {
             p.start(self);
         }
@@ -1548,6 +1631,27 @@ fn keep_unreloadable(old: &Config, mut new: Config) -> (Config, Vec<String>) {
     keep!(admin.listen, "admin.listen");
     keep!(admin.token, "admin.token");
     keep!(log.format, "log.format");
+    keep!(suspension.state_dir, "suspension.state_dir");
+    keep!(suspension.audit_log, "suspension.audit_log");
+    keep!(suspension.webhook, "suspension.webhook");
+    // The reassembly buffer and campaign counters are made at start.
+    let was = old.filter.clone().unwrap_or_default();
+    if let Some(f) = new.filter.as_mut() {
+        macro_rules! keep_filter {
+            ($($field:ident),+) => {$(
+                if f.$field != was.$field {
+                    ignored.push(concat!("filter.", stringify!($field)).to_owned());
+                    f.$field = was.$field.clone();
+                }
+            )+};
+        }
+        keep_filter!(
+            campaign_window,
+            reassembly_timeout,
+            reassembly_max_sets,
+            reassembly_max_bytes
+        );
+    }
     (new, ignored)
 }
 
@@ -1696,6 +1800,24 @@ fn build_runtime(
         }
     }
 
+    let filter = match config.filter.as_ref().filter(|f| f.enabled) {
+        Some(f) => Some(Arc::new(
+            crate::filter::build_engine(f).map_err(|(k, e)| format!("{k}: {e}"))?,
+        )),
+        None => None,
+    };
+    if let Some(p) = prev {
+        if p.config.filter != config.filter {
+            plan.changes.push(match &config.filter {
+                Some(f) if f.enabled => "filter settings updated".to_owned(),
+                _ => "filter off".to_owned(),
+            });
+        }
+        if p.config.suspension != config.suspension {
+            plan.changes.push("suspension settings updated".to_owned());
+        }
+    }
+
     let mut account_slots: Vec<Option<Arc<AccountRt>>> = Vec::new();
     for a in &accounts {
         let i = usize::from(a.idx);
@@ -1727,6 +1849,7 @@ fn build_runtime(
         carriers: carrier_slots,
         routes,
         mo,
+        filter,
         config,
     };
     Ok((rt, plan))
@@ -1967,6 +2090,24 @@ impl Gateway {
             }
         })?;
         let (rt, _) = build_runtime(config.clone(), None).map_err(StartError::Config)?;
+        let review_dir = config.suspension.state_dir(&config.dlr.store);
+        let audit_log = config.suspension.audit_log(&config.dlr.store);
+        for dir in [Some(review_dir.as_path()), audit_log.parent()]
+            .into_iter()
+            .flatten()
+        {
+            std::fs::create_dir_all(dir).map_err(|source| StartError::Store {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let suspensions = crate::filter::suspension::Suspensions::open(
+            Some(&review_dir),
+            Some(&audit_log),
+            stage::suspension_policy(&config.suspension),
+        )
+        .map_err(|e| StartError::Config(format!("suspension.state_dir: {e}")))?;
+        let filter = FilterCore::new(&config, suspensions).map_err(StartError::Config)?;
         let tls = match (&config.server.tls_cert, &config.server.tls_key) {
             (Some(c), Some(k)) if !config.server.tls_listen.is_empty() => {
                 Some(crate::smpp::tls::acceptor(c, k).map_err(StartError::Tls)?)
@@ -2015,7 +2156,9 @@ impl Gateway {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             sessions: TaskTracker::new(),
+            filter,
         });
+        metrics::set_suspended_accounts(core.filter.suspensions.list().len());
         for c in core.rt().carriers() {
             c.start(&core);
         }
@@ -2037,6 +2180,7 @@ impl Gateway {
         }
         core.tracker.spawn(core.clone().housekeeping());
         core.tracker.spawn(core.clone().late_sweeper());
+        core.tracker.spawn(core.clone().reassembly_sweeper());
         let mut metrics_addr = None;
         if let Some(l) = metrics_listener {
             metrics_addr = l.local_addr().ok();
@@ -2050,6 +2194,41 @@ impl Gateway {
             tls_addrs,
             metrics_addr,
         })
+    }
+
+    /// Every suspended account (as `GET /suspensions` answers).
+    pub fn suspensions(&self) -> serde_json::Value {
+        self.core.review_list()
+    }
+
+    /// One suspension and its evidence, as reviewer `by` sees it (the
+    /// view is audited).
+    pub fn suspension(
+        &self,
+        sid: &str,
+        by: &str,
+    ) -> Result<serde_json::Value, crate::admin::ReviewError> {
+        self.core.review_show(sid, by)
+    }
+
+    /// Suspends account `sid` by hand; `by` names who, for the audit log.
+    pub fn suspend(
+        &self,
+        sid: &str,
+        by: &str,
+        note: &str,
+    ) -> Result<serde_json::Value, crate::admin::ReviewError> {
+        self.core.review_suspend(sid, by, note)
+    }
+
+    /// Reinstates account `sid` after review.
+    pub fn reinstate(
+        &self,
+        sid: &str,
+        by: &str,
+        note: &str,
+    ) -> Result<serde_json::Value, crate::admin::ReviewError> {
+        self.core.review_reinstate(sid, by, note)
     }
 
     /// Where `GET /metrics` is served (`[metrics] listen`), if anywhere.
@@ -2315,6 +2494,36 @@ impl crate::admin::AdminBackend for Controller {
         Box<dyn std::future::Future<Output = Result<ReloadOutcome, String>> + Send + '_>,
     > {
         Box::pin(Controller::reload(self))
+    }
+
+    fn suspensions(&self) -> serde_json::Value {
+        self.gw.core.review_list()
+    }
+
+    fn suspension(
+        &self,
+        sid: &str,
+        by: &str,
+    ) -> Result<serde_json::Value, crate::admin::ReviewError> {
+        self.gw.core.review_show(sid, by)
+    }
+
+    fn suspend(
+        &self,
+        sid: &str,
+        by: &str,
+        note: &str,
+    ) -> Result<serde_json::Value, crate::admin::ReviewError> {
+        self.gw.core.review_suspend(sid, by, note)
+    }
+
+    fn reinstate(
+        &self,
+        sid: &str,
+        by: &str,
+        note: &str,
+    ) -> Result<serde_json::Value, crate::admin::ReviewError> {
+        self.gw.core.review_reinstate(sid, by, note)
     }
 }
 

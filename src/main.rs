@@ -80,7 +80,7 @@ enum Command {
     },
 }
 
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 enum AdminAction {
     /// Readiness and carrier binds (`GET /health`); exits 1 when not ready.
     Health,
@@ -89,6 +89,62 @@ enum AdminAction {
     /// Reload the configuration file (`POST /reload`); exits 1 when the new
     /// file is refused (the old configuration stays in force).
     Reload,
+    /// Suspended accounts (`GET /suspensions`).
+    Suspensions,
+    /// One suspension with its evidence: the normalised text of the
+    /// account's last blocked messages and the rules they hit. The view is
+    /// written to the audit log.
+    Evidence {
+        /// The account's sid.
+        sid: String,
+        /// Who is looking [default: $USER].
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Suspend an account by hand: its binds are closed and new binds
+    /// refused until it is reinstated.
+    Suspend {
+        /// The account's sid.
+        sid: String,
+        /// Why.
+        #[arg(long)]
+        note: String,
+        /// Who acts [default: $USER].
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Reinstate a suspended account after review.
+    Reinstate {
+        /// The account's sid.
+        sid: String,
+        /// What the review found (required).
+        #[arg(long)]
+        note: String,
+        /// Who acts [default: $USER].
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+/// A path segment with everything but unreserved characters escaped.
+fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Who acts: `--by`, else the login name.
+fn actor(by: Option<String>) -> String {
+    by.or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "unknown operator".to_owned())
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -264,16 +320,43 @@ fn admin(
             }
         }
     }
-    let (method, path) = match action {
-        AdminAction::Health => (hyper::Method::GET, "/health"),
-        AdminAction::Status => (hyper::Method::GET, "/status"),
-        AdminAction::Reload => (hyper::Method::POST, "/reload"),
+    let (method, path, body, by) = match action {
+        AdminAction::Health => (hyper::Method::GET, "/health".to_owned(), None, None),
+        AdminAction::Status => (hyper::Method::GET, "/status".to_owned(), None, None),
+        AdminAction::Reload => (hyper::Method::POST, "/reload".to_owned(), None, None),
+        AdminAction::Suspensions => (hyper::Method::GET, "/suspensions".to_owned(), None, None),
+        AdminAction::Evidence { sid, by } => (
+            hyper::Method::GET,
+            format!("/suspensions/{}", path_segment(&sid)),
+            None,
+            Some(actor(by)),
+        ),
+        AdminAction::Suspend { sid, note, by } => (
+            hyper::Method::POST,
+            format!("/suspensions/{}", path_segment(&sid)),
+            Some(serde_json::json!({ "by": actor(by), "note": note })),
+            None,
+        ),
+        AdminAction::Reinstate { sid, note, by } => (
+            hyper::Method::POST,
+            format!("/suspensions/{}/reinstate", path_segment(&sid)),
+            Some(serde_json::json!({ "by": actor(by), "note": note })),
+            None,
+        ),
     };
+    let headers: Vec<(&str, &str)> = by.iter().map(|b| ("x-review-by", b.as_str())).collect();
     let rt = match build_runtime(tokio::runtime::Builder::new_current_thread()) {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let answer = rt.block_on(client::request(addr, method, path, token.as_deref()));
+    let answer = rt.block_on(client::request_with(
+        addr,
+        method,
+        &path,
+        token.as_deref(),
+        body.as_ref(),
+        &headers,
+    ));
     let (status, body) = match answer {
         Ok(a) => a,
         Err(e) => {
@@ -377,28 +460,81 @@ enum FilterAction {
         #[arg(long)]
         l2: Option<f32>,
     },
-    /// Score labelled TSV with a model; print recall, ham blocked and the
-    /// confusion table.
+    /// Judge a labelled set with the whole filter (rules, URLs,
+    /// classifier, sender checks; not velocity) as the gateway would, and
+    /// print spam recall, blocked ham, the table of verdicts and the rules
+    /// that fired most.
     Eval {
-        /// Labelled data.
-        #[arg(long, value_name = "FILE.tsv")]
+        /// Labelled data: TSV (`ham|spam<TAB>text`), or the ExAIS,
+        /// SpamHunter or Smishtank files as published (detected by name
+        /// and header).
+        #[arg(long, value_name = "FILE")]
         data: PathBuf,
-        /// The model file.
-        #[arg(long, value_name = "FILE", default_value = "conf/filter/model.bin")]
-        model: PathBuf,
-        /// Decision threshold [default: the one stored in the model].
-        #[arg(long)]
-        threshold: Option<f32>,
+        /// Take `[filter]` (rules, model, thresholds) from this
+        /// configuration [default: the built-in rules and model].
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Rules file (overrides the configuration's).
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+        /// Model file (overrides the configuration's).
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
+        /// Also measure the set after an evasion trick: homoglyph,
+        /// zero-width, leet, spacing, ucs2, split, or all. Repeatable.
+        #[arg(long, value_name = "TRICK")]
+        evasion: Vec<String>,
+        /// Score with the classifier alone at this threshold (no rules).
+        #[arg(long, value_name = "T")]
+        classifier_only: Option<f32>,
+        /// Cross-validate on the data instead: train a model on all folds
+        /// but one, judge that one with the whole filter, K times. For
+        /// choosing thresholds on training data.
+        #[arg(long, value_name = "K")]
+        cv: Option<usize>,
+        /// Override `[filter] classifier_base`.
+        #[arg(long, value_name = "X")]
+        classifier_base: Option<f32>,
+        /// Override `[filter] classifier_weight`.
+        #[arg(long, value_name = "W")]
+        classifier_weight: Option<f32>,
     },
 }
 
-/// `telegate filter`: train or evaluate the spam classifier.
+/// `telegate filter`: train the classifier, or evaluate the filter.
 fn filter(action: FilterAction) -> ExitCode {
-    use telegate::filter::classifier::{self as clf, Model};
-    let data_path = match &action {
-        FilterAction::Train { data, .. } | FilterAction::Eval { data, .. } => data.clone(),
+    use telegate::filter::classifier::{self as clf};
+    if let FilterAction::Eval {
+        data,
+        config,
+        rules,
+        model,
+        evasion,
+        classifier_only,
+        cv,
+        classifier_base,
+        classifier_weight,
+    } = action
+    {
+        return filter_eval(EvalArgs {
+            data,
+            config,
+            rules,
+            model,
+            evasion,
+            classifier_only,
+            cv,
+            classifier_base,
+            classifier_weight,
+        });
+    }
+    let FilterAction::Train {
+        data: data_path, ..
+    } = &action
+    else {
+        return ExitCode::from(EX_USAGE);
     };
-    let text = match std::fs::read_to_string(&data_path) {
+    let text = match std::fs::read_to_string(data_path) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("{}: {e}", data_path.display());
@@ -448,26 +584,132 @@ fn filter(action: FilterAction) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        FilterAction::Eval {
-            model, threshold, ..
-        } => {
-            let m = match std::fs::File::open(&model)
-                .map_err(clf::ModelError::from)
-                .and_then(Model::load)
-            {
-                Ok(m) => m,
-                Err(e) => {
-                    eprintln!("{}: {e}", model.display());
-                    return ExitCode::from(EX_USAGE);
-                }
-            };
-            let t = threshold.unwrap_or(m.threshold());
-            let started = std::time::Instant::now();
-            let c = clf::evaluate(&m, &examples, t);
-            let per = started.elapsed().as_secs_f64() * 1e6 / examples.len().max(1) as f64;
-            println!("{} examples, threshold {t:.4}\n{c}", examples.len());
-            println!("{per:.1} µs per message scored");
-            ExitCode::SUCCESS
+        FilterAction::Eval { .. } => ExitCode::from(EX_USAGE),
+    }
+}
+
+/// The options of `telegate filter eval`.
+struct EvalArgs {
+    data: PathBuf,
+    config: Option<PathBuf>,
+    rules: Option<PathBuf>,
+    model: Option<PathBuf>,
+    evasion: Vec<String>,
+    classifier_only: Option<f32>,
+    cv: Option<usize>,
+    classifier_base: Option<f32>,
+    classifier_weight: Option<f32>,
+}
+
+/// `telegate filter eval`.
+fn filter_eval(a: EvalArgs) -> ExitCode {
+    let EvalArgs {
+        data,
+        config,
+        rules,
+        model,
+        evasion,
+        classifier_only,
+        cv,
+        classifier_base,
+        classifier_weight,
+    } = a;
+    use telegate::filter::{datasets, eval};
+    let examples = match datasets::load(&data, None) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let mut fc = match &config {
+        Some(path) => match telegate::config::Config::load(path) {
+            Ok(c) => c.filter.unwrap_or_default(),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(EX_USAGE);
+            }
+        },
+        None => telegate::config::FilterConfig::default(),
+    };
+    if rules.is_some() {
+        fc.rules = rules;
+    }
+    if model.is_some() {
+        fc.model = model;
+    }
+    if let Some(b) = classifier_base {
+        fc.classifier_base = b;
+    }
+    if let Some(w) = classifier_weight {
+        fc.classifier_weight = w;
+    }
+    if let Some(t) = classifier_only {
+        // The classifier alone: its contribution reaches block_score
+        // exactly at threshold t, and there are no rules.
+        fc.classifier = true;
+        fc.classifier_threshold = Some(t);
+    }
+    let mut engine = match telegate::filter::build_engine(&fc) {
+        Ok(e) => e,
+        Err((key, e)) => {
+            eprintln!("{key}: {e}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    if classifier_only.is_some() {
+        engine = engine.classifier_only();
+    }
+    if let Some(k) = cv {
+        let r = eval::cross_validate(engine, &examples, k);
+        println!(
+            "== {} ({} messages), {k}-fold cross-validation of the whole filter",
+            data.display(),
+            examples.len()
+        );
+        print!("{r}");
+        return ExitCode::SUCCESS;
+    }
+    let mut tricks: Vec<Option<eval::Trick>> = vec![None];
+    for name in &evasion {
+        if name == "all" {
+            tricks.extend(eval::Trick::ALL.map(Some));
+            continue;
+        }
+        match eval::Trick::parse(name) {
+            Some(t) => tricks.push(Some(t)),
+            None => {
+                eprintln!(
+                    "--evasion {name}: not one of homoglyph, zero-width, leet, spacing, ucs2, split, all"
+                );
+                return ExitCode::from(EX_USAGE);
+            }
         }
     }
+    let clean = eval::evaluate(&engine, &examples, None);
+    for t in tricks {
+        let r = match t {
+            None => clean.clone(),
+            Some(t) => eval::evaluate(&engine, &examples, Some(t)),
+        };
+        println!(
+            "== {} ({} messages){}",
+            data.display(),
+            examples.len(),
+            t.map(|t| format!(", evasion: {}", t.name()))
+                .unwrap_or_default()
+        );
+        print!("{r}");
+        if t.is_some() && r.spam() > 0 {
+            println!(
+                "recall {:+.2} points against the clean text",
+                (r.recall() - clean.recall()) * 100.0
+            );
+        }
+        println!(
+            "{:.1} µs per message judged\n",
+            r.elapsed.as_secs_f64() * 1e6 / examples.len().max(1) as f64
+        );
+    }
+    ExitCode::SUCCESS
 }

@@ -103,13 +103,17 @@ pub const HELD_DELIVERIES: &str = "telegate_held_deliveries";
 pub const CONFIG_RELOADS: &str = "telegate_config_reloads_total";
 /// Gauge.
 pub const CONFIG_VERSION: &str = "telegate_config_version";
-/// Counter, labels `account`, `verdict` (declared for the filter; not yet recorded).
+/// Counter, labels `account`, `verdict` (allow|flag|block).
 pub const FILTER_VERDICTS: &str = "telegate_filter_verdicts_total";
-/// Counter, label `rule` (declared for the filter; not yet recorded).
+/// Counter, label `rule` (a rule id of the rules file or a built-in signal).
 pub const FILTER_RULE_HITS: &str = "telegate_filter_rule_hits_total";
-/// Counter, label `account` (declared for suspensions; not yet recorded).
+/// Gauge: concatenated sets held for reassembly.
+pub const FILTER_HELD_SETS: &str = "telegate_filter_held_sets";
+/// Counter, labels `account`, `by` (auto|manual).
 pub const SUSPENSIONS: &str = "telegate_suspensions_total";
-/// Gauge (declared for suspensions; not yet recorded).
+/// Counter, label `account`.
+pub const REINSTATEMENTS: &str = "telegate_reinstatements_total";
+/// Gauge.
 pub const SUSPENDED_ACCOUNTS: &str = "telegate_suspended_accounts";
 /// Counter (declared for the CDR writer; not yet recorded).
 pub const CDR_RECORDS_WRITTEN: &str = "telegate_cdr_records_written_total";
@@ -173,7 +177,7 @@ pub const METRICS: &[Def] = &[
     def(CARRIER_RECONNECTS, C, Some(Unit::Count), "Carrier bind attempts after a bind was lost or failed."),
     def(CARRIER_BIND_FAILURES, C, Some(Unit::Count), "Carrier bind attempts that failed (connect, TLS or bind refused)."),
     def(ESME_BINDS, G, Some(Unit::Count), "ESME sessions currently bound, per account."),
-    def(ESME_AUTH_FAILURES, C, Some(Unit::Count), "ESME binds refused: system_id (unknown), password, refused (address not allowed or locked out), bind_type, max_binds."),
+    def(ESME_AUTH_FAILURES, C, Some(Unit::Count), "ESME binds refused: system_id (unknown), password, refused (address not allowed or locked out), bind_type, max_binds, suspended (pending review)."),
     def(THROTTLED, C, Some(Unit::Count), "Requests throttled: window (session window full), throughput (account rate), carrier (a carrier pushed back with ESME_RTHROTTLED/ESME_RMSGQFUL)."),
     def(DLR_RECEIPTS, C, Some(Unit::Count), "Delivery receipts from carriers: matched (found its message), unmatched, delivered (ESME acknowledged), held (queued for a receiver bind), held_full (refused: queue full), expired (held past held_ttl)."),
     def(DLR_STORE_ENTRIES, G, Some(Unit::Count), "Mappings in the DLR store (expired ones may count until swept)."),
@@ -181,9 +185,11 @@ pub const METRICS: &[Def] = &[
     def(HELD_DELIVERIES, G, Some(Unit::Count), "Receipts and MO held for accounts with no receiver bind free."),
     def(CONFIG_RELOADS, C, Some(Unit::Count), "Configuration reloads by result (ok, error)."),
     def(CONFIG_VERSION, G, None, "Version of the configuration in force: 1 at start, one more per successful reload."),
-    def(FILTER_VERDICTS, C, Some(Unit::Count), "Content filter verdicts per account."),
-    def(FILTER_RULE_HITS, C, Some(Unit::Count), "Content filter rule matches, by rule name."),
-    def(SUSPENSIONS, C, Some(Unit::Count), "Accounts suspended by the filter."),
+    def(FILTER_VERDICTS, C, Some(Unit::Count), "Content filter verdicts per account: allow, flag (forwarded, counted as evidence), block (rejected)."),
+    def(FILTER_RULE_HITS, C, Some(Unit::Count), "Content filter signals that fired in flagged or blocked messages, by rule id (rules file ids, url.*, sender.*, velocity.*, classifier)."),
+    def(FILTER_HELD_SETS, G, Some(Unit::Count), "Concatenated messages whose segments are held until the set is whole."),
+    def(SUSPENSIONS, C, Some(Unit::Count), "Account suspensions, by auto (the filter's threshold) or manual (admin)."),
+    def(REINSTATEMENTS, C, Some(Unit::Count), "Suspended accounts reinstated after review."),
     def(SUSPENDED_ACCOUNTS, G, Some(Unit::Count), "Accounts currently suspended."),
     def(CDR_RECORDS_WRITTEN, C, Some(Unit::Count), "Call detail records written."),
     def(CDR_WRITER_LAG, G, Some(Unit::Seconds), "Age of the oldest CDR not yet written."),
@@ -257,6 +263,8 @@ label_enum! {
         Timeout = "timeout",
         /// No route for the destination.
         NoRoute = "no_route",
+        /// Blocked by the content filter (or the account is suspended).
+        Blocked = "blocked",
     }
 }
 
@@ -285,6 +293,8 @@ label_enum! {
         BindType = "bind_type",
         /// The account has max_binds bound already.
         MaxBinds = "max_binds",
+        /// The account is suspended pending review.
+        Suspended = "suspended",
     }
 }
 
@@ -480,6 +490,53 @@ pub fn mo(r: MoResult) {
     state().mo[r as usize].increment(1);
 }
 
+/// Counts a filter rule hit. Rule ids come from the configuration (rules
+/// file and built-in signals), so the series are bounded by it; the
+/// handles are cached by id.
+pub fn rule_hit(rule: &std::sync::Arc<str>) {
+    static HITS: OnceLock<RwLock<HashMap<std::sync::Arc<str>, Counter>>> = OnceLock::new();
+    let map = HITS.get_or_init(|| RwLock::new(HashMap::new()));
+    if let Some(c) = map.read().unwrap_or_else(|e| e.into_inner()).get(rule) {
+        c.increment(1);
+        return;
+    }
+    let _ = state();
+    let mut w = map.write().unwrap_or_else(|e| e.into_inner());
+    if w.len() >= 100_000 {
+        return;
+    }
+    w.entry(rule.clone())
+        .or_insert_with(|| ::metrics::counter!(FILTER_RULE_HITS, "rule" => rule.to_string()))
+        .increment(1);
+}
+
+/// Sets `telegate_filter_held_sets`.
+pub fn set_filter_held_sets(n: usize) {
+    let _ = state();
+    ::metrics::gauge!(FILTER_HELD_SETS).set(n as f64);
+}
+
+/// Counts a suspension (`by`: auto or manual) and sets the gauge of
+/// accounts suspended.
+pub fn suspension(account: &str, by: &'static str, suspended_now: usize) {
+    let _ = state();
+    ::metrics::counter!(SUSPENSIONS, "account" => account.to_owned(), "by" => by).increment(1);
+    ::metrics::gauge!(SUSPENDED_ACCOUNTS).set(suspended_now as f64);
+}
+
+/// Sets the gauge of accounts suspended (at start).
+pub fn set_suspended_accounts(n: usize) {
+    let _ = state();
+    ::metrics::gauge!(SUSPENDED_ACCOUNTS).set(n as f64);
+}
+
+/// Counts a reinstatement and sets the gauge of accounts suspended.
+pub fn reinstatement(account: &str, suspended_now: usize) {
+    let _ = state();
+    ::metrics::counter!(REINSTATEMENTS, "account" => account.to_owned()).increment(1);
+    ::metrics::gauge!(SUSPENDED_ACCOUNTS).set(suspended_now as f64);
+}
+
 /// Counts a refused ESME bind.
 pub fn auth_failure(r: AuthFailure) {
     state().auth[r as usize].increment(1);
@@ -655,7 +712,9 @@ pub struct AccountMetrics {
     throttled: Vec<Counter>,
     /// `telegate_messages_total` per carrier index (the last slot:
     /// "none") and result, made on first use.
-    messages: Box<[[OnceLock<Counter>; 6]]>,
+    messages: Box<[[OnceLock<Counter>; 7]]>,
+    /// `telegate_filter_verdicts_total` by [`crate::filter::engine::Action`].
+    verdicts: [Counter; 3],
 }
 
 impl AccountMetrics {
@@ -672,11 +731,19 @@ impl AccountMetrics {
                     ::metrics::counter!(THROTTLED, "account" => sid.clone(), "reason" => r.as_str())
                 })
                 .collect(),
+            verdicts: ["allow", "flag", "block"].map(|v| {
+                ::metrics::counter!(FILTER_VERDICTS, "account" => sid.clone(), "verdict" => v)
+            }),
             messages: (0..=carriers)
                 .map(|_| std::array::from_fn(|_| OnceLock::new()))
                 .collect(),
             sid,
         }
+    }
+
+    /// Counts a filter verdict.
+    pub fn verdict(&self, action: crate::filter::engine::Action) {
+        self.verdicts[action as usize].increment(1);
     }
 
     /// Counts a throttled request.

@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use telegate::admin::{AdminBackend, CarrierHealth, Health, ReloadOutcome};
+use telegate::admin::{AdminBackend, CarrierHealth, Health, ReloadOutcome, ReviewError};
 use tokio_util::sync::CancellationToken;
 
 const BIN: &str = env!("CARGO_BIN_EXE_telegate");
@@ -20,6 +20,19 @@ struct Fake {
     not_ready: AtomicBool,
     fail_reload: AtomicBool,
     version: AtomicU64,
+    /// Review calls: (action, sid, by, note).
+    calls: std::sync::Mutex<Vec<(String, String, String, String)>>,
+}
+
+impl Fake {
+    fn call(&self, action: &str, sid: &str, by: &str, note: &str) {
+        self.calls.lock().unwrap().push((
+            action.to_owned(),
+            sid.to_owned(),
+            by.to_owned(),
+            note.to_owned(),
+        ));
+    }
 }
 
 impl AdminBackend for Fake {
@@ -55,6 +68,31 @@ impl AdminBackend for Fake {
                 ignored: vec![],
             })
         })
+    }
+
+    fn suspensions(&self) -> serde_json::Value {
+        serde_json::json!({ "suspensions": [{ "account": "acme co" }] })
+    }
+
+    fn suspension(&self, sid: &str, by: &str) -> Result<serde_json::Value, ReviewError> {
+        self.call("show", sid, by, "");
+        if sid == "acme co" {
+            Ok(serde_json::json!({ "suspension": { "account": sid }, "evidence": [] }))
+        } else {
+            Err(ReviewError::NotFound(format!(
+                "account {sid:?} is not suspended"
+            )))
+        }
+    }
+
+    fn suspend(&self, sid: &str, by: &str, note: &str) -> Result<serde_json::Value, ReviewError> {
+        self.call("suspend", sid, by, note);
+        Ok(serde_json::json!({ "suspended": { "account": sid } }))
+    }
+
+    fn reinstate(&self, sid: &str, by: &str, note: &str) -> Result<serde_json::Value, ReviewError> {
+        self.call("reinstate", sid, by, note);
+        Ok(serde_json::json!({ "reinstated": sid }))
     }
 }
 
@@ -269,4 +307,86 @@ async fn unreachable_and_usage() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let out = telegate(args(&["admin"])).await;
     assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspensions_evidence_suspend_reinstate() {
+    let s = serve(None).await;
+    let url = format!("http://{}", s.addr);
+
+    let out = telegate(args(&["admin", "--url", &url, "suspensions"])).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(stdout_json(&out)["suspensions"][0]["account"], "acme co");
+
+    // A sid with a space and a slash travels escaped.
+    let out = telegate(args(&[
+        "admin",
+        "--url",
+        &url,
+        "suspend",
+        "acme/co x",
+        "--note",
+        "spam complaint",
+        "--by",
+        "alice",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = telegate(args(&[
+        "admin", "--url", &url, "evidence", "acme co", "--by", "bob",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(stdout_json(&out)["suspension"]["account"], "acme co");
+    let out = telegate(args(&[
+        "admin", "--url", &url, "evidence", "nobody", "--by", "bob",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(1), "404 exits 1: {out:?}");
+    let out = telegate(args(&[
+        "admin",
+        "--url",
+        &url,
+        "reinstate",
+        "acme co",
+        "--note",
+        "reviewed: legitimate",
+        "--by",
+        "carol",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // A reinstatement without a note is refused by the API.
+    let out = telegate(args(&[
+        "admin",
+        "--url",
+        &url,
+        "reinstate",
+        "acme co",
+        "--note",
+        " ",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("needs a note"));
+
+    let calls = s.fake.calls.lock().unwrap().clone();
+    let want = [
+        ("suspend", "acme/co x", "alice", "spam complaint"),
+        ("show", "acme co", "bob", ""),
+        ("show", "nobody", "bob", ""),
+        ("reinstate", "acme co", "carol", "reviewed: legitimate"),
+    ];
+    assert_eq!(calls.len(), want.len(), "{calls:?}");
+    for (got, want) in calls.iter().zip(want) {
+        assert_eq!(
+            (
+                got.0.as_str(),
+                got.1.as_str(),
+                got.2.as_str(),
+                got.3.as_str()
+            ),
+            want
+        );
+    }
 }

@@ -64,7 +64,7 @@ fn cli_train_then_eval() {
     assert!(Model::from_bytes(&std::fs::read(&model).unwrap()).is_ok());
 
     let out = Command::new(bin)
-        .args(["filter", "eval", "--threshold", "0.5", "--data"])
+        .args(["filter", "eval", "--classifier-only", "0.5", "--data"])
         .arg(&data)
         .arg("--model")
         .arg(&model)
@@ -72,8 +72,41 @@ fn cli_train_then_eval() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let s = String::from_utf8(out.stdout).unwrap();
-    assert!(s.contains("spam recall:  100.00% (10/10)"), "{s}");
-    assert!(s.contains("ham blocked:  0.00% (0/20)"), "{s}");
+    assert!(
+        s.contains("spam recall (blocked): 100.00 % (10 of 10)"),
+        "{s}"
+    );
+    assert!(s.contains("ham blocked: 0.00 % (0 of 20)"), "{s}");
+    assert!(s.contains("classifier"), "the top rules list it: {s}");
+
+    // The whole filter (built-in rules and this model), clean and with
+    // every evasion trick.
+    let out = Command::new(bin)
+        .args(["filter", "eval", "--evasion", "all", "--data"])
+        .arg(&data)
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let s = String::from_utf8(out.stdout).unwrap();
+    for trick in [
+        "homoglyph",
+        "zero-width",
+        "leet",
+        "spacing",
+        "ucs2",
+        "split",
+    ] {
+        assert!(s.contains(&format!("evasion: {trick}")), "{trick}: {s}");
+    }
+    assert_eq!(s.matches("spam recall (blocked)").count(), 7, "{s}");
+    let out = Command::new(bin)
+        .args(["filter", "eval", "--evasion", "rot13", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
 
     // A corrupt model is refused with the reason, exit 64.
     let mut bytes = std::fs::read(&model).unwrap();

@@ -25,6 +25,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_telegate");
 
 /// Message text of the submit.
 const TEXT: &str = "PLANTED-TEXT-7f3a";
+/// Message text of the spam the filter blocks.
+const SPAM_TEXT: &str =
+    "PLANTED-SPAM URGENT! You have won a cash prize. Claim your prize now: call 09061701461";
 /// Message text of the MO.
 const MO_TEXT: &str = "PLANTED-MO-91c4";
 /// Destination of the submit; the handset that sends the MO.
@@ -43,6 +46,8 @@ fn planted() -> Vec<String> {
     let mut v: Vec<String> = [
         TEXT,
         MO_TEXT,
+        SPAM_TEXT,
+        "claim your prize",
         "PLANTED",
         DEST_NUMBER,
         SOURCE_NUMBER,
@@ -211,7 +216,11 @@ async fn scenario(format: &str) -> (Vec<String>, Vec<String>) {
             &[("password", &q(CARRIER_PASSWORD))],
         )
         .account("slow", &[("throughput", "1")])
-        .route("", &["c1"]);
+        .account("spammer", &[])
+        .route("", &["c1"])
+        .filter("enabled", "true")
+        .suspension("min_blocked", "2")
+        .suspension("max_blocked_ratio", "0.1");
     let dir = store_dir();
     let file = dir.path().join("telegate.toml");
     std::fs::write(&file, cfg.toml(&dir.path().join("dlr"))).unwrap();
@@ -276,6 +285,34 @@ async fn scenario(format: &str) -> (Vec<String>, Vec<String>) {
     }
     assert!(throttled);
     gw.wait_line(&["ESME throttled", "slow"]).await;
+
+    // Spam the filter blocks, until the account is suspended: the
+    // verdicts, the suspension and its notice are logged without text.
+    let spammer = connect(addr).await;
+    let st = spammer
+        .bind(BindType::Transceiver, "spammer", PASSWORD)
+        .await
+        .expect("bind answered");
+    assert_eq!(st, CommandStatus::ESME_ROK);
+    for _ in 0..2 {
+        let p = spammer.request(submit(SPAM_TEXT)).await.expect("answered");
+        assert_eq!(p.command_status, CommandStatus::ESME_RSUBMITFAIL);
+    }
+    gw.wait_line(&["message blocked by the filter", "spammer"])
+        .await;
+    gw.wait_line(&["account suspended pending review", "spammer"])
+        .await;
+    // The evidence is kept, apart, in the review directory only.
+    let review = dir.path().join("review");
+    let audit = std::fs::read_to_string(review.join("audit.log")).expect("audit log");
+    assert!(audit.contains("auto-suspend"), "{audit}");
+    for p in planted() {
+        assert!(!audit.contains(&p), "{p:?} in the audit log: {audit}");
+    }
+    let evidence = std::fs::read_dir(review.join("evidence"))
+        .expect("evidence dir")
+        .count();
+    assert_eq!(evidence, 1);
 
     // A reload (SIGHUP) with the same file.
     let pid = gw.child.id().to_string();

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{AUTHORIZATION, HOST};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
@@ -69,6 +69,18 @@ pub async fn request(
     path: &str,
     token: Option<&str>,
 ) -> Result<(u16, String), ClientError> {
+    request_with(addr, method, path, token, None, &[]).await
+}
+
+/// [`request`] with a JSON `body` and extra `headers`.
+pub async fn request_with(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&serde_json::Value>,
+    headers: &[(&str, &str)],
+) -> Result<(u16, String), ClientError> {
     let mut req = Request::builder()
         .method(method)
         .uri(path)
@@ -76,9 +88,19 @@ pub async fn request(
     if let Some(t) = token {
         req = req.header(AUTHORIZATION, format!("Bearer {t}"));
     }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let body = match body {
+        Some(v) => {
+            req = req.header(hyper::header::CONTENT_TYPE, "application/json");
+            Bytes::from(serde_json::to_vec(v).unwrap_or_default())
+        }
+        None => Bytes::new(),
+    };
     // The error would show the header value: say only what was wrong.
     let req = req
-        .body(Empty::<Bytes>::new())
+        .body(Full::new(body))
         .map_err(|_| ClientError::Request("invalid path or token characters".into()))?;
 
     let connect_err = |source| ClientError::Connect { addr, source };

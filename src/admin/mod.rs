@@ -1,4 +1,14 @@
-//! The local HTTP admin API: `GET /health`, `GET /status`, `POST /reload`.
+//! The local HTTP admin API: `GET /health`, `GET /status`, `POST /reload`,
+//! and the review of suspended accounts:
+//!
+//! - `GET /suspensions`: every suspended account;
+//! - `GET /suspensions/{sid}`: one, with its evidence (the normalised text
+//!   of its last blocked messages, rule hits and times); the view is
+//!   audited;
+//! - `POST /suspensions/{sid}` with `{"by": "...", "note": "..."}`:
+//!   suspend an account by hand;
+//! - `POST /suspensions/{sid}/reinstate` with `{"by": "...", "note":
+//!   "..."}`: reinstate it (the note is required: it records the review).
 //!
 //! The server only speaks HTTP; what the answers say comes from an
 //! [`AdminBackend`] the gateway implements (its reload controller, its
@@ -90,6 +100,44 @@ pub trait AdminBackend: Send + Sync + 'static {
     /// error the old config stays in force and the message says what is
     /// wrong (file, line and key).
     fn reload(&self) -> Pin<Box<dyn Future<Output = Result<ReloadOutcome, String>> + Send + '_>>;
+
+    /// Every suspended account, for `GET /suspensions`.
+    fn suspensions(&self) -> serde_json::Value;
+
+    /// One suspension with its evidence, viewed by `by`, for `GET
+    /// /suspensions/{sid}`.
+    fn suspension(&self, sid: &str, by: &str) -> Result<serde_json::Value, ReviewError>;
+
+    /// Suspends an account by hand.
+    fn suspend(&self, sid: &str, by: &str, note: &str) -> Result<serde_json::Value, ReviewError>;
+
+    /// Reinstates a suspended account after review.
+    fn reinstate(&self, sid: &str, by: &str, note: &str) -> Result<serde_json::Value, ReviewError>;
+}
+
+/// Why a review action was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReviewError {
+    /// No such account, or not suspended.
+    #[error("{0}")]
+    NotFound(String),
+    /// The action does not fit the account's state (already suspended).
+    #[error("{0}")]
+    Conflict(String),
+    /// The state could not be written.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The body of a review action.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    /// Who acts (a person's name or login), for the audit log.
+    pub by: String,
+    /// Why.
+    #[serde(default)]
+    pub note: String,
 }
 
 type Body = Full<Bytes>;
@@ -181,12 +229,32 @@ async fn handle(state: &State, peer: SocketAddr, req: Request<Incoming>) -> Resp
             return r;
         }
     }
-    let route = match req.uri().path() {
+    let path = req.uri().path().to_owned();
+    let route = match path.as_str() {
         "/health" => Route::Health,
         "/status" => Route::Status,
         "/reload" => Route::Reload,
-        _ => return error(StatusCode::NOT_FOUND, "not found"),
+        "/suspensions" => Route::Suspensions,
+        p => match p.strip_prefix("/suspensions/") {
+            Some(rest) => match rest.split_once('/') {
+                None if !rest.is_empty() => {
+                    if *req.method() == Method::POST {
+                        Route::Suspend
+                    } else {
+                        Route::Suspension
+                    }
+                }
+                Some((_, "reinstate")) => Route::Reinstate,
+                _ => return error(StatusCode::NOT_FOUND, "not found"),
+            },
+            None => return error(StatusCode::NOT_FOUND, "not found"),
+        },
     };
+    let sid = path
+        .strip_prefix("/suspensions/")
+        .map(|r| r.split('/').next().unwrap_or_default())
+        .map(percent_decode)
+        .unwrap_or_default();
     let allowed = route.method();
     if req.method() != allowed {
         let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
@@ -200,15 +268,66 @@ async fn handle(state: &State, peer: SocketAddr, req: Request<Incoming>) -> Resp
         );
         return r;
     }
-    // No route takes a body, but one within the limit is read (and
+    // Who views evidence (`GET /suspensions/{sid}`), for the audit log.
+    let req_by = req
+        .headers()
+        .get("x-review-by")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().chars().take(128).collect::<String>())
+        .filter(|v| !v.is_empty());
+    // Review actions take a JSON body; other routes' bodies are read (and
     // ignored) so the connection stays usable.
     let body = Limited::new(req.into_body(), MAX_BODY).collect();
-    match tokio::time::timeout(BODY_READ_TIMEOUT, body).await {
-        Ok(Ok(_)) => {}
+    let body = match tokio::time::timeout(BODY_READ_TIMEOUT, body).await {
+        Ok(Ok(b)) => b.to_bytes(),
         Ok(Err(_)) => return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
         Err(_) => return error(StatusCode::REQUEST_TIMEOUT, "request body too slow"),
-    }
+    };
+    let review = |r: Result<serde_json::Value, ReviewError>| match r {
+        Ok(v) => json(StatusCode::OK, &v),
+        Err(e @ ReviewError::NotFound(_)) => error(StatusCode::NOT_FOUND, &e.to_string()),
+        Err(e @ ReviewError::Conflict(_)) => error(StatusCode::CONFLICT, &e.to_string()),
+        Err(e @ ReviewError::Failed(_)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let action = || -> Result<ReviewRequest, Box<Response<Body>>> {
+        let r: ReviewRequest = serde_json::from_slice(&body).map_err(|e| {
+            Box::new(error(
+                StatusCode::BAD_REQUEST,
+                &format!("body must be {{\"by\": \"...\", \"note\": \"...\"}}: {e}"),
+            ))
+        })?;
+        if r.by.trim().is_empty() || r.by.len() > 128 {
+            return Err(Box::new(error(
+                StatusCode::BAD_REQUEST,
+                "\"by\" must name who acts (1 to 128 characters)",
+            )));
+        }
+        Ok(r)
+    };
     match route {
+        Route::Suspensions => json(StatusCode::OK, &state.backend.suspensions()),
+        Route::Suspension => {
+            let by = req_by.unwrap_or_else(|| format!("admin api {}", peer.ip()));
+            review(state.backend.suspension(&sid, &by))
+        }
+        Route::Suspend => match action() {
+            Ok(r) => {
+                tracing::info!(peer = %peer.ip(), account = %sid, "admin API: manual suspension");
+                review(state.backend.suspend(&sid, &r.by, &r.note))
+            }
+            Err(resp) => *resp,
+        },
+        Route::Reinstate => match action() {
+            Ok(r) if r.note.trim().is_empty() => error(
+                StatusCode::BAD_REQUEST,
+                "a reinstatement needs a note saying what the review found",
+            ),
+            Ok(r) => {
+                tracing::info!(peer = %peer.ip(), account = %sid, "admin API: reinstatement");
+                review(state.backend.reinstate(&sid, &r.by, &r.note))
+            }
+            Err(resp) => *resp,
+        },
         Route::Health => {
             let h = state.backend.health();
             let status = if h.ready {
@@ -236,15 +355,40 @@ enum Route {
     Health,
     Status,
     Reload,
+    Suspensions,
+    Suspension,
+    Suspend,
+    Reinstate,
 }
 
 impl Route {
     fn method(self) -> Method {
         match self {
-            Route::Health | Route::Status => Method::GET,
-            Route::Reload => Method::POST,
+            Route::Health | Route::Status | Route::Suspensions | Route::Suspension => Method::GET,
+            Route::Reload | Route::Suspend | Route::Reinstate => Method::POST,
         }
     }
+}
+
+/// Decodes `%XX` escapes of a path segment (an account sid may hold any
+/// printable character); invalid escapes stay as they are.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
+            if let Ok(v) = u8::from_str_radix(hex, 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn digest(b: &[u8]) -> [u8; 32] {
@@ -319,6 +463,37 @@ mod tests {
     }
 
     impl AdminBackend for Fake {
+        fn suspensions(&self) -> serde_json::Value {
+            serde_json::json!({ "suspensions": [] })
+        }
+
+        fn suspension(&self, sid: &str, by: &str) -> Result<serde_json::Value, ReviewError> {
+            match sid {
+                "acme co" => Ok(serde_json::json!({ "account": sid, "viewed_by": by })),
+                _ => Err(ReviewError::NotFound(format!(
+                    "account {sid:?} is not suspended"
+                ))),
+            }
+        }
+
+        fn suspend(
+            &self,
+            sid: &str,
+            by: &str,
+            note: &str,
+        ) -> Result<serde_json::Value, ReviewError> {
+            Err(ReviewError::Conflict(format!("{sid} {by} {note}")))
+        }
+
+        fn reinstate(
+            &self,
+            sid: &str,
+            by: &str,
+            note: &str,
+        ) -> Result<serde_json::Value, ReviewError> {
+            Ok(serde_json::json!({ "reinstated": sid, "by": by, "note": note }))
+        }
+
         fn health(&self) -> Health {
             Health {
                 ready: self.ready.load(Ordering::SeqCst),

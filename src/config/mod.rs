@@ -254,6 +254,40 @@ impl Config {
             self.dlr.store.display(),
             self.dlr.ttl
         );
+        match self.filter.as_ref().filter(|f| f.enabled) {
+            Some(f) => {
+                let _ = writeln!(
+                    s_,
+                    "filter: on; rules {}, classifier {}; block at {}, flag at {}, status 0x{:08X}",
+                    f.rules
+                        .as_ref()
+                        .map_or("built in".to_owned(), |p| p.display().to_string()),
+                    match (&f.model, f.classifier) {
+                        (_, false) => "off".to_owned(),
+                        (Some(p), true) => p.display().to_string(),
+                        (None, true) => "built in".to_owned(),
+                    },
+                    f.block_score,
+                    f.flag_score,
+                    f.block_status
+                );
+                let _ = writeln!(
+                    s_,
+                    "suspension: {}; {} blocked and {} of messages within {}",
+                    if self.suspension.enabled {
+                        "automatic"
+                    } else {
+                        "manual only"
+                    },
+                    self.suspension.min_blocked,
+                    self.suspension.max_blocked_ratio,
+                    self.suspension.window
+                );
+            }
+            None => {
+                let _ = writeln!(s_, "filter: off");
+            }
+        }
         s
     }
 }

@@ -41,6 +41,154 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
+    /// The content filter; off when the table is absent.
+    #[serde(default)]
+    pub filter: Option<FilterConfig>,
+    /// Automated suspension and its review.
+    #[serde(default)]
+    pub suspension: SuspensionConfig,
+}
+
+/// `[filter]`: the inline spam and abuse filter. Everything here reloads.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilterConfig {
+    /// Whether messages are filtered at all.
+    pub enabled: bool,
+    /// Rules file (TOML; lists in plain-text files beside it). Default:
+    /// the rules built into the binary (`conf/filter/rules.toml`).
+    pub rules: Option<PathBuf>,
+    /// Classifier weights (`telegate filter train`). Default: the model
+    /// built into the binary (`conf/filter/model.bin`).
+    pub model: Option<PathBuf>,
+    /// Whether the classifier is used.
+    pub classifier: bool,
+    /// Block at or above this total score.
+    pub block_score: f32,
+    /// Flag (forward, count as evidence) at or above this score.
+    pub flag_score: f32,
+    /// The classifier's contribution at its threshold, as a share of
+    /// `block_score` (1: the classifier alone blocks at its threshold).
+    pub classifier_base: f32,
+    /// The classifier's contribution per logit unit above or below its
+    /// threshold.
+    pub classifier_weight: f32,
+    /// Replaces the threshold stored in the model.
+    pub classifier_threshold: Option<f32>,
+    /// command_status of a blocked message's response.
+    pub block_status: u32,
+    /// Near-identical text to this many distinct recipients within
+    /// `campaign_window`, across accounts, is flagged (0: off).
+    pub campaign_recipients: u32,
+    /// See `campaign_recipients`. Not reloadable.
+    pub campaign_window: Duration,
+    /// Score a campaign hit adds.
+    pub campaign_score: f32,
+    /// Messages per second from one account that flag (0: off).
+    pub max_per_second: u32,
+    /// Distinct recipients per minute from one account that flag (0: off).
+    pub max_recipients_per_minute: u32,
+    /// Score an account-rate hit adds.
+    pub rate_score: f32,
+    /// How long the segments of a concatenated message wait for the rest
+    /// of their set before being judged on what arrived.
+    pub reassembly_timeout: Duration,
+    /// Most concatenated sets held at once.
+    pub reassembly_max_sets: u32,
+    /// Most octets of segments held at once.
+    pub reassembly_max_bytes: ByteSize,
+}
+
+impl Default for FilterConfig {
+    fn default() -> FilterConfig {
+        FilterConfig {
+            enabled: true,
+            rules: None,
+            model: None,
+            classifier: true,
+            block_score: 1.0,
+            flag_score: 0.6,
+            classifier_base: 0.8,
+            classifier_weight: 0.35,
+            classifier_threshold: None,
+            block_status: 0x45,
+            campaign_recipients: 200,
+            campaign_window: Duration::secs(600),
+            campaign_score: 0.3,
+            max_per_second: 0,
+            max_recipients_per_minute: 0,
+            rate_score: 0.2,
+            reassembly_timeout: Duration::secs(5),
+            reassembly_max_sets: 10_000,
+            reassembly_max_bytes: ByteSize(16 << 20),
+        }
+    }
+}
+
+impl SuspensionConfig {
+    /// `state_dir`, or its default beside the DLR store `dlr_store`.
+    pub fn state_dir(&self, dlr_store: &std::path::Path) -> PathBuf {
+        self.state_dir.clone().unwrap_or_else(|| {
+            dlr_store
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join("review")
+        })
+    }
+
+    /// `audit_log`, or its default in the state directory.
+    pub fn audit_log(&self, dlr_store: &std::path::Path) -> PathBuf {
+        self.audit_log
+            .clone()
+            .unwrap_or_else(|| self.state_dir(dlr_store).join("audit.log"))
+    }
+}
+
+/// `[suspension]`: automated suspension of accounts that keep sending
+/// blocked messages, and the human review of it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SuspensionConfig {
+    /// Whether the filter may suspend accounts automatically (manual
+    /// suspension through the admin API always works).
+    pub enabled: bool,
+    /// The sliding window blocked messages are counted over.
+    pub window: Duration,
+    /// Blocked messages in the window that, together with the ratio,
+    /// suspend.
+    pub min_blocked: u32,
+    /// Share of the window's messages that must be blocked.
+    pub max_blocked_ratio: f64,
+    /// Blocked messages kept as evidence per account under review.
+    pub evidence_max: u32,
+    /// How long evidence is kept.
+    pub evidence_ttl: Duration,
+    /// Where suspensions and evidence are kept across restarts; default
+    /// `review` beside the DLR store (`/var/lib/telegate/review`). Not
+    /// reloadable.
+    pub state_dir: Option<PathBuf>,
+    /// Append-only audit log of every suspension, reinstatement and
+    /// evidence view; default `audit.log` in `state_dir`. Not reloadable.
+    pub audit_log: Option<PathBuf>,
+    /// URL a JSON notice is POSTed to when an account is suspended. Not
+    /// reloadable.
+    pub webhook: Option<String>,
+}
+
+impl Default for SuspensionConfig {
+    fn default() -> SuspensionConfig {
+        SuspensionConfig {
+            enabled: true,
+            window: Duration::secs(600),
+            min_blocked: 20,
+            max_blocked_ratio: 0.2,
+            evidence_max: 50,
+            evidence_ttl: Duration::secs(7 * 24 * 3600),
+            state_dir: None,
+            audit_log: None,
+            webhook: None,
+        }
+    }
 }
 
 /// `[metrics]`: the Prometheus exporter.
@@ -258,6 +406,14 @@ pub struct AccountConfig {
     /// Numbers and short codes whose MO messages go to this account.
     #[serde(default)]
     pub mo_numbers: Vec<String>,
+    /// Filter rule ids this account is exempt from (a verified
+    /// transactional sender); never all of them.
+    #[serde(default)]
+    pub filter_exempt: Vec<String>,
+    /// Alphanumeric sender ids registered to this account: the filter's
+    /// brand-imitation check lets them pass.
+    #[serde(default)]
+    pub senders: Vec<String>,
 }
 
 fn default_throughput() -> u32 {

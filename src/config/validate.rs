@@ -111,7 +111,102 @@ pub(crate) fn check(cfg: &Config) -> Vec<Problem> {
     routes(&mut c, cfg);
     dlr(&mut c, cfg);
     operations(&mut c, cfg);
+    filter(&mut c, cfg);
     c.problems
+}
+
+fn score(c: &mut Check, key: &str, v: f32) {
+    if !v.is_finite() || !(0.0..=100.0).contains(&v) {
+        c.err(key, "must be a number from 0 to 100");
+    }
+}
+
+fn filter(c: &mut Check, cfg: &Config) {
+    let s = &cfg.suspension;
+    c.nonzero("suspension.window".into(), s.window);
+    c.nonzero("suspension.evidence_ttl".into(), s.evidence_ttl);
+    c.at_least_one("suspension.min_blocked".into(), s.min_blocked);
+    c.at_least_one("suspension.evidence_max".into(), s.evidence_max);
+    if s.evidence_max > 10_000 {
+        c.err("suspension.evidence_max", "at most 10000");
+    }
+    if !(s.max_blocked_ratio > 0.0 && s.max_blocked_ratio <= 1.0) {
+        c.err(
+            "suspension.max_blocked_ratio",
+            "must be above 0 and at most 1",
+        );
+    }
+    if let Some(w) = &s.webhook {
+        if !(w.starts_with("http://") || w.starts_with("https://"))
+            || w.parse::<hyper::Uri>().is_err()
+        {
+            c.err("suspension.webhook", "must be an http:// or https:// URL");
+        }
+    }
+    let Some(f) = &cfg.filter else {
+        for (i, a) in cfg.accounts.iter().enumerate() {
+            if !a.filter_exempt.is_empty() {
+                c.err(
+                    format!("account[{i}].filter_exempt"),
+                    "there is no [filter] to be exempt from",
+                );
+            }
+        }
+        return;
+    };
+    score(c, "filter.block_score", f.block_score);
+    score(c, "filter.flag_score", f.flag_score);
+    score(c, "filter.classifier_weight", f.classifier_weight);
+    score(c, "filter.classifier_base", f.classifier_base);
+    score(c, "filter.campaign_score", f.campaign_score);
+    score(c, "filter.rate_score", f.rate_score);
+    if f.block_score <= 0.0 {
+        c.err("filter.block_score", "must be above 0");
+    }
+    if f.flag_score > f.block_score {
+        c.err("filter.flag_score", "must not be above block_score");
+    }
+    if let Some(t) = f.classifier_threshold {
+        if !(t > 0.0 && t < 1.0) {
+            c.err("filter.classifier_threshold", "must be between 0 and 1");
+        }
+    }
+    let status = telegate_smpp::CommandStatus(f.block_status);
+    if status.is_ok() {
+        c.err(
+            "filter.block_status",
+            "must be an error status (e.g. 0x45, ESME_RSUBMITFAIL)",
+        );
+    }
+    c.nonzero("filter.campaign_window".into(), f.campaign_window);
+    c.nonzero("filter.reassembly_timeout".into(), f.reassembly_timeout);
+    c.at_least_one("filter.reassembly_max_sets".into(), f.reassembly_max_sets);
+    if f.reassembly_max_bytes.0 < 1024 {
+        c.err("filter.reassembly_max_bytes", "must be at least 1KiB");
+    }
+    let engine = match crate::filter::build_engine(f) {
+        Ok(e) => e,
+        Err((key, message)) => {
+            c.err(key, message);
+            return;
+        }
+    };
+    let all = engine.rule_ids();
+    for (i, a) in cfg.accounts.iter().enumerate() {
+        let key = format!("account[{i}].filter_exempt");
+        for (j, id) in a.filter_exempt.iter().enumerate() {
+            if !engine.knows(id) {
+                c.err(
+                    format!("{key}[{j}]"),
+                    format!("{id:?} is not a filter rule"),
+                );
+            }
+        }
+        let exempt: HashSet<&str> = a.filter_exempt.iter().map(String::as_str).collect();
+        if !all.is_empty() && all.iter().all(|id| exempt.contains(&**id)) {
+            c.err(key, "may exempt from some rules, never from all of them");
+        }
+    }
 }
 
 fn server(c: &mut Check, cfg: &Config) {

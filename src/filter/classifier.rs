@@ -3,34 +3,43 @@
 //!
 //! # Features
 //!
-//! Every message is turned into a bag of hashed features, all computed in
-//! one streaming pass over its characters (no allocation per message):
+//! Features are computed on the normalised message
+//! ([`Normalized::squeezed`]: NFKC, case-folded, look-alikes and leetspeak
+//! folded, spaced-out letters joined), so the model sees `fr33 c4sh` and
+//! `ｆｒｅｅ ｃａｓｈ` as `free cash`. One streaming pass over its characters
+//! makes a bag of hashed features, with no allocation:
 //!
-//! - word unigrams and bigrams: a word is a maximal run of alphanumeric
-//!   characters of the lower-cased text;
-//! - character 3-, 4- and 5-grams of the lower-cased text, with every run
-//!   of white space collapsed to one space and the text padded with one
-//!   space at each end (so `" win"` and `"win "` are features);
+//! - words: maximal runs of alphanumeric characters, as unigrams and
+//!   bigrams; in a bigram an all-digit word stands for its number shape;
+//! - character 3- and 4-grams inside each word, the word framed by an edge
+//!   mark at both ends (so `^wi` and `in$` differ from `win`);
+//! - number shapes of all-digit words: the length class (1–2, 3, 4, 5, 6,
+//!   7–9, 10, 11, 12+ digits), the leading digit (two for 10 digits or
+//!   more: `07…`, `09…`) and whether a currency symbol came just before
+//!   (`£1000`); and for words mixing digits and letters, the word with each
+//!   digit run as one `#` (`150p` → `#p`, `txt80488` → `txt#`);
+//! - each punctuation or symbol character (not the space);
 //! - coarse features: a URL-like token (`http://`, `www.`, `name.tld`), a
-//!   run of at least 5 digits, the share of upper-case letters in four
-//!   buckets, a currency symbol, and the length in characters in five
-//!   buckets.
+//!   word of at least 5 digits, a currency symbol, and the length in
+//!   characters in five buckets.
 //!
-//! Each feature is hashed with **FNV-1a 64** (offset basis
-//! `0xcbf29ce484222325`, prime `0x100000001b3`) over a one-byte kind tag
-//! followed by its bytes: `w` + the word's UTF-8; `b` + the two words'
-//! 64-bit hashes as 16 little-endian bytes; `c`, the n-gram length as one
-//! byte, then its UTF-8; `f` + the coarse feature's ASCII name. The 64-bit
-//! hash is folded (`h ^ h >> 32`) and masked to `2^bits` buckets (2^18 by
-//! default). [`FEATURE_SET`] names this recipe in the model file: a change
-//! to it must bump the number, since old weights would be meaningless.
+//! Hashing: every feature kind starts from its own 64-bit seed and absorbs
+//! 64-bit values with `h = (rotl(h, 5) ^ v) * 0x517cc1b727220a95`: a word
+//! absorbs its characters' code points, a bigram the two words' hashes, an
+//! n-gram its code points newest first. A hash `h` goes to bucket
+//! `((h ^ h >> 29) * 0xbf58476d1ce4e5b9) >> (64 - bits)` of `2^bits`
+//! (2^16 by default). The seeds and constants are in the source;
+//! [`FEATURE_SET`] names this recipe in the model file: a change to it must
+//! bump the number, since old weights would be meaningless.
 //!
 //! # Model
 //!
 //! `P(spam) = sigmoid(bias + Σ w[bucket] / √n)` over the message's `n`
 //! features (counted with repetition), trained by plain SGD on the log
-//! loss with a per-epoch L2 shrink. The weights are stored as `i16` with
-//! one `f32` scale, so a 2^18-bucket model is 512 KiB, and the model in
+//! loss (ham examples weighted by [`TrainOptions::ham_weight`]) with a
+//! per-epoch L2 shrink. The weights are stored as `i16` with one `f32`
+//! scale, so a 2^16-bucket model is 128 KiB (it stays in L2 cache while
+//! scoring), and the model in
 //! memory is exactly the model on disk: a save→load round trip scores
 //! identically.
 //!
@@ -48,32 +57,51 @@ use rand::SeedableRng;
 /// The file's first eight bytes.
 pub const MAGIC: [u8; 8] = *b"TGSPAMLR";
 /// The file layout version this code reads and writes.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// The feature recipe (see the module docs) the weights belong to.
-pub const FEATURE_SET: u16 = 1;
+pub const FEATURE_SET: u16 = 2;
 /// Default number of hash buckets, as a power of two.
-pub const DEFAULT_BUCKET_BITS: u8 = 18;
+pub const DEFAULT_BUCKET_BITS: u8 = 16;
 /// The largest bucket count a file may declare (2^24 = 32 MiB of weights).
 const MAX_BUCKET_BITS: u8 = 24;
 /// magic, version, feature set, bucket bits + 3 reserved, bias, scale,
 /// threshold.
 const HEADER_LEN: usize = 8 + 2 + 2 + 4 + 4 + 4 + 4;
 
-use crate::hash::{fnv1a as fnv, FNV_OFFSET};
+use crate::filter::normalize::{normalize, Normalized};
 
+/// Odd 64-bit constants: the mixing multiplier and the seed of each
+/// feature kind.
+const K_MIX: u64 = 0x517c_c1b7_2722_0a95;
+const SEED_WORD: u64 = 0x243f_6a88_85a3_08d3;
+const SEED_BIGRAM: u64 = 0x1319_8a2e_0370_7344;
+const SEED_CHAR: u64 = 0xa409_3822_299f_31d0;
+const SEED_SHAPE: u64 = 0x082e_fa98_ec4e_6c89;
+const SEED_PUNCT: u64 = 0x4528_21e6_38d0_1377;
+const SEED_MASKED: u64 = 0x3f84_d5b5_b547_0917;
+const SEED_COARSE: u64 = 0xbe54_66cf_34e9_0c6c;
+/// Marks the start and the end of a word in its character n-grams.
+const EDGE: u32 = 0x02;
+/// Character n-gram lengths inside words.
+const NGRAM_MIN: usize = 3;
+const NGRAM_MAX: usize = 4;
+
+/// One step of the feature hash: `(rotl(h, 5) ^ v) * K_MIX`.
 #[inline]
-fn fnv_char(h: u64, c: char) -> u64 {
-    let mut buf = [0u8; 4];
-    fnv(h, c.encode_utf8(&mut buf).as_bytes())
+fn mix(h: u64, v: u64) -> u64 {
+    (h.rotate_left(5) ^ v).wrapping_mul(K_MIX)
 }
 
+/// The bucket of a feature hash among `2^bits`: the top bits after a
+/// final xor-shift-multiply.
 #[inline]
-fn fold(h: u64) -> usize {
-    (h ^ (h >> 32)) as usize
+fn bucket(h: u64, bits: u8) -> usize {
+    let h = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    (h >> (64 - u32::from(bits))) as usize
 }
 
-fn coarse(name: &[u8]) -> u64 {
-    fnv(fnv(FNV_OFFSET, b"f"), name)
+fn coarse(id: u64) -> u64 {
+    mix(SEED_COARSE, id)
 }
 
 fn is_currency(c: char) -> bool {
@@ -113,118 +141,168 @@ fn is_url_like(tok: &str) -> bool {
     false
 }
 
-#[inline]
-fn emit_ngrams(window: &[char; 5], filled: usize, emit: &mut impl FnMut(u64)) {
-    for n in 3..=filled {
-        let mut h = fnv(FNV_OFFSET, &[b'c', n as u8]);
-        for &c in &window[5 - n..] {
-            h = fnv_char(h, c);
+/// The shape of an all-digit word: its length class, its leading digit
+/// (two for 10 digits or more: `07`, `08`, `09`, `44`) and whether a
+/// currency symbol came just before it.
+fn number_shape(len: u32, first: u32, first2: u32, money: bool) -> u64 {
+    let class: u64 = match len {
+        0..=2 => 1,
+        3 => 2,
+        4 => 3,
+        5 => 4,
+        6 => 5,
+        7..=9 => 6,
+        10 => 7,
+        11 => 8,
+        _ => 9,
+    };
+    let lead = if len >= 10 {
+        u64::from(first) * 16 + u64::from(first2)
+    } else {
+        u64::from(first)
+    };
+    mix(SEED_SHAPE, class << 16 | lead << 1 | u64::from(money))
+}
+
+/// The state of the word being read.
+struct Word {
+    hash: u64,
+    /// The last `NGRAM_MAX` symbols (code points or [`EDGE`]), newest
+    /// first.
+    recent: [u32; NGRAM_MAX],
+    /// Symbols pushed, the start edge included.
+    symbols: usize,
+    /// The word with every digit run as one `#`, hashed.
+    masked: u64,
+    len: u32,
+    digits: u32,
+    first: u32,
+    first2: u32,
+}
+
+impl Word {
+    fn new() -> Word {
+        Word {
+            hash: SEED_WORD,
+            masked: SEED_MASKED,
+            recent: [EDGE; NGRAM_MAX],
+            symbols: 1,
+            len: 0,
+            digits: 0,
+            first: 0,
+            first2: 0,
         }
-        emit(h);
+    }
+
+    /// Pushes one symbol and emits the character n-grams that end on it.
+    #[inline]
+    fn push_symbol(&mut self, s: u32, emit: &mut impl FnMut(u64)) {
+        self.recent.copy_within(0..NGRAM_MAX - 1, 1);
+        self.recent[0] = s;
+        self.symbols += 1;
+        let mut h = SEED_CHAR;
+        for (k, &c) in self.recent.iter().enumerate().take(self.symbols) {
+            h = mix(h, u64::from(c));
+            if k + 1 >= NGRAM_MIN {
+                emit(h);
+            }
+        }
     }
 }
 
-/// Calls `emit` with the 64-bit hash of every feature of `text` (see the
-/// module docs). Allocates nothing.
+/// Calls `emit` with the 64-bit hash of every feature of a normalised text
+/// (see the module docs). Allocates nothing.
 fn for_each_feature(text: &str, mut emit: impl FnMut(u64)) {
-    // The last five characters of the normalised text, newest last.
-    let mut window = [' '; 5];
-    let mut filled = 1usize; // the leading pad space
-    let mut prev_space = true;
-    let word_seed = fnv(FNV_OFFSET, b"w");
-    let bigram_seed = fnv(FNV_OFFSET, b"b");
-    let mut word = word_seed;
+    let mut word = Word::new();
     let mut in_word = false;
+    let mut in_digits = false;
     let mut prev_word: Option<u64> = None;
-    let (mut digit_run, mut max_digit_run) = (0u32, 0u32);
-    let (mut upper, mut letters, mut chars) = (0u32, 0u32, 0u32);
+    let mut money = false;
+    let mut chars = 0u32;
     let mut currency = false;
+    let mut long_digits = false;
 
-    let mut end_word = |word: &mut u64, in_word: &mut bool, emit: &mut dyn FnMut(u64)| {
-        if !*in_word {
-            return;
-        }
-        emit(*word);
+    let mut end_word = |w: &mut Word, money: bool, emit: &mut dyn FnMut(u64)| {
+        let mut em = |h| emit(h);
+        w.push_symbol(EDGE, &mut em);
+        emit(w.hash);
+        let unit = if w.digits == w.len {
+            let shape = number_shape(w.len, w.first, w.first2, money);
+            emit(shape);
+            shape
+        } else {
+            if w.digits > 0 {
+                emit(w.masked);
+            }
+            w.hash
+        };
         if let Some(p) = prev_word {
-            let mut pair = [0u8; 16];
-            pair[..8].copy_from_slice(&p.to_le_bytes());
-            pair[8..].copy_from_slice(&word.to_le_bytes());
-            emit(fnv(bigram_seed, &pair));
+            emit(mix(mix(SEED_BIGRAM, p), unit));
         }
-        prev_word = Some(*word);
-        *word = word_seed;
-        *in_word = false;
+        prev_word = Some(unit);
+        *w = Word::new();
     };
 
-    for c0 in text.chars() {
-        chars = chars.saturating_add(1);
-        if c0.is_alphabetic() {
-            letters = letters.saturating_add(1);
-            if c0.is_uppercase() {
-                upper = upper.saturating_add(1);
-            }
-        }
-        currency |= is_currency(c0);
-        if c0.is_ascii_digit() {
-            digit_run = digit_run.saturating_add(1);
-            max_digit_run = max_digit_run.max(digit_run);
-        } else {
-            digit_run = 0;
-        }
-        for c in c0.to_lowercase() {
-            if c.is_alphanumeric() {
-                word = fnv_char(word, c);
-                in_word = true;
+    for c in text.chars() {
+        chars += 1;
+        if c.is_alphanumeric() {
+            let v = u32::from(c);
+            if c.is_ascii_digit() {
+                if word.len == 0 || !in_digits {
+                    word.masked = mix(word.masked, u64::from(b'#'));
+                }
+                in_digits = true;
+                let d = v - u32::from('0');
+                if word.len == 0 {
+                    word.first = d;
+                } else if word.len == 1 {
+                    word.first2 = d;
+                }
+                word.digits += 1;
             } else {
-                end_word(&mut word, &mut in_word, &mut emit);
+                word.masked = mix(word.masked, u64::from(v));
+                in_digits = false;
             }
-            let c = if c.is_whitespace() { ' ' } else { c };
-            if c == ' ' && prev_space {
-                continue;
-            }
-            prev_space = c == ' ';
-            window.rotate_left(1);
-            window[4] = c;
-            filled = (filled + 1).min(5);
-            emit_ngrams(&window, filled, &mut emit);
+            word.len += 1;
+            word.hash = mix(word.hash, u64::from(v));
+            word.push_symbol(v, &mut emit);
+            in_word = true;
+            continue;
+        }
+        if in_word {
+            long_digits |= word.digits >= 5;
+            end_word(&mut word, money, &mut emit);
+            in_word = false;
+        }
+        money = is_currency(c);
+        currency |= money;
+        if c != ' ' {
+            emit(mix(SEED_PUNCT, u64::from(u32::from(c))));
         }
     }
-    end_word(&mut word, &mut in_word, &mut emit);
-    if !prev_space {
-        window.rotate_left(1);
-        window[4] = ' ';
-        filled = (filled + 1).min(5);
-        emit_ngrams(&window, filled, &mut emit);
+    if in_word {
+        long_digits |= word.digits >= 5;
+        end_word(&mut word, money, &mut emit);
     }
 
-    if text.split_whitespace().any(is_url_like) {
-        emit(coarse(b"url"));
+    if text.split(' ').any(|t| t.contains('.') && is_url_like(t)) {
+        emit(coarse(1));
     }
-    if max_digit_run >= 5 {
-        emit(coarse(b"digits5"));
+    if long_digits {
+        emit(coarse(2));
     }
     if currency {
-        emit(coarse(b"currency"));
+        emit(coarse(3));
     }
-    let caps: &[u8] = if letters < 5 {
-        b"caps:few-letters"
-    } else {
-        match u64::from(upper) * 100 / u64::from(letters) {
-            0..=9 => b"caps:<10%",
-            10..=29 => b"caps:<30%",
-            30..=59 => b"caps:<60%",
-            _ => b"caps:>=60%",
-        }
-    };
-    emit(coarse(caps));
-    let len: &[u8] = match chars {
-        0..=39 => b"len:<40",
-        40..=79 => b"len:<80",
-        80..=119 => b"len:<120",
-        120..=159 => b"len:<160",
-        _ => b"len:>=160",
-    };
-    emit(coarse(len));
+    emit(coarse(
+        10 + match chars {
+            0..=39 => 0,
+            40..=79 => 1,
+            80..=119 => 2,
+            120..=159 => 3,
+            _ => 4,
+        },
+    ));
 }
 
 #[inline]
@@ -292,6 +370,9 @@ pub struct TrainOptions {
     /// Largest share of ham the chosen threshold may block in the
     /// cross-validated scores.
     pub max_ham_blocked: f64,
+    /// Weight of a ham example's loss relative to a spam one's (above 1
+    /// pushes ham scores down harder, for a low ham-blocked budget).
+    pub ham_weight: f32,
 }
 
 impl Default for TrainOptions {
@@ -304,6 +385,7 @@ impl Default for TrainOptions {
             seed: 0x7e1e_6a7e,
             cv_folds: 5,
             max_ham_blocked: 0.002,
+            ham_weight: 2.0,
         }
     }
 }
@@ -329,13 +411,20 @@ impl fmt::Debug for Model {
     }
 }
 
+/// The view of a normalised message the features are computed on.
+#[inline]
+fn model_text(n: &Normalized) -> &str {
+    &n.squeezed
+}
+
 /// Every example's feature buckets, computed once for all epochs.
-fn featurize(examples: &[(bool, &str)], mask: usize) -> Vec<Vec<u32>> {
+fn featurize(examples: &[(bool, &str)], bits: u8) -> Vec<Vec<u32>> {
     examples
         .iter()
         .map(|(_, text)| {
+            let n = normalize(text);
             let mut v = Vec::new();
-            for_each_feature(text, |h| v.push((fold(h) & mask) as u32));
+            for_each_feature(model_text(&n), |h| v.push(bucket(h, bits) as u32));
             v
         })
         .collect()
@@ -357,7 +446,11 @@ fn fit(feats: &[Vec<u32>], labels: &[bool], idx: &[usize], opts: &TrainOptions) 
             }
             let x = 1.0 / (f.len() as f32).sqrt();
             let z = bias + x * f.iter().map(|&b| w[b as usize]).sum::<f32>();
-            let g = sigmoid(z) - if labels[i] { 1.0 } else { 0.0 };
+            let g = if labels[i] {
+                sigmoid(z) - 1.0
+            } else {
+                opts.ham_weight * sigmoid(z)
+            };
             bias -= lr * g;
             let step = lr * g * x;
             for &b in f {
@@ -430,8 +523,7 @@ pub fn train_with_cv(examples: &[(bool, &str)], opts: &TrainOptions) -> (Model, 
         bucket_bits: bits,
         ..opts.clone()
     };
-    let mask = (1usize << bits) - 1;
-    let feats = featurize(examples, mask);
+    let feats = featurize(examples, bits);
     let labels: Vec<bool> = examples.iter().map(|e| e.0).collect();
     let all: Vec<usize> = (0..examples.len()).collect();
 
@@ -451,7 +543,7 @@ pub fn train_with_cv(examples: &[(bool, &str)], opts: &TrainOptions) -> (Model, 
             let m = quantise(bits, &w, b, 0.5);
             for p in (0..shuffled.len()).filter(|&p| in_fold(p)) {
                 let i = shuffled[p];
-                oof[i] = m.score(examples[i].1);
+                oof[i] = m.score_buckets(&feats[i]);
             }
         }
         let ham: Vec<f32> = (0..examples.len())
@@ -470,19 +562,39 @@ pub fn train_with_cv(examples: &[(bool, &str)], opts: &TrainOptions) -> (Model, 
 }
 
 impl Model {
-    /// P(spam) for `text`, in 0..=1. Allocates nothing.
+    /// P(spam) for raw `text`, in 0..=1: [`normalize`] then
+    /// [`Model::score_normalized`].
     pub fn score(&self, text: &str) -> f32 {
-        let mask = self.weights.len() - 1;
-        let mut sum = 0i64;
+        self.score_normalized(&normalize(text))
+    }
+
+    /// P(spam), in 0..=1, for a message already normalised (the filter
+    /// normalises once for every signal). Allocates nothing.
+    pub fn score_normalized(&self, text: &Normalized) -> f32 {
+        let bits = self.bucket_bits;
+        let w = &self.weights[..];
+        let mut sum = 0i32;
         let mut n = 0u32;
-        for_each_feature(text, |h| {
-            sum += i64::from(self.weights[fold(h) & mask]);
+        for_each_feature(model_text(text), |h| {
+            sum = sum.saturating_add(i32::from(w[bucket(h, bits) & (w.len() - 1)]));
             n = n.saturating_add(1);
         });
         if n == 0 {
             return sigmoid(self.bias);
         }
         sigmoid(self.bias + self.scale * sum as f32 / (n as f32).sqrt())
+    }
+
+    /// P(spam) from a message's feature buckets.
+    fn score_buckets(&self, buckets: &[u32]) -> f32 {
+        let sum: i64 = buckets
+            .iter()
+            .map(|&b| i64::from(self.weights[b as usize]))
+            .sum();
+        if buckets.is_empty() {
+            return sigmoid(self.bias);
+        }
+        sigmoid(self.bias + self.scale * sum as f32 / (buckets.len() as f32).sqrt())
     }
 
     /// Whether `text` scores at or above the model's threshold.
@@ -510,7 +622,7 @@ impl Model {
     ///
     /// ```text
     /// 0   8  magic "TGSPAMLR"
-    /// 8   2  version (1)          10  2  feature set (1)
+    /// 8   2  version (2)          10  2  feature set (2)
     /// 12  1  bucket bits          13  3  reserved, zero
     /// 16  4  bias f32             20  4  weight scale f32
     /// 24  4  threshold f32        28  2^bits x i16 weights
@@ -891,7 +1003,61 @@ mod tests {
         assert!(!is_url_like("home.later"));
         let mut n = 0;
         for_each_feature("", |_| n += 1);
-        assert_eq!(n, 2, "caps and length buckets only");
+        assert_eq!(n, 1, "the length bucket only");
+    }
+
+    #[test]
+    fn score_normalized_equals_score() {
+        let m = train(&examples(), &small_opts());
+        for t in SPAM
+            .iter()
+            .chain(HAM)
+            .chain(&["", "🎉 W1N £100 now", "c.l.i.c.k"])
+        {
+            assert_eq!(
+                m.score_normalized(&normalize(t)).to_bits(),
+                m.score(t).to_bits(),
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
+    fn evasions_score_like_the_clean_text() {
+        let m = train(&examples(), &small_opts());
+        let clean = m.score("free cash prize, call now");
+        // Leetspeak, a Cyrillic look-alike, a zero-width space, fullwidth.
+        for t in [
+            "fr33 c4sh prize, call now",
+            "free c\u{0430}sh pri\u{200B}ze, call now",
+            "ＦＲＥＥ cash prize, call now",
+        ] {
+            assert_eq!(m.score(t).to_bits(), clean.to_bits(), "{t}");
+        }
+    }
+
+    fn features(t: &str) -> Vec<u64> {
+        let mut v = Vec::new();
+        for_each_feature(&normalize(t).squeezed, |h| v.push(h));
+        v
+    }
+
+    #[test]
+    fn numbers_share_their_shape() {
+        let a = features("call 09061701461");
+        let b = features("call 09069998888");
+        let shared = a.iter().filter(|h| b.contains(h)).count();
+        // "call" (word, 3 n-grams, 2 edge n-grams), the shape, the bigram
+        // call→shape, the long-digits and length features, the n-grams
+        // `^09`, `^090`, `^0906`.
+        assert!(shared >= 10, "{shared}");
+        let money = features("win £1000");
+        let plain = features("win 1000");
+        assert_ne!(money, plain);
+        // Digits inside a word generalise too: 150p and 25p share `#p`.
+        let p150 = features("x150p");
+        let p25 = features("x25p");
+        assert!(p150.iter().any(|h| p25.contains(h)));
     }
 
     #[test]

@@ -11,8 +11,8 @@
 //! lossy on purpose, for example Cyrillic `р` and Latin `p` become the same.
 //!
 //! Everything here is total (no input panics), runs in time linear in the
-//! input and allocates one `Vec<char>` scratch buffer plus the three output
-//! `String`s.
+//! input; [`normalize_into`] reuses the output `String`s and a per-thread
+//! scratch buffer, so it allocates nothing in the steady state.
 //!
 //! # Pipeline for [`Normalized::folded`]
 //!
@@ -78,20 +78,124 @@ const WIDE_GAP: char = '\t';
 
 /// Normalises `text` into its [`Normalized`] views. Never panics; linear time.
 pub fn normalize(text: &str) -> Normalized {
-    let mut buf = Collapser {
-        out: Vec::with_capacity(text.len()),
-        ws: 0,
-    };
-    for c in text.chars().stream_safe().nfkc() {
-        fold_char(c, &mut |f| buf.push(f));
-    }
-    let mut chars = buf.out;
-    fold_leet(&mut chars);
+    let mut out = Normalized::default();
+    normalize_into(text, &mut out);
+    out
+}
 
-    let mut folded = String::with_capacity(chars.len());
-    let mut masked = String::with_capacity(chars.len());
+/// A symbol of the scratch buffer: a `char`, or a byte for ASCII text
+/// (the same pipeline, a quarter of the memory and no table look-ups).
+trait Sym: Copy + PartialEq {
+    fn ch(self) -> char;
+    /// `c` is ASCII.
+    fn from_ascii(c: char) -> Self;
+}
+
+impl Sym for char {
+    #[inline]
+    fn ch(self) -> char {
+        self
+    }
+    #[inline]
+    fn from_ascii(c: char) -> Self {
+        c
+    }
+}
+
+impl Sym for u8 {
+    #[inline]
+    fn ch(self) -> char {
+        char::from(self)
+    }
+    #[inline]
+    fn from_ascii(c: char) -> Self {
+        u8::try_from(c).unwrap_or(b'?')
+    }
+}
+
+#[derive(Default)]
+struct Scratch {
+    chars: Vec<char>,
+    bytes: Vec<u8>,
+}
+
+thread_local! {
+    /// The per-thread scratch buffers of [`normalize_into`].
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Scratch capacity kept between calls; a larger buffer is released.
+const SCRATCH_KEEP: usize = 4096;
+
+/// [`normalize`] into `out`, reusing its strings' capacity (and per-thread
+/// scratch buffers), so a caller that keeps one [`Normalized`] per worker
+/// allocates nothing in the steady state.
+///
+/// Two fast paths give exactly what the full pipeline gives: plain ASCII
+/// text is lower-cased byte by byte (NFKC, the confusable table and accent
+/// stripping cannot change it), and other text whose characters all pass
+/// the NFKC quick check skips the NFKC pass, which would leave it
+/// unchanged.
+pub fn normalize_into(text: &str, out: &mut Normalized) {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            normalize_with(text, &mut scratch, out);
+            if scratch.chars.capacity() > SCRATCH_KEEP {
+                scratch.chars = Vec::new();
+            }
+            if scratch.bytes.capacity() > SCRATCH_KEEP {
+                scratch.bytes = Vec::new();
+            }
+        }
+        // Re-entered from within normalisation itself: cannot happen, but
+        // stay total.
+        Err(_) => normalize_with(text, &mut Scratch::default(), out),
+    });
+}
+
+fn normalize_with(text: &str, scratch: &mut Scratch, out: &mut Normalized) {
+    if text.is_ascii() {
+        let v = &mut scratch.bytes;
+        v.clear();
+        v.reserve(text.len());
+        let mut buf = Collapser { out: v, ws: 0 };
+        for b in text.bytes() {
+            buf.push(b.to_ascii_lowercase());
+        }
+        finish(v, out);
+        return;
+    }
+    let v = &mut scratch.chars;
+    v.clear();
+    v.reserve(text.len());
+    let mut buf = Collapser { out: v, ws: 0 };
+    if unicode_normalization::is_nfkc_quick(text.chars())
+        == unicode_normalization::IsNormalized::Yes
+    {
+        for c in text.chars() {
+            fold_char(c, &mut |f| buf.push(f));
+        }
+    } else {
+        for c in text.chars().stream_safe().nfkc() {
+            fold_char(c, &mut |f| buf.push(f));
+        }
+    }
+    finish(v, out);
+}
+
+/// Leetspeak, then the three views, from the collapsed scratch buffer.
+fn finish<T: Sym>(chars: &mut [T], out: &mut Normalized) {
+    fold_leet(chars);
+    let Normalized {
+        folded,
+        squeezed,
+        masked,
+    } = out;
+    folded.clear();
+    masked.clear();
     let mut in_number = false;
-    for &c in &chars {
+    for &c in chars.iter() {
+        let c = c.ch();
         let c = if c == WIDE_GAP { ' ' } else { c };
         folded.push(c);
         if c.is_numeric() {
@@ -104,12 +208,7 @@ pub fn normalize(text: &str) -> Normalized {
             in_number = false;
         }
     }
-    let squeezed = squeeze(&chars);
-    Normalized {
-        folded,
-        squeezed,
-        masked,
-    }
+    squeeze(chars, squeezed);
 }
 
 /// Folds look-alike characters to ASCII without touching anything else's
@@ -151,6 +250,10 @@ pub fn normalize(text: &str) -> Normalized {
 /// Lower-case Cyrillic `в н к м т` (small-capital shapes) are deliberately
 /// not folded, to keep ordinary Cyrillic text recognisable.
 pub fn fold_confusables(s: &str) -> String {
+    if s.is_ascii() {
+        // NFKC, the tables and accent stripping leave ASCII as it is.
+        return s.to_ascii_lowercase();
+    }
     let mut out = String::with_capacity(s.len());
     for c in s.chars().stream_safe().nfkc() {
         fold_char(c, &mut |f| out.push(f));
@@ -161,19 +264,21 @@ pub fn fold_confusables(s: &str) -> String {
 /// Accumulates folded characters, collapsing whitespace runs: one
 /// whitespace becomes `' '`, two or more become [`WIDE_GAP`]; leading and
 /// trailing whitespace is dropped.
-struct Collapser {
-    out: Vec<char>,
+struct Collapser<'a, T> {
+    out: &'a mut Vec<T>,
     ws: usize,
 }
 
-impl Collapser {
-    fn push(&mut self, c: char) {
-        if c.is_whitespace() {
+impl<T: Sym> Collapser<'_, T> {
+    #[inline]
+    fn push(&mut self, c: T) {
+        if c.ch().is_whitespace() {
             self.ws = self.ws.saturating_add(1);
             return;
         }
         if self.ws > 0 && !self.out.is_empty() {
-            self.out.push(if self.ws == 1 { ' ' } else { WIDE_GAP });
+            self.out
+                .push(T::from_ascii(if self.ws == 1 { ' ' } else { WIDE_GAP }));
         }
         self.ws = 0;
         self.out.push(c);
@@ -336,15 +441,15 @@ fn leet(c: char) -> char {
 }
 
 /// Whether `v[i]` may take part in a leetspeak run.
-fn is_leet_candidate(v: &[char], i: usize) -> bool {
-    match v.get(i) {
+fn is_leet_candidate<T: Sym>(v: &[T], i: usize) -> bool {
+    match v.get(i).map(|c| c.ch()) {
         Some('0' | '1' | '3' | '4' | '5' | '7' | '@' | '$' | '|') => true,
         Some('!') => {
             let before = i
                 .checked_sub(1)
                 .and_then(|k| v.get(k))
-                .is_some_and(|c| c.is_alphanumeric());
-            let after = v.get(i + 1).is_some_and(|c| c.is_alphanumeric());
+                .is_some_and(|c| c.ch().is_alphanumeric());
+            let after = v.get(i + 1).is_some_and(|c| c.ch().is_alphanumeric());
             before && after
         }
         _ => false,
@@ -352,7 +457,7 @@ fn is_leet_candidate(v: &[char], i: usize) -> bool {
 }
 
 /// Applies the leetspeak rules (module docs) in place; one pass over `v`.
-fn fold_leet(v: &mut [char]) {
+fn fold_leet<T: Sym>(v: &mut [T]) {
     let mut i = 0;
     while i < v.len() {
         if !is_leet_candidate(v, i) {
@@ -365,14 +470,14 @@ fn fold_leet(v: &mut [char]) {
         }
         let end = i;
         let len = end - start;
-        let left = start.checked_sub(1).and_then(|k| v.get(k)).copied();
-        let right = v.get(end).copied();
+        let left = start.checked_sub(1).and_then(|k| v.get(k)).map(|c| c.ch());
+        let right = v.get(end).map(|c| c.ch());
         let letter = |c: Option<char>| c.is_some_and(char::is_alphabetic);
         let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
         let run = v.get(start..end).unwrap_or(&[]);
-        let only_symbols = run.iter().all(|c| matches!(c, '$' | '@' | '|'));
+        let only_symbols = run.iter().all(|c| matches!(c.ch(), '$' | '@' | '|'));
         let fold = if letter(left) && letter(right) {
-            !(len == 1 && run.first() == Some(&'|'))
+            !(len == 1 && run.first().map(|c| c.ch()) == Some('|'))
         } else if letter(left) {
             len <= 2 && !alnum(right)
         } else if letter(right) {
@@ -382,7 +487,7 @@ fn fold_leet(v: &mut [char]) {
         };
         if fold {
             for c in v.iter_mut().take(end).skip(start) {
-                *c = leet(*c);
+                *c = T::from_ascii(leet(c.ch()));
             }
         }
     }
@@ -393,31 +498,41 @@ fn is_squeeze_sep(c: char) -> bool {
     matches!(c, ' ' | '.' | '-' | '_' | '*' | ',' | '/' | '|')
 }
 
-/// Builds [`Normalized::squeezed`] from the folded scratch buffer.
-fn squeeze(v: &[char]) -> String {
+/// Builds [`Normalized::squeezed`] into `out` from the folded scratch
+/// buffer.
+fn squeeze<T: Sym>(v: &[T], out: &mut String) {
     let boundary = |k: Option<usize>| match k.and_then(|k| v.get(k)) {
         None => true,
-        Some(&c) => c == WIDE_GAP || is_squeeze_sep(c),
+        Some(&c) => c.ch() == WIDE_GAP || is_squeeze_sep(c.ch()),
     };
-    // A letter standing alone between separators (or the ends).
+    // A character standing alone between separators (or the ends): spaced
+    // numbers, symbols and dots (`0 9 0 6`, `£ 1 0 0`, `w w w . x`) are
+    // joined like spaced letters.
     let single = |k: usize| {
-        v.get(k).is_some_and(|c| c.is_alphabetic())
+        v.get(k)
+            .is_some_and(|c| c.ch() != WIDE_GAP && !c.ch().is_whitespace())
             && boundary(k.checked_sub(1))
             && boundary(k.checked_add(1))
     };
-    let mut out = String::with_capacity(v.len());
+    out.clear();
     let mut i = 0;
-    while let Some(&c) = v.get(i) {
+    while let Some(c) = v.get(i).map(|c| c.ch()) {
         if single(i) {
             // Follow the chain letter, separator, letter, ...
             let mut j = i;
             let mut count = 1usize;
-            while v.get(j + 1).is_some_and(|&s| is_squeeze_sep(s)) && single(j + 2) {
+            while v.get(j + 1).is_some_and(|&s| is_squeeze_sep(s.ch())) && single(j + 2) {
                 j += 2;
                 count += 1;
             }
-            if count >= 3 {
-                out.extend(v.iter().take(j + 1).skip(i).step_by(2));
+            // Two are enough for a word set apart by wide gaps on both
+            // sides (`t o` in `c a l l  t o  c l a i m`).
+            let gap = |k: Option<usize>| match k.and_then(|k| v.get(k)) {
+                None => true,
+                Some(&c) => c.ch() == WIDE_GAP,
+            };
+            if count >= 3 || (count == 2 && gap(i.checked_sub(1)) && gap(j.checked_add(1))) {
+                out.extend(v.iter().take(j + 1).skip(i).step_by(2).map(|c| c.ch()));
                 i = j + 1;
                 continue;
             }
@@ -425,7 +540,6 @@ fn squeeze(v: &[char]) -> String {
         out.push(if c == WIDE_GAP { ' ' } else { c });
         i += 1;
     }
-    out
 }
 
 #[cfg(test)]
@@ -434,6 +548,72 @@ mod tests {
 
     fn folded(s: &str) -> String {
         normalize(s).folded
+    }
+
+    /// The full pipeline with no fast path: NFKC on every text.
+    fn normalize_full(text: &str) -> Normalized {
+        let mut v = Vec::new();
+        let mut buf = Collapser { out: &mut v, ws: 0 };
+        for c in text.chars().stream_safe().nfkc() {
+            fold_char(c, &mut |f| buf.push(f));
+        }
+        let mut out = Normalized::default();
+        finish(&mut v, &mut out);
+        out
+    }
+
+    const SAMPLES: &[&str] = &[
+        "",
+        "   ",
+        "Hi Mum, see you at Dinner tonight?",
+        "WINNER!! You have won a \u{a3}1000 cash prize. Call 09061701461 now",
+        "f r e e  m o n e y c.l.i.c.k W1N N0W!! $ave @ttention he||o w|i|n",
+        "Call 08001234567 for 100 at 10:30, 5pm on the 1st, covid19 win1000",
+        "tab\there\nnew line\r\n  \x0b\x0c ctl\x01\x1f~` a1 mp3 FR33 c4sh r3@d",
+        "URGENT: verify at HTTP://Bit.LY/AbC123 or www.Example.co.uk/x?y=1",
+        "\u{0412}\u{0430}nk \u{0392}\u{0391}\u{039D}\u{039A} caf\u{e9} \u{1F389} na\u{ef}ve \u{a3}5",
+        "\u{ff26}\u{ff32}\u{ff25}\u{ff25} fr\u{200B}ee Gratuite\u{0301} \u{3b3}\u{3c9} \u{2460}",
+    ];
+
+    #[test]
+    fn fast_paths_equal_the_full_pipeline() {
+        let mut reused = Normalized::default();
+        let mut texts: Vec<String> = SAMPLES.iter().map(|s| s.to_string()).collect();
+        // Real messages too, when the data is there.
+        let data = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/sms/uci-train.tsv"
+        );
+        if let Ok(tsv) = std::fs::read_to_string(data) {
+            texts.extend(
+                tsv.lines()
+                    .filter_map(|l| l.split_once('\t'))
+                    .map(|(_, t)| t.to_string()),
+            );
+        }
+        for t in &texts {
+            let want = normalize_full(t);
+            assert_eq!(normalize(t), want, "{t:?}");
+            // Reusing one output for every text gives the same.
+            normalize_into(t, &mut reused);
+            assert_eq!(reused, want, "{t:?}");
+            let mut upper = t.to_uppercase();
+            upper.push_str(" \u{0301}x\u{0301}");
+            assert_eq!(normalize(&upper), normalize_full(&upper), "{upper:?}");
+        }
+        for t in SAMPLES {
+            let full: String = t
+                .chars()
+                .stream_safe()
+                .nfkc()
+                .flat_map(|c| {
+                    let mut v = Vec::new();
+                    fold_char(c, &mut |f| v.push(f));
+                    v
+                })
+                .collect();
+            assert_eq!(fold_confusables(t), full, "{t:?}");
+        }
     }
 
     #[test]
@@ -530,6 +710,21 @@ mod tests {
         assert_eq!(normalize("a b testing").squeezed, "a b testing");
         assert_eq!(normalize("c..l..i").squeezed, "c..l..i");
         assert_eq!(normalize("ok a.b.c. done").squeezed, "ok abc. done");
+        // Digits, symbols and dots too.
+        assert_eq!(
+            normalize("c a l l  0 9 0 6 1 7 0 1 4 6 1").squeezed,
+            "call 09061701461"
+        );
+        assert_eq!(
+            normalize("w i n  £ 1 0 0 !  w w w . x . c o m").squeezed,
+            "win £100! www.x.com"
+        );
+        // Two-letter words between wide gaps, not between single spaces.
+        assert_eq!(
+            normalize("c a l l  t o  c l a i m").squeezed,
+            "call to claim"
+        );
+        assert_eq!(normalize("a b testing").squeezed, "a b testing");
     }
 
     #[test]

@@ -22,7 +22,8 @@
 //!   Aho-Corasick pass over the folded text and one over the squeezed text
 //!   (so `f r e e` and `c.l.i.c.k` match `free` and `click`); a phrase
 //!   counts only on word boundaries (`kill` does not match `skill`).
-//! * Regexes run as one `RegexSet` pass over the folded text. Their `\b`,
+//! * Regexes run as one `RegexSet` pass over the folded text (and one over
+//!   the squeezed text when it differs). Their `\b`,
 //!   `\w` and `\d` are ASCII (the folded text is mostly ASCII, and Unicode
 //!   word boundaries would make the set far slower), and sizes are capped.
 //! * Each rule fires at most once per message.
@@ -84,6 +85,10 @@ struct File {
     keywords: Vec<KeywordRule>,
     #[serde(default, rename = "regex")]
     regexes: Vec<RegexRule>,
+    #[serde(default)]
+    urls: UrlSection,
+    #[serde(default)]
+    sender: SenderSection,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,7 +96,119 @@ struct File {
 struct KeywordRule {
     id: String,
     score: f32,
+    #[serde(default)]
     phrases: Vec<String>,
+    /// A plain-text list of more phrases, one a line (`#` comments),
+    /// relative to the rules file.
+    #[serde(default)]
+    file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UrlSection {
+    block: Option<String>,
+    allow: Option<String>,
+    shorteners: Option<String>,
+    brands: Option<String>,
+    #[serde(default)]
+    scores: UrlScores,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SenderSection {
+    brands: Option<String>,
+    #[serde(default)]
+    scores: SenderScores,
+}
+
+/// Scores of the URL signals (`[urls.scores]` in the rules file); the rule
+/// ids are `url.blocked`, `url.shortener`, `url.ip`, `url.punycode` and
+/// `url.lookalike`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UrlScores {
+    /// A host on (or under) the block list.
+    pub blocked: f32,
+    /// A public link shortener.
+    pub shortener: f32,
+    /// A bare IP address as host.
+    pub ip: f32,
+    /// A punycode (`xn--`) label.
+    pub punycode: f32,
+    /// A registrable domain that imitates a protected brand.
+    pub lookalike: f32,
+}
+
+impl Default for UrlScores {
+    fn default() -> UrlScores {
+        UrlScores {
+            blocked: 1.0,
+            shortener: 0.25,
+            ip: 0.4,
+            punycode: 0.3,
+            lookalike: 0.8,
+        }
+    }
+}
+
+/// Scores of the sender-ID signals (`[sender.scores]`); rule ids
+/// `sender.brand` and `sender.invalid`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SenderScores {
+    /// An alphanumeric sender that reads as a protected brand.
+    pub brand: f32,
+    /// A source address not valid for its TON/NPI.
+    pub invalid: f32,
+}
+
+impl Default for SenderScores {
+    fn default() -> SenderScores {
+        SenderScores {
+            brand: 0.6,
+            invalid: 0.2,
+        }
+    }
+}
+
+/// The URL and sender lists a rules file names, read from their plain-text
+/// files (one entry a line, `#` starts a comment).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Lists {
+    /// Blocked domains.
+    pub block_domains: Vec<String>,
+    /// Allowed domains (never flagged).
+    pub allow_domains: Vec<String>,
+    /// Link shorteners; `None`: the built-in list.
+    pub shorteners: Option<Vec<String>>,
+    /// Brands whose look-alike domains are flagged.
+    pub url_brands: Vec<String>,
+    /// Brands an alphanumeric sender may not imitate.
+    pub sender_brands: Vec<String>,
+    /// URL signal scores.
+    pub url_scores: UrlScores,
+    /// Sender signal scores.
+    pub sender_scores: SenderScores,
+}
+
+/// Reads a plain-text list: one entry a line, blank lines and `#` comments
+/// skipped, entries trimmed.
+pub fn read_list(path: &Path) -> Result<Vec<String>, RulesError> {
+    let src = std::fs::read_to_string(path).map_err(|source| RulesError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(parse_list(&src))
+}
+
+fn parse_list(src: &str) -> Vec<String> {
+    src.lines()
+        .map(|l| l.split_once('#').map_or(l, |(a, _)| a).trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,6 +223,34 @@ struct RegexRule {
 pub const MAX_REGEXES: usize = 1_000;
 /// Most phrases over all keyword rules.
 pub const MAX_PHRASES: usize = 200_000;
+/// `conf/filter/rules.toml`, built in.
+const BUILTIN_RULES: &str = include_str!("../../conf/filter/rules.toml");
+/// The lists it names, built in.
+const BUILTIN_LISTS: &[(&str, &str)] = &[
+    (
+        "lists/brands.txt",
+        include_str!("../../conf/filter/lists/brands.txt"),
+    ),
+    (
+        "lists/allow-domains.txt",
+        include_str!("../../conf/filter/lists/allow-domains.txt"),
+    ),
+    (
+        "lists/block-domains.txt",
+        include_str!("../../conf/filter/lists/block-domains.txt"),
+    ),
+    (
+        "lists/smish-account.txt",
+        include_str!("../../conf/filter/lists/smish-account.txt"),
+    ),
+    (
+        "lists/smish-delivery.txt",
+        include_str!("../../conf/filter/lists/smish-delivery.txt"),
+    ),
+];
+
+/// Rule id prefixes the filter's built-in signals use.
+const RESERVED_PREFIXES: [&str; 3] = ["url.", "sender.", "velocity."];
 /// Compiled size cap of the regex set.
 const REGEX_SIZE_LIMIT: usize = 32 << 20;
 
@@ -119,6 +264,8 @@ pub struct RuleSet {
     phrases: Option<AhoCorasick>,
     regex_rules: Vec<(Arc<str>, f32)>,
     regexes: Option<RegexSet>,
+    /// The URL and sender lists and scores the file names.
+    pub lists: Lists,
 }
 
 fn is_word_byte(b: u8) -> bool {
@@ -132,12 +279,65 @@ impl RuleSet {
             path: path.display().to_string(),
             source,
         })?;
-        RuleSet::from_toml(&src)
+        RuleSet::from_toml_in(&src, path.parent())
     }
 
-    /// Compiles rules from TOML text.
+    /// Compiles rules from TOML text that names no list files.
     pub fn from_toml(src: &str) -> Result<RuleSet, RulesError> {
+        RuleSet::from_toml_in(src, None)
+    }
+
+    /// Compiles rules from TOML text; list files named in it are read
+    /// relative to `base` (absolute paths as they are).
+    pub fn from_toml_in(src: &str, base: Option<&Path>) -> Result<RuleSet, RulesError> {
+        RuleSet::from_toml_with(src, &|name: &str| {
+            let p = Path::new(name);
+            let path = if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                match base {
+                    Some(b) => b.join(p),
+                    None => {
+                        return Err(RulesError::Parse(format!(
+                            "list file {name:?} is relative, but the rules have no file to be relative to"
+                        )))
+                    }
+                }
+            };
+            read_list(&path)
+        })
+    }
+
+    /// The rules built into the binary: `conf/filter/rules.toml` and the
+    /// lists under `conf/filter/lists/`.
+    pub fn builtin() -> Result<RuleSet, RulesError> {
+        RuleSet::from_toml_with(BUILTIN_RULES, &|name: &str| {
+            BUILTIN_LISTS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, src)| parse_list(src))
+                .ok_or_else(|| RulesError::Parse(format!("no built-in list {name:?}")))
+        })
+    }
+
+    /// Compiles rules from TOML text; `list` reads a named list file.
+    pub fn from_toml_with(
+        src: &str,
+        list_file: &dyn Fn(&str) -> Result<Vec<String>, RulesError>,
+    ) -> Result<RuleSet, RulesError> {
         let file: File = toml::from_str(src).map_err(|e| RulesError::Parse(e.to_string()))?;
+        let list = |name: &Option<String>| -> Result<Option<Vec<String>>, RulesError> {
+            name.as_deref().map(list_file).transpose()
+        };
+        let lists = Lists {
+            block_domains: list(&file.urls.block)?.unwrap_or_default(),
+            allow_domains: list(&file.urls.allow)?.unwrap_or_default(),
+            shorteners: list(&file.urls.shorteners)?,
+            url_brands: list(&file.urls.brands)?.unwrap_or_default(),
+            sender_brands: list(&file.sender.brands)?.unwrap_or_default(),
+            url_scores: file.urls.scores,
+            sender_scores: file.sender.scores,
+        };
         let mut ids = HashSet::new();
         let check = |kind: &'static str, index: usize, id: &str, score: f32| {
             let err = |message: &str| RulesError::Rule {
@@ -148,6 +348,11 @@ impl RuleSet {
             };
             if id.is_empty() || !id.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err(err("id must be printable ASCII without spaces"));
+            }
+            if RESERVED_PREFIXES.iter().any(|p| id.starts_with(p)) || id == "classifier" {
+                return Err(err(
+                    "ids `classifier`, `url.*`, `sender.*` and `velocity.*` are the filter's own",
+                ));
             }
             if !score.is_finite() || !(-10.0..=10.0).contains(&score) {
                 return Err(err("score must be a number from -10 to 10"));
@@ -168,7 +373,17 @@ impl RuleSet {
                     message: "id used twice".into(),
                 });
             }
-            if r.phrases.is_empty() {
+            let mut phrases = r.phrases.clone();
+            if let Some(f) = &r.file {
+                let listed = list_file(f).map_err(|e| RulesError::Rule {
+                    kind: "keyword",
+                    index: i,
+                    id: r.id.clone(),
+                    message: e.to_string(),
+                })?;
+                phrases.extend(listed);
+            }
+            if phrases.is_empty() {
                 return Err(RulesError::Rule {
                     kind: "keyword",
                     index: i,
@@ -176,7 +391,7 @@ impl RuleSet {
                     message: "no phrases".into(),
                 });
             }
-            for p in &r.phrases {
+            for p in &phrases {
                 let folded = normalize(p).folded;
                 if folded.is_empty() {
                     return Err(RulesError::Rule {
@@ -259,7 +474,16 @@ impl RuleSet {
             phrases,
             regex_rules,
             regexes,
+            lists,
         })
+    }
+
+    /// The id of every keyword and regex rule.
+    pub fn ids(&self) -> impl Iterator<Item = &Arc<str>> {
+        self.keyword_rules
+            .iter()
+            .chain(&self.regex_rules)
+            .map(|(id, _)| id)
     }
 
     /// Rules in the set.
@@ -276,8 +500,13 @@ impl RuleSet {
     pub fn scan(&self, text: &Normalized, hits: &mut Vec<Hit>) {
         let start = hits.len();
         if let Some(ac) = &self.phrases {
-            let mut fired = vec![false; self.keyword_rules.len()];
-            for hay in [text.folded.as_bytes(), text.squeezed.as_bytes()] {
+            // Rules fired so far: few per message, so a short list beats a
+            // flag per rule (2,000 rules would mean 2 KB to clear per
+            // message).
+            let mut fired: Vec<u32> = Vec::new();
+            // The squeezed view differs only when letters were spaced out.
+            let squeezed = (text.squeezed != text.folded).then_some(text.squeezed.as_bytes());
+            for hay in std::iter::once(text.folded.as_bytes()).chain(squeezed) {
                 for m in ac.find_overlapping_iter(hay) {
                     let before_ok = m.start() == 0 || !is_word_byte(hay[m.start() - 1]);
                     let after_ok = m.end() == hay.len() || !is_word_byte(hay[m.end()]);
@@ -287,10 +516,9 @@ impl RuleSet {
                     let Some(&r) = self.phrase_rule.get(m.pattern().as_usize()) else {
                         continue;
                     };
-                    let r = r as usize;
-                    if !fired[r] {
-                        fired[r] = true;
-                        let (id, score) = &self.keyword_rules[r];
+                    if !fired.contains(&r) {
+                        fired.push(r);
+                        let (id, score) = &self.keyword_rules[r as usize];
                         hits.push(Hit {
                             rule: id.clone(),
                             score: *score,
@@ -300,12 +528,24 @@ impl RuleSet {
             }
         }
         if let Some(set) = &self.regexes {
-            for i in set.matches(text.folded.as_bytes()).iter() {
-                let (id, score) = &self.regex_rules[i];
-                hits.push(Hit {
-                    rule: id.clone(),
-                    score: *score,
-                });
+            let mut fired: Vec<usize> = Vec::new();
+            let squeezed = (text.squeezed != text.folded).then_some(text.squeezed.as_bytes());
+            for hay in std::iter::once(text.folded.as_bytes()).chain(squeezed) {
+                // Most messages match no regex: one quick pass says so.
+                if !set.is_match(hay) {
+                    continue;
+                }
+                for i in set.matches(hay).iter() {
+                    if fired.contains(&i) {
+                        continue;
+                    }
+                    fired.push(i);
+                    let (id, score) = &self.regex_rules[i];
+                    hits.push(Hit {
+                        rule: id.clone(),
+                        score: *score,
+                    });
+                }
             }
         }
         debug_assert!(hits.len() >= start);
@@ -401,6 +641,61 @@ pattern = '\b(pay|send)\b.{0,20}\b(fee|deposit)\b'
                 .to_string();
         assert!(e.contains("empty once normalised"), "{e}");
         assert!(RuleSet::from_toml("[[rule]]\n").is_err());
+    }
+
+    #[test]
+    fn lists_come_from_plain_text_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("prize.txt"),
+            "# prize phrases\nlucky draw winner\n\n  golden ticket  # trailing comment\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("block.txt"), "evil.example\n").unwrap();
+        std::fs::write(dir.path().join("brands.txt"), "paypal\nhsbc\n").unwrap();
+        let src = r#"
+[[keyword]]
+id = "prize.list"
+score = 0.4
+file = "prize.txt"
+
+[urls]
+block = "block.txt"
+brands = "brands.txt"
+scores = { shortener = 0.5 }
+
+[sender]
+brands = "brands.txt"
+"#;
+        std::fs::write(dir.path().join("rules.toml"), src).unwrap();
+        let r = RuleSet::load(&dir.path().join("rules.toml")).unwrap();
+        assert_eq!(ids(&r, "You are our GOLDEN ticket holder"), ["prize.list"]);
+        assert_eq!(ids(&r, "lucky draw winner!"), ["prize.list"]);
+        assert_eq!(r.lists.block_domains, ["evil.example"]);
+        assert_eq!(r.lists.url_brands, ["paypal", "hsbc"]);
+        assert_eq!(r.lists.sender_brands, ["paypal", "hsbc"]);
+        assert_eq!(r.lists.shorteners, None);
+        assert_eq!(r.lists.url_scores.shortener, 0.5);
+        assert_eq!(r.lists.url_scores.blocked, UrlScores::default().blocked);
+        // A missing list names its rule; relative lists need a file.
+        std::fs::remove_file(dir.path().join("prize.txt")).unwrap();
+        let e = RuleSet::load(&dir.path().join("rules.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("keyword[0] (\"prize.list\")") && e.contains("prize.txt"),
+            "{e}"
+        );
+        assert!(RuleSet::from_toml("[urls]\nblock = \"x.txt\"\n").is_err());
+    }
+
+    #[test]
+    fn built_in_signal_ids_are_reserved() {
+        for id in ["classifier", "url.blocked", "sender.x", "velocity.campaign"] {
+            let src = format!("[[keyword]]\nid = \"{id}\"\nscore = 1\nphrases = [\"x\"]\n");
+            let e = RuleSet::from_toml(&src).unwrap_err().to_string();
+            assert!(e.contains("the filter's own"), "{id}: {e}");
+        }
     }
 
     #[test]

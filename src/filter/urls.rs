@@ -75,11 +75,22 @@ pub struct Url {
 /// written (lower-cased): `http://xn--zzzz.com` is still a link, and an odd
 /// one.
 pub fn extract_urls(text: &str) -> Vec<Url> {
-    let (norm, marks) = undefang(text);
+    // Most messages hold no defanged spelling: skip the rewrite unless a
+    // bracket or "hxxp" is there at all.
+    let (norm, marks) = if may_be_defanged(text) {
+        let (n, m) = undefang(text);
+        (std::borrow::Cow::Owned(n), m)
+    } else {
+        (std::borrow::Cow::Borrowed(text), Vec::new())
+    };
     let mut out = Vec::new();
     for (start, token) in tokens(&norm) {
         if out.len() >= MAX_URLS {
             break;
+        }
+        // Every form needs a dot in the host, or a scheme's colon.
+        if !token.contains(['.', ':']) {
+            continue;
         }
         let defanged = marks
             .get(start..start + token.len())
@@ -89,6 +100,14 @@ pub fn extract_urls(text: &str) -> Vec<Url> {
         }
     }
     out
+}
+
+/// Whether `text` may hold a defanged spelling ([`undefang`]'s patterns
+/// all start with a bracket or with `hxxp`).
+fn may_be_defanged(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.iter().any(|&c| matches!(c, b'[' | b'(' | b'{'))
+        || b.windows(4).any(|w| w.eq_ignore_ascii_case(b"hxxp"))
 }
 
 /// Rewrites the defanged spellings to plain ones. Returns the rewritten text

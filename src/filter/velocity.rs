@@ -43,23 +43,46 @@ impl Fingerprint {
     }
 }
 
+/// The MinHash functions: word hash `x` (FNV-1a 64 of the word, then
+/// splitmix64) goes to `(x ^ SEEDS[i]) * MULS[i]` for function `i`; every
+/// `MULS[i]` is odd, so each function is a bijection of the well-mixed `x`
+/// and one multiply per function is enough.
+const SEEDS: [u64; HASHES] = {
+    let mut s = [0u64; HASHES];
+    let mut i = 0;
+    while i < HASHES {
+        s[i] = 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1);
+        i += 1;
+    }
+    s
+};
+const MULS: [u64; HASHES] = {
+    let mut m = [0u64; HASHES];
+    let mut i = 0;
+    while i < HASHES {
+        m[i] = 0xD6E8_FEB8_6659_FD93u64
+            .wrapping_add(0x6A09_E667_F3BC_C908u64.wrapping_mul(i as u64))
+            | 1;
+        i += 1;
+    }
+    m
+};
+
 /// The fingerprint of a masked text. Words of one or two letters are
 /// left out (too common to tell texts apart). Fixed across processes, so
-/// gateways can compare fingerprints.
+/// gateways can compare fingerprints. Allocates nothing.
 pub fn fingerprint(masked: &str) -> Fingerprint {
     let mut mins = [u64::MAX; HASHES];
     let mut any = false;
     for w in masked.split_whitespace() {
-        if w.chars().count() < 3 {
+        // At least three characters (a byte length of 12 or more always is).
+        if w.len() < 3 || (w.len() < 12 && w.chars().nth(2).is_none()) {
             continue;
         }
         any = true;
-        let base = fnv1a(w.as_bytes());
-        for (i, m) in mins.iter_mut().enumerate() {
-            let h = crate::hash::splitmix64(
-                base ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1)),
-            );
-            *m = (*m).min(h);
+        let x = crate::hash::splitmix64(fnv1a(w.as_bytes()));
+        for ((m, s), k) in mins.iter_mut().zip(SEEDS).zip(MULS) {
+            *m = (*m).min((x ^ s).wrapping_mul(k));
         }
     }
     let mut bands = [0u64; BANDS];
@@ -79,7 +102,65 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     crate::hash::fnv1a(crate::hash::FNV_OFFSET, bytes)
 }
 
-type Gen = HashMap<(u8, u64), HashSet<u64>>;
+/// Hashes keys that are already well-mixed 64-bit values (band values,
+/// keyed recipient hashes) with one multiply-xorshift under a per-process
+/// random key, so crafted texts cannot aim at one bucket.
+#[derive(Clone)]
+struct MixState(u64);
+
+impl Default for MixState {
+    fn default() -> MixState {
+        MixState(std::collections::hash_map::RandomState::new().hash_one(0x5EED_u64) | 1)
+    }
+}
+
+impl BuildHasher for MixState {
+    type Hasher = Mix;
+    fn build_hasher(&self) -> Mix {
+        Mix(self.0)
+    }
+}
+
+struct Mix(u64);
+
+impl Hasher for Mix {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0 ^ i)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+    fn finish(&self) -> u64 {
+        crate::hash::splitmix64(self.0)
+    }
+}
+
+/// One generation: distinct recipients per band value, as flat tables
+/// (no allocation per text): a count per (band, value) and the set of
+/// (band, value, recipient) pairs seen.
+#[derive(Default)]
+struct Gen {
+    counts: HashMap<(u8, u64), u32, MixState>,
+    pairs: HashSet<(u8, u64, u64), MixState>,
+}
+
+impl Gen {
+    fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    fn clear(&mut self) {
+        self.counts.clear();
+        self.pairs.clear();
+    }
+}
 
 struct State {
     current: Gen,
@@ -109,7 +190,9 @@ impl std::fmt::Debug for Campaigns {
 
 impl Campaigns {
     /// Counts over `window`, up to `cap` recipients per text (the flagging
-    /// threshold or a little more), tracking at most `max_keys` band values.
+    /// threshold or a little more), tracking at most `max_keys`
+    /// (band value, recipient) pairs per half-window generation (about 40
+    /// bytes each); past that the generations roll early.
     pub fn new(window: Duration, cap: usize, max_keys: usize) -> Campaigns {
         Campaigns {
             half: (window / 2).max(Duration::from_millis(1)),
@@ -117,8 +200,8 @@ impl Campaigns {
             max_keys: max_keys.max(4),
             seed: std::collections::hash_map::RandomState::new(),
             state: Mutex::new(State {
-                current: HashMap::new(),
-                previous: HashMap::new(),
+                current: Gen::default(),
+                previous: Gen::default(),
                 since: Instant::now(),
             }),
         }
@@ -147,8 +230,13 @@ impl Campaigns {
         } else if now.saturating_duration_since(s.since) >= self.half
             || s.current.len() + BANDS > self.max_keys
         {
-            let cur = std::mem::take(&mut s.current);
-            s.previous = cur;
+            // The older generation's tables are cleared and reused (their
+            // memory stays; no page faults on the next fill).
+            let State {
+                current, previous, ..
+            } = &mut *s;
+            std::mem::swap(current, previous);
+            current.clear();
             s.since = now;
         }
         let mut best = 0;
@@ -157,19 +245,17 @@ impl Campaigns {
         } = &mut *s;
         for (band, &value) in fp.0.iter().enumerate() {
             let key = (band as u8, value);
-            let prev = previous.get(&key);
-            let prev_has = prev.is_some_and(|p| p.contains(&r));
-            let prev_len = prev.map_or(0, HashSet::len);
-            let cur = current.entry(key).or_default();
-            if cur.len() < self.cap && !prev_has {
-                cur.insert(r);
+            let prev_len = previous.counts.get(&key).map_or(0, |&n| n as usize);
+            let prev_has = prev_len > 0 && previous.pairs.contains(&(key.0, key.1, r));
+            let cur_len = current.counts.get(&key).map_or(0, |&n| n as usize);
+            // Distinct over both generations: the older count plus the
+            // newer, which only ever takes recipients the older does not
+            // hold (the older does not change while the newer fills).
+            let mut n = prev_len + cur_len;
+            if n < self.cap && !prev_has && current.pairs.insert((key.0, key.1, r)) {
+                *current.counts.entry(key).or_insert(0) += 1;
+                n += 1;
             }
-            // Distinct over both generations: the older set plus what the
-            // newer adds (a recipient seen in the older is not re-added).
-            let n = match prev {
-                None => cur.len(),
-                Some(p) => prev_len + cur.iter().filter(|x| !p.contains(x)).count(),
-            };
             best = best.max(n);
         }
         best.min(self.cap)
@@ -197,6 +283,17 @@ mod tests {
         assert!(a.shared_bands(&b) >= 1, "{a:?} {b:?}");
         assert_eq!(a.shared_bands(&c), 0);
         assert_eq!(fp("ok"), Fingerprint([0; BANDS]));
+    }
+
+    #[test]
+    fn words_count_by_characters_not_bytes() {
+        // Two characters in four bytes: left out, like "ok".
+        assert_eq!(fingerprint("éé ok"), Fingerprint([0; BANDS]));
+        // Three characters: counted, and different words differ.
+        let a = fingerprint("été");
+        assert_ne!(a, Fingerprint([0; BANDS]));
+        assert_ne!(a, fingerprint("ete"));
+        assert_eq!(a, fingerprint("  été  ok "));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use telegate_smpp::{CommandId, CommandStatus};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
 
 use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
 use crate::config::BindType;
@@ -181,6 +182,9 @@ enum State {
     Bound {
         kind: BindType,
         account: Arc<AccountRt>,
+        /// Cancelled when the account is suspended (taken before the
+        /// bind's suspension check, so no suspension slips between).
+        kick: CancellationToken,
     },
 }
 
@@ -262,9 +266,11 @@ impl Session {
         loop {
             // Timeouts as reloaded.
             server = self.core.server();
-            let retired = match &self.state {
-                State::Bound { account, .. } => Some(account.retired.clone()),
-                State::Open => None,
+            let (retired, kicked) = match &self.state {
+                State::Bound { account, kick, .. } => {
+                    (Some(account.retired.clone()), Some(kick.clone()))
+                }
+                State::Open => (None, None),
             };
             let tick = match (&self.state, enquire_sent) {
                 (State::Open, _) => bind_deadline,
@@ -348,6 +354,13 @@ impl Session {
                     self.drain_and_unbind(reader).await;
                     return;
                 }
+                _ = async { match &kicked { Some(t) => t.cancelled().await, None => std::future::pending().await } } => {
+                    if let State::Bound { account, .. } = &self.state {
+                        tracing::info!(account = %account.sid, session = self.shared.id, "account suspended pending review; unbinding");
+                    }
+                    self.drain_and_unbind(reader).await;
+                    return;
+                }
             }
         }
     }
@@ -407,7 +420,7 @@ impl Session {
 
     fn finish(&mut self) {
         let left = self.shared.close();
-        if let State::Bound { account, kind } = &self.state {
+        if let State::Bound { account, kind, .. } = &self.state {
             account.unregister(&self.shared, *kind);
             account.metrics.binds.decrement(1.0);
             self.core.requeue(account, left);
@@ -592,6 +605,16 @@ impl Session {
             .await
         {
             Ok(account) => {
+                let kick = account.kick_token();
+                if self.core.is_suspended(&account) {
+                    metrics::auth_failure(AuthFailure::Suspended);
+                    self.send(Pdu::error_response(
+                        resp_id,
+                        seq,
+                        CommandStatus::ESME_RBINDFAIL,
+                    ));
+                    return Next::Close;
+                }
                 if !account.register(&self.shared, kind) {
                     metrics::auth_failure(AuthFailure::MaxBinds);
                     tracing::info!(account = %account.sid, "bind refused: max_binds reached");
@@ -617,7 +640,11 @@ impl Session {
                 if kind.can_receive() {
                     self.core.drain_held(&account);
                 }
-                self.state = State::Bound { kind, account };
+                self.state = State::Bound {
+                    kind,
+                    account,
+                    kick,
+                };
                 Next::Continue
             }
             Err(status) => {
@@ -625,6 +652,9 @@ impl Session {
                     CommandStatus::ESME_RINVSYSID => AuthFailure::SystemId,
                     CommandStatus::ESME_RINVPASWD => AuthFailure::Password,
                     CommandStatus::ESME_RINVBNDSTS => AuthFailure::BindType,
+                    CommandStatus::ESME_RBINDFAIL if self.core.suspended_system_id(&system_id) => {
+                        AuthFailure::Suspended
+                    }
                     _ => AuthFailure::Refused,
                 });
                 self.send(Pdu::error_response(resp_id, seq, status));

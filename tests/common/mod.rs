@@ -88,6 +88,9 @@ pub struct GatewayConfig {
     server: Table,
     dlr: Table,
     metrics: Table,
+    filter: Option<Table>,
+    suspension: Table,
+    admin: Table,
     accounts: Vec<Table>,
     carriers: Vec<Table>,
     routes: Vec<Table>,
@@ -115,6 +118,9 @@ impl GatewayConfig {
             server,
             dlr,
             metrics: Table::default(),
+            filter: None,
+            suspension: Table::default(),
+            admin: Table::default(),
             accounts: Vec::new(),
             carriers: Vec::new(),
             routes: Vec::new(),
@@ -139,6 +145,27 @@ impl GatewayConfig {
     /// Sets a `[metrics]` key (e.g. `listen`, `q("127.0.0.1:0")`).
     pub fn metrics(mut self, key: &str, value: impl Into<String>) -> Self {
         self.metrics.set(key, value);
+        self
+    }
+
+    /// Turns the content filter on and sets a `[filter]` key (`enabled`
+    /// sets it on with no other key).
+    pub fn filter(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.filter
+            .get_or_insert_with(Table::default)
+            .set(key, value);
+        self
+    }
+
+    /// Sets a `[suspension]` key.
+    pub fn suspension(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.suspension.set(key, value);
+        self
+    }
+
+    /// Sets an `[admin]` key.
+    pub fn admin(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.admin.set(key, value);
         self
     }
 
@@ -211,6 +238,15 @@ impl GatewayConfig {
         if !self.metrics.0.is_empty() {
             self.metrics.render("[metrics]", &mut out);
         }
+        if let Some(f) = &self.filter {
+            f.render("[filter]", &mut out);
+        }
+        if !self.suspension.0.is_empty() {
+            self.suspension.render("[suspension]", &mut out);
+        }
+        if !self.admin.0.is_empty() {
+            self.admin.render("[admin]", &mut out);
+        }
         for a in &self.accounts {
             a.render("[[account]]", &mut out);
         }
@@ -221,6 +257,12 @@ impl GatewayConfig {
             r.render("[[route]]", &mut out);
         }
         out
+    }
+
+    /// Parses the config without validating it (for a reload that must be
+    /// refused by the gateway itself).
+    pub fn build_unchecked(&self, store: &Path) -> Config {
+        toml::from_str(&self.toml(store)).expect("config parses")
     }
 
     /// Parses and validates the config (panics with the error if it is
