@@ -144,11 +144,23 @@ impl Hasher for Mix {
 
 /// One generation: distinct recipients per band value, as flat tables
 /// (no allocation per text): a count per (band, value) and the set of
-/// (band, value, recipient) pairs seen.
+/// (band, value, recipient) pairs seen, each folded to one 64-bit word
+/// (8 bytes an entry; two pairs folding alike would undercount one
+/// recipient, at odds of 2^-64).
 #[derive(Default)]
 struct Gen {
-    counts: HashMap<(u8, u64), u32, MixState>,
-    pairs: HashSet<(u8, u64, u64), MixState>,
+    counts: HashMap<u64, u32, MixState>,
+    pairs: HashSet<u64, MixState>,
+}
+
+/// Folds a band number and value into one word.
+fn band_key(band: usize, value: u64) -> u64 {
+    crate::hash::splitmix64(value ^ (band as u64).wrapping_mul(0xA076_1D64_78BD_642F))
+}
+
+/// Folds a band key and a recipient key into one word.
+fn pair_key(key: u64, recipient: u64) -> u64 {
+    crate::hash::splitmix64(key ^ recipient.rotate_left(32))
 }
 
 impl Gen {
@@ -191,8 +203,8 @@ impl std::fmt::Debug for Campaigns {
 impl Campaigns {
     /// Counts over `window`, up to `cap` recipients per text (the flagging
     /// threshold or a little more), tracking at most `max_keys`
-    /// (band value, recipient) pairs per half-window generation (about 40
-    /// bytes each); past that the generations roll early.
+    /// (band value, recipient) pairs per half-window generation (about 20
+    /// bytes each with the counts); past that the generations roll early.
     pub fn new(window: Duration, cap: usize, max_keys: usize) -> Campaigns {
         Campaigns {
             half: (window / 2).max(Duration::from_millis(1)),
@@ -244,15 +256,16 @@ impl Campaigns {
             current, previous, ..
         } = &mut *s;
         for (band, &value) in fp.0.iter().enumerate() {
-            let key = (band as u8, value);
+            let key = band_key(band, value);
+            let pair = pair_key(key, r);
             let prev_len = previous.counts.get(&key).map_or(0, |&n| n as usize);
-            let prev_has = prev_len > 0 && previous.pairs.contains(&(key.0, key.1, r));
+            let prev_has = prev_len > 0 && previous.pairs.contains(&pair);
             let cur_len = current.counts.get(&key).map_or(0, |&n| n as usize);
             // Distinct over both generations: the older count plus the
             // newer, which only ever takes recipients the older does not
             // hold (the older does not change while the newer fills).
             let mut n = prev_len + cur_len;
-            if n < self.cap && !prev_has && current.pairs.insert((key.0, key.1, r)) {
+            if n < self.cap && !prev_has && current.pairs.insert(pair) {
                 *current.counts.entry(key).or_insert(0) += 1;
                 n += 1;
             }
