@@ -478,10 +478,6 @@ impl Core {
             tokio::time::sleep(delay).await;
             return Err(CommandStatus::ESME_RBINDFAIL);
         }
-        if self.filter.suspensions.is_suspended(&account.sid) {
-            tracing::info!(account = %account.sid, "bind refused: the account is suspended pending review");
-            return Err(CommandStatus::ESME_RBINDFAIL);
-        }
         if !cfg.bind_types.contains(&kind) {
             tracing::info!(account = %account.sid, kind = kind.as_str(), "bind type not allowed");
             return Err(CommandStatus::ESME_RINVBNDSTS);

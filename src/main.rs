@@ -464,69 +464,14 @@ enum FilterAction {
     /// classifier, sender checks; not velocity) as the gateway would, and
     /// print spam recall, blocked ham, the table of verdicts and the rules
     /// that fired most.
-    Eval {
-        /// Labelled data: TSV (`ham|spam<TAB>text`), or the ExAIS,
-        /// SpamHunter or Smishtank files as published (detected by name
-        /// and header).
-        #[arg(long, value_name = "FILE")]
-        data: PathBuf,
-        /// Take `[filter]` (rules, model, thresholds) from this
-        /// configuration [default: the built-in rules and model].
-        #[arg(long, short, value_name = "FILE")]
-        config: Option<PathBuf>,
-        /// Rules file (overrides the configuration's).
-        #[arg(long, value_name = "FILE")]
-        rules: Option<PathBuf>,
-        /// Model file (overrides the configuration's).
-        #[arg(long, value_name = "FILE")]
-        model: Option<PathBuf>,
-        /// Also measure the set after an evasion trick: homoglyph,
-        /// zero-width, leet, spacing, ucs2, split, or all. Repeatable.
-        #[arg(long, value_name = "TRICK")]
-        evasion: Vec<String>,
-        /// Score with the classifier alone at this threshold (no rules).
-        #[arg(long, value_name = "T")]
-        classifier_only: Option<f32>,
-        /// Cross-validate on the data instead: train a model on all folds
-        /// but one, judge that one with the whole filter, K times. For
-        /// choosing thresholds on training data.
-        #[arg(long, value_name = "K")]
-        cv: Option<usize>,
-        /// Override `[filter] classifier_base`.
-        #[arg(long, value_name = "X")]
-        classifier_base: Option<f32>,
-        /// Override `[filter] classifier_weight`.
-        #[arg(long, value_name = "W")]
-        classifier_weight: Option<f32>,
-    },
+    Eval(EvalArgs),
 }
 
 /// `telegate filter`: train the classifier, or evaluate the filter.
 fn filter(action: FilterAction) -> ExitCode {
     use telegate::filter::classifier::{self as clf};
-    if let FilterAction::Eval {
-        data,
-        config,
-        rules,
-        model,
-        evasion,
-        classifier_only,
-        cv,
-        classifier_base,
-        classifier_weight,
-    } = action
-    {
-        return filter_eval(EvalArgs {
-            data,
-            config,
-            rules,
-            model,
-            evasion,
-            classifier_only,
-            cv,
-            classifier_base,
-            classifier_weight,
-        });
+    if let FilterAction::Eval(args) = action {
+        return filter_eval(args);
     }
     let FilterAction::Train {
         data: data_path, ..
@@ -584,20 +529,45 @@ fn filter(action: FilterAction) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        FilterAction::Eval { .. } => ExitCode::from(EX_USAGE),
+        FilterAction::Eval(_) => ExitCode::from(EX_USAGE),
     }
 }
 
 /// The options of `telegate filter eval`.
+#[derive(Debug, clap::Args)]
 struct EvalArgs {
+    /// Labelled data: TSV (`ham|spam<TAB>text`), or the ExAIS,
+    /// SpamHunter or Smishtank files as published (detected by name
+    /// and header).
+    #[arg(long, value_name = "FILE")]
     data: PathBuf,
+    /// Take `[filter]` (rules, model, thresholds) from this
+    /// configuration [default: the built-in rules and model].
+    #[arg(long, short, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Rules file (overrides the configuration's).
+    #[arg(long, value_name = "FILE")]
     rules: Option<PathBuf>,
+    /// Model file (overrides the configuration's).
+    #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
+    /// Also measure the set after an evasion trick: homoglyph,
+    /// zero-width, leet, spacing, ucs2, split, or all. Repeatable.
+    #[arg(long, value_name = "TRICK")]
     evasion: Vec<String>,
+    /// Score with the classifier alone at this threshold (no rules).
+    #[arg(long, value_name = "T")]
     classifier_only: Option<f32>,
+    /// Cross-validate on the data instead: train a model on all folds
+    /// but one, judge that one with the whole filter, K times. For
+    /// choosing thresholds on training data.
+    #[arg(long, value_name = "K")]
     cv: Option<usize>,
+    /// Override `[filter] classifier_base`.
+    #[arg(long, value_name = "X")]
     classifier_base: Option<f32>,
+    /// Override `[filter] classifier_weight`.
+    #[arg(long, value_name = "W")]
     classifier_weight: Option<f32>,
 }
 

@@ -510,10 +510,15 @@ pub fn rule_hit(rule: &std::sync::Arc<str>) {
         .increment(1);
 }
 
-/// Sets `telegate_filter_held_sets`.
+/// Sets `telegate_filter_held_sets` (on every segment held or released:
+/// the handle is made once).
 pub fn set_filter_held_sets(n: usize) {
-    let _ = state();
-    ::metrics::gauge!(FILTER_HELD_SETS).set(n as f64);
+    static HELD: OnceLock<Gauge> = OnceLock::new();
+    HELD.get_or_init(|| {
+        let _ = state();
+        ::metrics::gauge!(FILTER_HELD_SETS)
+    })
+    .set(n as f64);
 }
 
 /// Counts a suspension (`by`: auto or manual) and sets the gauge of

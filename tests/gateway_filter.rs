@@ -548,3 +548,26 @@ async fn thresholds_and_rules_reload() {
     stop(gw).await;
     smsc.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_automatic_suspension_off_spam_is_blocked_but_nobody_is_suspended() {
+    let smsc = start_smsc(|_| {}).await;
+    let dir = store_dir();
+    let cfg = filtered(smsc.addr(), dir.path())
+        .suspension("enabled", "false")
+        .suspension("min_blocked", "2")
+        .build(&dir.path().join("dlr"));
+    let gw = start_gateway(cfg).await;
+    let addr = esme_addr(&gw);
+    let c = bind(addr, BindType::Transceiver, "esme1").await;
+    for i in 0..5 {
+        let p = submit(&c, &format!("44770090070{i}"), b"forbidden payload", false).await;
+        assert_eq!(p.command_status, CommandStatus::ESME_RSUBMITFAIL);
+    }
+    assert_eq!(gw.suspensions()["suspensions"].as_array().unwrap().len(), 0);
+    // A second bind is still accepted; the first session still works.
+    bind(addr, BindType::Transceiver, "esme1").await;
+    submit_ok(&c, "447700900710", b"all fine", false).await;
+    stop(gw).await;
+    smsc.shutdown().await;
+}

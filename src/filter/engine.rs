@@ -38,11 +38,25 @@ use super::sender::{check_sender, SenderHit};
 use super::urls::{default_shorteners, extract_urls, DomainPolicy, UrlHit};
 use super::velocity::{fingerprint, AccountRate, Campaigns};
 
-/// The classifier's rule id.
-pub const CLASSIFIER: &str = "classifier";
-/// Built-in signal ids besides the rules file's own.
+/// The filter's own signals, besides the rules file's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Builtin {
+    Classifier,
+    UrlBlocked,
+    UrlShortener,
+    UrlIp,
+    UrlPunycode,
+    UrlLookalike,
+    SenderBrand,
+    SenderInvalid,
+    VelocityCampaign,
+    VelocityRate,
+    VelocityRecipients,
+}
+
+/// The rule id of each [`Builtin`], in its order.
 pub const BUILT_IN_IDS: &[&str] = &[
-    CLASSIFIER,
+    "classifier",
     "url.blocked",
     "url.shortener",
     "url.ip",
@@ -223,10 +237,10 @@ impl Engine {
         Engine::new(rules, self.model, self.settings)
     }
 
-    /// The hit of built-in signal `BUILT_IN_IDS[i]`.
-    fn hit(&self, i: usize, score: f32) -> Hit {
+    /// A hit of a built-in signal.
+    fn hit(&self, b: Builtin, score: f32) -> Hit {
         Hit {
-            rule: self.builtin[i].clone(),
+            rule: self.builtin[b as usize].clone(),
             score,
         }
     }
@@ -258,19 +272,20 @@ impl Engine {
     pub fn content(&self, text: &str, n: &Normalized, hits: &mut Vec<Hit>) {
         self.rules.scan(n, hits);
         let scores = &self.rules.lists.url_scores;
-        let mut fired = [false; 5];
+        let url_hits = hits.len();
         for u in extract_urls(text) {
             for h in self.policy.check(&u, &fold_confusables) {
-                let (i, score) = match h {
-                    UrlHit::Blocked(_) => (0, scores.blocked),
-                    UrlHit::Shortener(_) => (1, scores.shortener),
-                    UrlHit::IpHost => (2, scores.ip),
-                    UrlHit::Punycode => (3, scores.punycode),
-                    UrlHit::Lookalike { .. } => (4, scores.lookalike),
+                let (b, score) = match h {
+                    UrlHit::Blocked(_) => (Builtin::UrlBlocked, scores.blocked),
+                    UrlHit::Shortener(_) => (Builtin::UrlShortener, scores.shortener),
+                    UrlHit::IpHost => (Builtin::UrlIp, scores.ip),
+                    UrlHit::Punycode => (Builtin::UrlPunycode, scores.punycode),
+                    UrlHit::Lookalike { .. } => (Builtin::UrlLookalike, scores.lookalike),
                 };
-                if !fired[i] {
-                    fired[i] = true;
-                    hits.push(self.hit(1 + i, score));
+                // Each signal once per message, however many URLs.
+                let id = &self.builtin[b as usize];
+                if !hits[url_hits..].iter().any(|h| Arc::ptr_eq(&h.rule, id)) {
+                    hits.push(self.hit(b, score));
                 }
             }
         }
@@ -280,7 +295,7 @@ impl Engine {
             let s = self.settings.block_score * self.settings.classifier_base
                 + self.settings.classifier_weight * (logit(p) - logit(t));
             if s > 0.0 {
-                hits.push(self.hit(0, s));
+                hits.push(self.hit(Builtin::Classifier, s));
             }
         }
     }
@@ -297,10 +312,12 @@ impl Engine {
             own,
         ) {
             match h {
-                SenderHit::BrandImitation { .. } => hits.push(self.hit(6, scores.brand)),
+                SenderHit::BrandImitation { .. } => {
+                    hits.push(self.hit(Builtin::SenderBrand, scores.brand))
+                }
                 SenderHit::InvalidForTon(_) if !invalid => {
                     invalid = true;
-                    hits.push(self.hit(7, scores.invalid));
+                    hits.push(self.hit(Builtin::SenderInvalid, scores.invalid));
                 }
                 SenderHit::InvalidForTon(_) => {}
             }
@@ -394,7 +411,7 @@ impl Engine {
                 most = most.max(velocity.campaigns.observe(&fp, r, now));
             }
             if most >= s.campaign_recipients {
-                hits.push(self.hit(8, s.campaign_score));
+                hits.push(self.hit(Builtin::VelocityCampaign, s.campaign_score));
                 velocity_hit = true;
             }
         }
@@ -406,13 +423,13 @@ impl Engine {
         }
         if let Some(r) = rates {
             if s.max_per_second > 0 && r.per_second > s.max_per_second {
-                hits.push(self.hit(9, s.rate_score));
+                hits.push(self.hit(Builtin::VelocityRate, s.rate_score));
                 velocity_hit = true;
             }
             if s.max_recipients_per_minute > 0
                 && r.recipients_per_minute > s.max_recipients_per_minute
             {
-                hits.push(self.hit(10, s.rate_score));
+                hits.push(self.hit(Builtin::VelocityRecipients, s.rate_score));
                 velocity_hit = true;
             }
         }
@@ -582,21 +599,23 @@ scores = { brand = 0.6, invalid = 0.2 }
     #[test]
     fn built_in_hits_carry_their_ids() {
         let e = engine(Settings::default());
+        use Builtin::*;
         let names = [
-            "classifier",
-            "url.blocked",
-            "url.shortener",
-            "url.ip",
-            "url.punycode",
-            "url.lookalike",
-            "sender.brand",
-            "sender.invalid",
-            "velocity.campaign",
-            "velocity.rate",
-            "velocity.recipients",
+            (Classifier, "classifier"),
+            (UrlBlocked, "url.blocked"),
+            (UrlShortener, "url.shortener"),
+            (UrlIp, "url.ip"),
+            (UrlPunycode, "url.punycode"),
+            (UrlLookalike, "url.lookalike"),
+            (SenderBrand, "sender.brand"),
+            (SenderInvalid, "sender.invalid"),
+            (VelocityCampaign, "velocity.campaign"),
+            (VelocityRate, "velocity.rate"),
+            (VelocityRecipients, "velocity.recipients"),
         ];
-        for (i, n) in names.iter().enumerate() {
-            assert_eq!(&*e.hit(i, 0.0).rule, *n);
+        assert_eq!(names.len(), BUILT_IN_IDS.len());
+        for (b, n) in names {
+            assert_eq!(&*e.hit(b, 0.0).rule, n);
         }
         let mut hits = Vec::new();
         let text = "see bit.ly/abc and http://192.0.2.7/x";

@@ -198,7 +198,12 @@ impl Core {
         text: Option<&str>,
         source: &(u8, u8, Bytes),
     ) -> Option<Box<Direct>> {
-        let v = self.judge(engine, &d.account, text, source, &[&d.dest[..]], &[d.gw]);
+        let msg = Message {
+            text,
+            source: (source.0, source.1, &source.2),
+            recipients: &[&d.dest[..]],
+        };
+        let v = self.judge(rt, engine, &d.account, &msg, &[d.gw]);
         if v.action == Action::Block {
             self.block(d, block_status(rt));
             None
@@ -227,14 +232,12 @@ impl Core {
         let source = first.source.clone();
         let dest = first.d.dest.clone();
         let ids: Vec<u64> = parts.iter().map(|p| p.d.gw).collect();
-        let v = self.judge(
-            engine,
-            &account,
-            text.as_deref(),
-            &source,
-            &[&dest[..]],
-            &ids,
-        );
+        let msg = Message {
+            text: text.as_deref(),
+            source: (source.0, source.1, &source.2),
+            recipients: &[&dest[..]],
+        };
+        let v = self.judge(rt, engine, &account, &msg, &ids);
         if v.action == Action::Block {
             let status = block_status(rt);
             for p in parts {
@@ -251,21 +254,16 @@ impl Core {
     /// it for the account's suspension window.
     pub(super) fn judge(
         &self,
+        rt: &Runtime,
         engine: &Engine,
         account: &AccountRt,
-        text: Option<&str>,
-        source: &(u8, u8, Bytes),
-        recipients: &[&[u8]],
+        msg: &Message<'_>,
         ids: &[u64],
     ) -> Verdict {
         let now = Instant::now();
         let policy = account.filter_policy.load();
         let v = engine.judge(
-            &Message {
-                text,
-                source: (source.0, source.1, &source.2),
-                recipients,
-            },
+            msg,
             &policy,
             Some((&account.rate, &self.filter.velocity)),
             now,
@@ -311,9 +309,11 @@ impl Core {
             }
             Action::Allow => Recorded::Allowed,
         };
-        let auto = self.rt().config.suspension.enabled;
-        if let Some(notice) = self.filter.suspensions.record(&account.sid, recorded, now) {
-            if auto {
+        // With automatic suspension off the window is not kept, so nothing
+        // can suspend; an account already suspended (by hand) still gets
+        // its blocked messages added to the evidence.
+        if rt.config.suspension.enabled || self.filter.suspensions.is_suspended(&account.sid) {
+            if let Some(notice) = self.filter.suspensions.record(&account.sid, recorded, now) {
                 self.on_suspended(&notice, "auto");
             }
         }
@@ -360,8 +360,12 @@ impl Core {
             &m.short_message,
             m.tlvs.message_payload().map(|b| &b[..]),
         );
-        let source = (m.source.ton.0, m.source.npi.0, m.source.addr.clone());
-        let v = self.judge(&engine, account, text.as_deref(), &source, dests, &[gw]);
+        let msg = Message {
+            text: text.as_deref(),
+            source: (m.source.ton.0, m.source.npi.0, &m.source.addr),
+            recipients: dests,
+        };
+        let v = self.judge(&rt, &engine, account, &msg, &[gw]);
         if v.action == Action::Block {
             account.metrics.message(None, MessageResult::Blocked);
             return Err(block_status(&rt));
@@ -440,14 +444,6 @@ impl Core {
         let n = self.filter.suspensions.list().len();
         metrics::reinstatement(sid, n);
         tracing::warn!(account = %sid, "account reinstated after review; it may bind again");
-    }
-
-    /// Whether the account binding as `system_id` is suspended.
-    pub(crate) fn suspended_system_id(&self, system_id: &str) -> bool {
-        self.rt()
-            .by_system_id
-            .get(system_id)
-            .is_some_and(|a| self.is_suspended(a))
     }
 
     /// Whether `account` is suspended (binds refused, submits blocked).

@@ -605,9 +605,12 @@ impl Session {
             .await
         {
             Ok(account) => {
+                // Taken before the check, so a suspension that lands
+                // after the check still reaches this session.
                 let kick = account.kick_token();
                 if self.core.is_suspended(&account) {
                     metrics::auth_failure(AuthFailure::Suspended);
+                    tracing::info!(account = %account.sid, "bind refused: the account is suspended pending review");
                     self.send(Pdu::error_response(
                         resp_id,
                         seq,
@@ -652,9 +655,6 @@ impl Session {
                     CommandStatus::ESME_RINVSYSID => AuthFailure::SystemId,
                     CommandStatus::ESME_RINVPASWD => AuthFailure::Password,
                     CommandStatus::ESME_RINVBNDSTS => AuthFailure::BindType,
-                    CommandStatus::ESME_RBINDFAIL if self.core.suspended_system_id(&system_id) => {
-                        AuthFailure::Suspended
-                    }
                     _ => AuthFailure::Refused,
                 });
                 self.send(Pdu::error_response(resp_id, seq, status));
