@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cdr;
 pub mod config;
 pub mod demo;
 pub mod dlr;

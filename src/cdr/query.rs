@@ -1,0 +1,1058 @@
+//! Reading the CDR directory: rows (a Submit record joined with its
+//! Receipt record), filtered queries with totals, and export as JSON lines
+//! or CSV.
+//!
+//! # The join
+//!
+//! Partitions are scanned oldest first. A matching Submit record becomes a
+//! candidate row; a later Receipt record with the same account and gateway
+//! id completes it. Rows come out in the order of their Submit records. A
+//! candidate waits for its receipt until the scan reaches partitions
+//! written more than an hour after its `receipt_by_s` (or its
+//! `final_time_ms` when that is 0: no receipt expected), and at most
+//! [`JOIN_WINDOW`] candidates wait at once; then it is finished with the
+//! Submit's own state. This bounds memory by the DLR window, not by the
+//! size of the directory. A Receipt record with no waiting Submit (erased,
+//! expired, or outside the query) is skipped.
+//!
+//! A row's receipt state is the Receipt's state if there is one; else, if
+//! the Submit says pending and `now_s` is past its `receipt_by_s`,
+//! [`ReceiptState::NoReceipt`]; else the Submit's state.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{self, BufRead, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::civil::rfc3339;
+use super::pseudonym::{hex16, parse_hex16};
+use super::record::{
+    peek_account, peek_kind, DataCodingClass, ReceiptState, RecordKind, RecordView, Verdict,
+};
+use super::store::{partitions, read_partition, DirLock};
+
+/// Most candidate rows waiting for their receipts at once; see the
+/// [module docs](self).
+pub const JOIN_WINDOW: usize = 1_000_000;
+/// How long after a candidate's deadline (by partition write hour) its
+/// receipt may still turn up.
+const JOIN_SLACK_S: u64 = 3600;
+
+/// An account's retention, as the caller's configuration says at the time
+/// of the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Records expire this long after their submit time.
+    pub keep: Duration,
+    /// A legal hold: records are never expired.
+    pub hold: bool,
+}
+
+impl Retention {
+    /// Unix seconds at which a record submitted at `submit_time_ms` expires
+    /// (ignoring the hold).
+    pub fn expires_at_s(&self, submit_time_ms: u64) -> u64 {
+        let ms = submit_time_ms.saturating_add(self.keep.as_millis().min(u64::MAX as u128) as u64);
+        ms.div_ceil(1000)
+    }
+
+    /// Whether a record submitted at `submit_time_ms` has expired at `now_s`
+    /// (ignoring the hold).
+    pub fn expired(&self, submit_time_ms: u64, now_s: u64) -> bool {
+        now_s >= self.expires_at_s(submit_time_ms)
+    }
+}
+
+/// One logical CDR: a Submit record joined with its Receipt record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// Account SID.
+    pub account: Arc<str>,
+    /// The gateway's message id.
+    pub gateway_id: u64,
+    /// 1-based segment index.
+    pub segment: u8,
+    /// Segment count.
+    pub segments: u8,
+    /// Unix ms when the ESME's submit came in.
+    pub submit_time_ms: u64,
+    /// Unix ms when the carrier answered (or the submit failed): the Submit
+    /// record's `final_time_ms`.
+    pub answer_time_ms: u64,
+    /// Unix ms when the receipt came, if one did.
+    pub receipt_time_ms: Option<u64>,
+    /// The receipt time if any, else the answer time.
+    pub final_time_ms: u64,
+    /// Carrier name.
+    pub carrier: Option<Arc<str>>,
+    /// Matched route prefix.
+    pub route_prefix: Option<Arc<str>>,
+    /// Destination country calling code, 0 = unknown.
+    pub country_code: u16,
+    /// Alphabet class.
+    pub data_coding: DataCodingClass,
+    /// Filter verdict.
+    pub verdict: Verdict,
+    /// Filter rule ids that hit.
+    pub rules: Vec<Arc<str>>,
+    /// command_status answered to the ESME.
+    pub submit_status: u32,
+    /// The joined receipt state (see the [module docs](self)).
+    pub receipt: ReceiptState,
+    /// The receipt's error code if there is a receipt, else the Submit's.
+    pub error_code: u16,
+    /// Carrier latency in µs.
+    pub carrier_latency_us: u32,
+    /// Unix seconds after which no receipt was expected, 0 if none.
+    pub receipt_by_s: u64,
+    /// Pseudonym key id.
+    pub key_id: u32,
+    /// Source pseudonym.
+    pub source: Option<[u8; 16]>,
+    /// Destination pseudonym.
+    pub dest: Option<[u8; 16]>,
+    /// Unix seconds when the row expires under the account's retention.
+    pub expires_at_s: u64,
+    /// Whether the account is on hold (the row does not expire).
+    pub held: bool,
+}
+
+/// Which rows a [`query`] matches; `None` fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    /// Account SID.
+    pub account: Option<String>,
+    /// Submit time at or after this unix ms.
+    pub from_ms: Option<u64>,
+    /// Submit time at or before this unix ms.
+    pub to_ms: Option<u64>,
+    /// Carrier name.
+    pub carrier: Option<String>,
+    /// command_status answered to the ESME.
+    pub status: Option<u32>,
+    /// Joined receipt state.
+    pub receipt: Option<ReceiptState>,
+    /// Gateway message id.
+    pub gateway_id: Option<u64>,
+    /// Most rows returned (totals count all matches).
+    pub limit: usize,
+}
+
+/// Counts over every row a query matched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Distinct (account, gateway id) among the matched rows (segments
+    /// sharing a gateway id count once when they are within the join
+    /// window of each other).
+    pub messages: u64,
+    /// Matched rows (Submit records: one per segment).
+    pub segments: u64,
+    /// Rows by command_status answered to the ESME.
+    pub by_submit_status: BTreeMap<u32, u64>,
+    /// Rows by joined receipt state name.
+    pub by_receipt: BTreeMap<&'static str, u64>,
+    /// Rows by destination country calling code (0 = unknown).
+    pub by_country: BTreeMap<u16, u64>,
+    /// Rows by carrier name ("" = no carrier: blocked or failed early).
+    pub by_carrier: BTreeMap<String, u64>,
+}
+
+/// What [`query`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryResult {
+    /// The first `limit` matching rows, in submit record order.
+    pub rows: Vec<Row>,
+    /// Counts over all matching rows.
+    pub totals: Totals,
+    /// Bytes of torn partition tails skipped (a crash mid-write).
+    pub torn: u64,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// RFC 4180 CSV with a header row.
+    Csv,
+}
+
+#[derive(Default)]
+struct MixHasher(u64);
+
+impl Hasher for MixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = crate::hash::fnv1a(self.0 ^ crate::hash::FNV_OFFSET, bytes);
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.0 = crate::hash::splitmix64(self.0 ^ u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = crate::hash::splitmix64(self.0 ^ v);
+    }
+}
+
+type Mix = BuildHasherDefault<MixHasher>;
+
+const NONE: u32 = u32::MAX;
+
+/// Interns byte strings to small ids.
+#[derive(Default)]
+struct Names {
+    ids: HashMap<Vec<u8>, u32>,
+    names: Vec<Arc<str>>,
+}
+
+impl Names {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s.as_bytes()) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.ids.insert(s.as_bytes().to_vec(), id);
+        self.names.push(Arc::from(s));
+        id
+    }
+
+    fn get(&self, id: u32) -> Option<&Arc<str>> {
+        self.names.get(id as usize)
+    }
+}
+
+/// A Submit waiting for its receipt.
+struct Cand {
+    account: u32,
+    gateway_id: u64,
+    segment: u8,
+    new_message: bool,
+    status: u32,
+    country: u16,
+    carrier: u32,
+    state: ReceiptState,
+    deadline_s: u64,
+    /// Previous candidate (sequence number) with the same key, or `u64::MAX`.
+    prev_same: u64,
+    resolved: bool,
+    row: Option<Box<Row>>,
+}
+
+/// A finished candidate, handed to the sink.
+struct Done {
+    account: u32,
+    new_message: bool,
+    status: u32,
+    country: u16,
+    carrier: u32,
+    state: ReceiptState,
+    row: Option<Box<Row>>,
+}
+
+/// Which candidates carry a full row.
+enum Attach {
+    /// Every candidate (export).
+    All,
+    /// The first `n` candidates (no receipt filter: each is a row).
+    FirstN(usize),
+    /// While fewer than `n` rows were emitted (the receipt filter decides
+    /// later which candidates are rows).
+    WhileShort(usize),
+}
+
+/// Query filters other than the receipt state.
+struct Filter<'q> {
+    account: Option<&'q [u8]>,
+    from_ms: u64,
+    to_ms: u64,
+    carrier: Option<&'q str>,
+    status: Option<u32>,
+    gateway_id: Option<u64>,
+    receipt: Option<ReceiptState>,
+}
+
+struct Joiner<'r> {
+    now_s: u64,
+    retention: &'r dyn Fn(&str) -> Retention,
+    retentions: HashMap<u32, Retention>,
+    accounts: Names,
+    carriers: Names,
+    queue: VecDeque<Cand>,
+    /// Sequence number of `queue[0]`.
+    base: u64,
+    /// Latest candidate sequence number per (account, gateway id).
+    pending: HashMap<(u32, u64), u64, Mix>,
+    attach: Attach,
+    attached: usize,
+    emitted_rows: usize,
+    receipt_filter: Option<ReceiptState>,
+}
+
+impl<'r> Joiner<'r> {
+    fn new(
+        now_s: u64,
+        retention: &'r dyn Fn(&str) -> Retention,
+        attach: Attach,
+        receipt_filter: Option<ReceiptState>,
+    ) -> Joiner<'r> {
+        Joiner {
+            now_s,
+            retention,
+            retentions: HashMap::new(),
+            accounts: Names::default(),
+            carriers: Names::default(),
+            queue: VecDeque::new(),
+            base: 0,
+            pending: HashMap::default(),
+            attach,
+            attached: 0,
+            emitted_rows: 0,
+            receipt_filter,
+        }
+    }
+
+    fn retention(&mut self, account: u32) -> Retention {
+        if let Some(r) = self.retentions.get(&account) {
+            return *r;
+        }
+        let name = self
+            .accounts
+            .get(account)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(""));
+        let r = (self.retention)(&name);
+        self.retentions.insert(account, r);
+        r
+    }
+
+    fn submit(
+        &mut self,
+        v: &RecordView<'_>,
+        sink: &mut dyn FnMut(Done) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let account = self.accounts.id(v.account());
+        let carrier = v.carrier().map_or(NONE, |c| self.carriers.id(c));
+        let state = if v.receipt() == ReceiptState::Pending && self.now_s > v.receipt_by_s() {
+            ReceiptState::NoReceipt
+        } else {
+            v.receipt()
+        };
+        let key = (account, v.gateway_id());
+        let seq = self.base + self.queue.len() as u64;
+        let prev = self.pending.insert(key, seq);
+        let attach = match self.attach {
+            Attach::All => true,
+            Attach::FirstN(n) => self.attached < n,
+            Attach::WhileShort(n) => self.emitted_rows < n,
+        };
+        let row = if attach {
+            self.attached += 1;
+            let ret = self.retention(account);
+            let name = self
+                .accounts
+                .get(account)
+                .cloned()
+                .unwrap_or_else(|| Arc::from(""));
+            let carrier_name = self.carriers.get(carrier).cloned();
+            Some(Box::new(Row {
+                account: name,
+                gateway_id: v.gateway_id(),
+                segment: v.segment(),
+                segments: v.segments(),
+                submit_time_ms: v.submit_time_ms(),
+                answer_time_ms: v.final_time_ms(),
+                receipt_time_ms: None,
+                final_time_ms: v.final_time_ms(),
+                carrier: carrier_name,
+                route_prefix: v.route_prefix().map(Arc::from),
+                country_code: v.country_code(),
+                data_coding: v.data_coding(),
+                verdict: v.verdict(),
+                rules: v.rules().map(Arc::from).collect(),
+                submit_status: v.submit_status(),
+                receipt: state,
+                error_code: v.error_code(),
+                carrier_latency_us: v.carrier_latency_us(),
+                receipt_by_s: v.receipt_by_s(),
+                key_id: v.key_id(),
+                source: v.source().copied(),
+                dest: v.dest().copied(),
+                expires_at_s: ret.expires_at_s(v.submit_time_ms()),
+                held: ret.hold,
+            }))
+        } else {
+            None
+        };
+        let deadline_s = if v.receipt_by_s() > 0 {
+            v.receipt_by_s()
+        } else {
+            v.final_time_ms() / 1000
+        };
+        self.queue.push_back(Cand {
+            account,
+            gateway_id: v.gateway_id(),
+            segment: v.segment(),
+            new_message: prev.is_none(),
+            status: v.submit_status(),
+            country: v.country_code(),
+            carrier,
+            state,
+            deadline_s,
+            prev_same: prev.unwrap_or(u64::MAX),
+            resolved: false,
+            row,
+        });
+        while self.queue.len() > JOIN_WINDOW {
+            self.pop(sink)?;
+        }
+        self.drain_resolved(sink)
+    }
+
+    fn receipt(
+        &mut self,
+        v: &RecordView<'_>,
+        sink: &mut dyn FnMut(Done) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let Some(&account) = self.accounts.ids.get(v.account().as_bytes()) else {
+            return Ok(());
+        };
+        let Some(&latest) = self.pending.get(&(account, v.gateway_id())) else {
+            return Ok(());
+        };
+        // Segments sharing a gateway id: the one with the receipt's segment
+        // number; if none waits, every waiting one.
+        let mut matched = false;
+        for exact in [true, false] {
+            let mut seq = latest;
+            while seq != u64::MAX && seq >= self.base {
+                let idx = (seq - self.base) as usize;
+                let c = &mut self.queue[idx];
+                if !c.resolved && (!exact || c.segment == v.segment()) {
+                    c.resolved = true;
+                    c.state = v.receipt();
+                    if let Some(row) = &mut c.row {
+                        row.receipt = v.receipt();
+                        row.receipt_time_ms = Some(v.final_time_ms());
+                        row.final_time_ms = v.final_time_ms();
+                        row.error_code = v.error_code();
+                    }
+                    matched = true;
+                    if exact {
+                        break;
+                    }
+                }
+                seq = c.prev_same;
+            }
+            if matched {
+                break;
+            }
+        }
+        self.drain_resolved(sink)
+    }
+
+    /// Finishes candidates whose deadline is well before `hour_s`.
+    fn advance_to(
+        &mut self,
+        hour_s: u64,
+        sink: &mut dyn FnMut(Done) -> io::Result<()>,
+    ) -> io::Result<()> {
+        while let Some(c) = self.queue.front() {
+            if c.resolved || c.deadline_s.saturating_add(JOIN_SLACK_S) < hour_s {
+                self.pop(sink)?;
+            } else {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn drain_resolved(&mut self, sink: &mut dyn FnMut(Done) -> io::Result<()>) -> io::Result<()> {
+        while self.queue.front().is_some_and(|c| c.resolved) {
+            self.pop(sink)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, sink: &mut dyn FnMut(Done) -> io::Result<()>) -> io::Result<()> {
+        while !self.queue.is_empty() {
+            self.pop(sink)?;
+        }
+        Ok(())
+    }
+
+    fn pop(&mut self, sink: &mut dyn FnMut(Done) -> io::Result<()>) -> io::Result<()> {
+        let Some(c) = self.queue.pop_front() else {
+            return Ok(());
+        };
+        let seq = self.base;
+        self.base += 1;
+        let key = (c.account, c.gateway_id);
+        if self.pending.get(&key) == Some(&seq) {
+            self.pending.remove(&key);
+        }
+        if self.receipt_filter.is_some_and(|r| r != c.state) {
+            return Ok(());
+        }
+        if c.row.is_some() {
+            self.emitted_rows += 1;
+        }
+        sink(Done {
+            account: c.account,
+            new_message: c.new_message,
+            status: c.status,
+            country: c.country,
+            carrier: c.carrier,
+            state: c.state,
+            row: c.row,
+        })
+    }
+}
+
+/// Scans the directory, feeding matching rows to `sink`. Returns torn bytes.
+fn scan(
+    dir: &Path,
+    filter: &Filter<'_>,
+    joiner: &mut Joiner<'_>,
+    sink: &mut dyn FnMut(Done) -> io::Result<()>,
+) -> io::Result<u64> {
+    let parts = partitions(dir)?;
+    if parts.is_empty() {
+        return Ok(0);
+    }
+    let lock = DirLock::open(dir)?;
+    let mut torn = 0;
+    for part in &parts {
+        joiner.advance_to(part.hour_s, sink)?;
+        let out = read_partition(&lock, &part.path, |payload| {
+            if let Some(want) = filter.account {
+                if peek_account(payload) != Some(want) {
+                    return Ok(());
+                }
+            }
+            let Some(kind) = peek_kind(payload) else {
+                return Ok(());
+            };
+            // A checksummed payload that does not decode was written by a
+            // buggy or newer writer; skip it rather than fail the scan.
+            let Ok(v) = RecordView::parse(payload) else {
+                return Ok(());
+            };
+            if filter.gateway_id.is_some_and(|g| g != v.gateway_id()) {
+                return Ok(());
+            }
+            let t = v.submit_time_ms();
+            if t < filter.from_ms || t > filter.to_ms {
+                return Ok(());
+            }
+            match kind {
+                RecordKind::Submit => {
+                    if filter.status.is_some_and(|s| s != v.submit_status()) {
+                        return Ok(());
+                    }
+                    if filter.carrier.is_some() && filter.carrier != v.carrier() {
+                        return Ok(());
+                    }
+                    joiner.submit(&v, sink)
+                }
+                RecordKind::Receipt => joiner.receipt(&v, sink),
+            }
+        })?;
+        torn += out.torn_bytes;
+    }
+    joiner.finish(sink)?;
+    Ok(torn)
+}
+
+/// Rows and totals matching `q`; see the [module docs](self) for the join.
+/// `now_s` decides which pending receipts count as never coming;
+/// `retention` gives each account's retention (for `expires_at_s`). Safe
+/// while a writer appends to the directory.
+pub fn query(
+    dir: &Path,
+    q: &Query,
+    now_s: u64,
+    retention: &dyn Fn(&str) -> Retention,
+) -> io::Result<QueryResult> {
+    let filter = Filter {
+        account: q.account.as_deref().map(str::as_bytes),
+        from_ms: q.from_ms.unwrap_or(0),
+        to_ms: q.to_ms.unwrap_or(u64::MAX),
+        carrier: q.carrier.as_deref(),
+        status: q.status,
+        gateway_id: q.gateway_id,
+        receipt: q.receipt,
+    };
+    let attach = if q.receipt.is_some() {
+        Attach::WhileShort(q.limit)
+    } else {
+        Attach::FirstN(q.limit)
+    };
+    let mut joiner = Joiner::new(now_s, retention, attach, filter.receipt);
+    let mut result = QueryResult::default();
+    let mut by_carrier: HashMap<u32, u64> = HashMap::new();
+    let totals = &mut result.totals;
+    let rows = &mut result.rows;
+    let limit = q.limit;
+    let mut sink = |d: Done| -> io::Result<()> {
+        totals.segments += 1;
+        totals.messages += u64::from(d.new_message);
+        *totals.by_submit_status.entry(d.status).or_default() += 1;
+        *totals.by_receipt.entry(d.state.as_str()).or_default() += 1;
+        *totals.by_country.entry(d.country).or_default() += 1;
+        *by_carrier.entry(d.carrier).or_default() += 1;
+        if let Some(row) = d.row {
+            if rows.len() < limit {
+                rows.push(*row);
+            }
+        }
+        let _ = d.account;
+        Ok(())
+    };
+    let torn = scan(dir, &filter, &mut joiner, &mut sink)?;
+    result.torn = torn;
+    for (id, n) in by_carrier {
+        let name = joiner
+            .carriers
+            .get(id)
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        *result.totals.by_carrier.entry(name).or_default() += n;
+    }
+    Ok(result)
+}
+
+/// The export's field names, in order: the CSV header and the JSON keys.
+///
+/// `gateway_id` is the 16 lowercase hex digits the ESME saw; `*_time_ms`
+/// are unix ms and `*_time` the same as RFC 3339 UTC; `receipt_time*` are
+/// empty (CSV) / null (JSON) without a receipt; `carrier` and
+/// `route_prefix` are null (JSON) / an empty unquoted field (CSV) when
+/// absent, and `""` (a quoted empty field) when present but empty;
+/// enums use their names ([`ReceiptState::as_str`] etc.); `rules` is an
+/// array (JSON) or joined by `;` (CSV); `key_id` is 8 hex digits; `source`
+/// and `dest` are 32 hex digits or empty/null.
+pub const EXPORT_FIELDS: &[&str] = &[
+    "account",
+    "gateway_id",
+    "segment",
+    "segments",
+    "submit_time_ms",
+    "submit_time",
+    "answer_time_ms",
+    "answer_time",
+    "receipt_time_ms",
+    "receipt_time",
+    "final_time_ms",
+    "final_time",
+    "carrier",
+    "route_prefix",
+    "country_code",
+    "data_coding",
+    "verdict",
+    "rules",
+    "submit_status",
+    "receipt",
+    "error_code",
+    "carrier_latency_us",
+    "receipt_by_s",
+    "key_id",
+    "source",
+    "dest",
+    "expires_at_s",
+    "held",
+];
+
+/// One exported row as JSON (field names as in [`EXPORT_FIELDS`]).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonRow {
+    account: String,
+    gateway_id: String,
+    segment: u8,
+    segments: u8,
+    submit_time_ms: u64,
+    submit_time: String,
+    answer_time_ms: u64,
+    answer_time: String,
+    receipt_time_ms: Option<u64>,
+    receipt_time: Option<String>,
+    final_time_ms: u64,
+    final_time: String,
+    carrier: Option<String>,
+    route_prefix: Option<String>,
+    country_code: u16,
+    data_coding: String,
+    verdict: String,
+    rules: Vec<String>,
+    submit_status: u32,
+    receipt: String,
+    error_code: u16,
+    carrier_latency_us: u32,
+    receipt_by_s: u64,
+    key_id: String,
+    source: Option<String>,
+    dest: Option<String>,
+    expires_at_s: u64,
+    held: bool,
+}
+
+impl JsonRow {
+    fn from_row(r: &Row) -> JsonRow {
+        JsonRow {
+            account: r.account.to_string(),
+            gateway_id: format!("{:016x}", r.gateway_id),
+            segment: r.segment,
+            segments: r.segments,
+            submit_time_ms: r.submit_time_ms,
+            submit_time: rfc3339(r.submit_time_ms),
+            answer_time_ms: r.answer_time_ms,
+            answer_time: rfc3339(r.answer_time_ms),
+            receipt_time_ms: r.receipt_time_ms,
+            receipt_time: r.receipt_time_ms.map(rfc3339),
+            final_time_ms: r.final_time_ms,
+            final_time: rfc3339(r.final_time_ms),
+            carrier: r.carrier.as_deref().map(str::to_owned),
+            route_prefix: r.route_prefix.as_deref().map(str::to_owned),
+            country_code: r.country_code,
+            data_coding: r.data_coding.as_str().to_owned(),
+            verdict: r.verdict.as_str().to_owned(),
+            rules: r.rules.iter().map(|s| s.to_string()).collect(),
+            submit_status: r.submit_status,
+            receipt: r.receipt.as_str().to_owned(),
+            error_code: r.error_code,
+            carrier_latency_us: r.carrier_latency_us,
+            receipt_by_s: r.receipt_by_s,
+            key_id: format!("{:08x}", r.key_id),
+            source: r.source.as_ref().map(hex16),
+            dest: r.dest.as_ref().map(hex16),
+            expires_at_s: r.expires_at_s,
+            held: r.held,
+        }
+    }
+
+    fn into_row(self) -> io::Result<Row> {
+        Ok(Row {
+            account: Arc::from(self.account),
+            gateway_id: parse_gateway_id(&self.gateway_id)?,
+            segment: self.segment,
+            segments: self.segments,
+            submit_time_ms: self.submit_time_ms,
+            answer_time_ms: self.answer_time_ms,
+            receipt_time_ms: self.receipt_time_ms,
+            final_time_ms: self.final_time_ms,
+            carrier: self.carrier.map(Arc::from),
+            route_prefix: self.route_prefix.map(Arc::from),
+            country_code: self.country_code,
+            data_coding: parse_name(DataCodingClass::from_name, &self.data_coding, "data_coding")?,
+            verdict: parse_name(Verdict::from_name, &self.verdict, "verdict")?,
+            rules: self.rules.into_iter().map(Arc::from).collect(),
+            submit_status: self.submit_status,
+            receipt: parse_name(ReceiptState::from_name, &self.receipt, "receipt")?,
+            error_code: self.error_code,
+            carrier_latency_us: self.carrier_latency_us,
+            receipt_by_s: self.receipt_by_s,
+            key_id: parse_key_id(&self.key_id)?,
+            source: self.source.as_deref().map(parse_pseudonym).transpose()?,
+            dest: self.dest.as_deref().map(parse_pseudonym).transpose()?,
+            expires_at_s: self.expires_at_s,
+            held: self.held,
+        })
+    }
+}
+
+fn bad(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("bad export field: {what}"),
+    )
+}
+
+fn parse_name<T>(f: fn(&str) -> Option<T>, s: &str, what: &str) -> io::Result<T> {
+    f(s).ok_or_else(|| bad(what))
+}
+
+fn parse_gateway_id(s: &str) -> io::Result<u64> {
+    u64::from_str_radix(s, 16).map_err(|_| bad("gateway_id"))
+}
+
+fn parse_key_id(s: &str) -> io::Result<u32> {
+    u32::from_str_radix(s, 16).map_err(|_| bad("key_id"))
+}
+
+fn parse_pseudonym(s: &str) -> io::Result<[u8; 16]> {
+    parse_hex16(s).ok_or_else(|| bad("pseudonym"))
+}
+
+/// A CSV field: quoted when it holds a comma, quote, CR or LF, or when it
+/// is an empty string that must read back as present.
+fn csv_field(out: &mut String, s: &str, quote_empty: bool) {
+    if s.contains([',', '"', '\n', '\r']) || (s.is_empty() && quote_empty) {
+        out.push('"');
+        for c in s.chars() {
+            if c == '"' {
+                out.push('"');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    } else {
+        out.push_str(s);
+    }
+}
+
+fn csv_row(r: &Row) -> String {
+    let mut line = String::with_capacity(512);
+    let opt = |o: Option<u64>| o.map(|v| v.to_string()).unwrap_or_default();
+    let fields: [(String, bool); 28] = [
+        (r.account.to_string(), false),
+        (format!("{:016x}", r.gateway_id), false),
+        (r.segment.to_string(), false),
+        (r.segments.to_string(), false),
+        (r.submit_time_ms.to_string(), false),
+        (rfc3339(r.submit_time_ms), false),
+        (r.answer_time_ms.to_string(), false),
+        (rfc3339(r.answer_time_ms), false),
+        (opt(r.receipt_time_ms), false),
+        (r.receipt_time_ms.map(rfc3339).unwrap_or_default(), false),
+        (r.final_time_ms.to_string(), false),
+        (rfc3339(r.final_time_ms), false),
+        (
+            r.carrier.as_deref().unwrap_or_default().to_owned(),
+            r.carrier.is_some(),
+        ),
+        (
+            r.route_prefix.as_deref().unwrap_or_default().to_owned(),
+            r.route_prefix.is_some(),
+        ),
+        (r.country_code.to_string(), false),
+        (r.data_coding.as_str().to_owned(), false),
+        (r.verdict.as_str().to_owned(), false),
+        (r.rules.join(";"), false),
+        (r.submit_status.to_string(), false),
+        (r.receipt.as_str().to_owned(), false),
+        (r.error_code.to_string(), false),
+        (r.carrier_latency_us.to_string(), false),
+        (r.receipt_by_s.to_string(), false),
+        (format!("{:08x}", r.key_id), false),
+        (r.source.as_ref().map(hex16).unwrap_or_default(), false),
+        (r.dest.as_ref().map(hex16).unwrap_or_default(), false),
+        (r.expires_at_s.to_string(), false),
+        (r.held.to_string(), false),
+    ];
+    for (i, (s, quote_empty)) in fields.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        csv_field(&mut line, s, *quote_empty);
+    }
+    line.push_str("\r\n");
+    line
+}
+
+/// Writes every row of `account` (submit time within the bounds, both
+/// inclusive) to `out` as JSON lines or CSV (a header row of
+/// [`EXPORT_FIELDS`], CRLF line ends, RFC 4180 quoting). Returns the
+/// number of rows. Safe while a writer appends to the directory.
+#[allow(clippy::too_many_arguments)]
+pub fn export(
+    dir: &Path,
+    account: &str,
+    from_ms: Option<u64>,
+    to_ms: Option<u64>,
+    format: ExportFormat,
+    now_s: u64,
+    retention: &dyn Fn(&str) -> Retention,
+    out: &mut dyn Write,
+) -> io::Result<u64> {
+    let filter = Filter {
+        account: Some(account.as_bytes()),
+        from_ms: from_ms.unwrap_or(0),
+        to_ms: to_ms.unwrap_or(u64::MAX),
+        carrier: None,
+        status: None,
+        gateway_id: None,
+        receipt: None,
+    };
+    if format == ExportFormat::Csv {
+        out.write_all(EXPORT_FIELDS.join(",").as_bytes())?;
+        out.write_all(b"\r\n")?;
+    }
+    let mut joiner = Joiner::new(now_s, retention, Attach::All, None);
+    let mut n = 0u64;
+    let mut sink = |d: Done| -> io::Result<()> {
+        let Some(row) = d.row else { return Ok(()) };
+        match format {
+            ExportFormat::Jsonl => {
+                serde_json::to_writer(&mut *out, &JsonRow::from_row(&row))?;
+                out.write_all(b"\n")?;
+            }
+            ExportFormat::Csv => out.write_all(csv_row(&row).as_bytes())?,
+        }
+        n += 1;
+        Ok(())
+    };
+    scan(dir, &filter, &mut joiner, &mut sink)?;
+    out.flush()?;
+    Ok(n)
+}
+
+/// Reads one CSV record (which may span lines inside quotes): each field
+/// with whether it was quoted. `None` at end of input.
+fn read_csv_record(input: &mut dyn BufRead) -> io::Result<Option<Vec<(String, bool)>>> {
+    let mut line = String::new();
+    if input.read_line(&mut line)? == 0 {
+        return Ok(None);
+    }
+    let mut fields = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut in_quotes = false;
+    loop {
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            if in_quotes {
+                if c == '"' {
+                    if chars.peek() == Some(&'"') {
+                        chars.next();
+                        cur.push('"');
+                    } else {
+                        in_quotes = false;
+                    }
+                } else {
+                    cur.push(c);
+                }
+            } else {
+                match c {
+                    '"' if cur.is_empty() && !quoted => {
+                        quoted = true;
+                        in_quotes = true;
+                    }
+                    ',' => {
+                        fields.push((std::mem::take(&mut cur), quoted));
+                        quoted = false;
+                    }
+                    '\r' | '\n' => {}
+                    c => cur.push(c),
+                }
+            }
+        }
+        if !in_quotes {
+            break;
+        }
+        line.clear();
+        if input.read_line(&mut line)? == 0 {
+            return Err(bad("unterminated quoted CSV field"));
+        }
+    }
+    fields.push((cur, quoted));
+    Ok(Some(fields))
+}
+
+fn csv_to_row(f: &[(String, bool)]) -> io::Result<Row> {
+    let num = |i: usize, what: &str| -> io::Result<u64> { f[i].0.parse().map_err(|_| bad(what)) };
+    let opt_num = |i: usize, what: &str| -> io::Result<Option<u64>> {
+        if f[i].0.is_empty() {
+            Ok(None)
+        } else {
+            num(i, what).map(Some)
+        }
+    };
+    let opt_str = |i: usize| -> Option<Arc<str>> {
+        (!f[i].0.is_empty() || f[i].1).then(|| Arc::from(f[i].0.as_str()))
+    };
+    let opt_pseudonym = |i: usize| -> io::Result<Option<[u8; 16]>> {
+        if f[i].0.is_empty() {
+            Ok(None)
+        } else {
+            parse_pseudonym(&f[i].0).map(Some)
+        }
+    };
+    let small = |i: usize, what: &str, max: u64| -> io::Result<u64> {
+        let v = num(i, what)?;
+        if v > max {
+            return Err(bad(what));
+        }
+        Ok(v)
+    };
+    Ok(Row {
+        account: Arc::from(f[0].0.as_str()),
+        gateway_id: parse_gateway_id(&f[1].0)?,
+        segment: small(2, "segment", 255)? as u8,
+        segments: small(3, "segments", 255)? as u8,
+        submit_time_ms: num(4, "submit_time_ms")?,
+        answer_time_ms: num(6, "answer_time_ms")?,
+        receipt_time_ms: opt_num(8, "receipt_time_ms")?,
+        final_time_ms: num(10, "final_time_ms")?,
+        carrier: opt_str(12),
+        route_prefix: opt_str(13),
+        country_code: small(14, "country_code", u16::MAX.into())? as u16,
+        data_coding: parse_name(DataCodingClass::from_name, &f[15].0, "data_coding")?,
+        verdict: parse_name(Verdict::from_name, &f[16].0, "verdict")?,
+        rules: if f[17].0.is_empty() {
+            Vec::new()
+        } else {
+            f[17].0.split(';').map(Arc::from).collect()
+        },
+        submit_status: small(18, "submit_status", u32::MAX.into())? as u32,
+        receipt: parse_name(ReceiptState::from_name, &f[19].0, "receipt")?,
+        error_code: small(20, "error_code", u16::MAX.into())? as u16,
+        carrier_latency_us: small(21, "carrier_latency_us", u32::MAX.into())? as u32,
+        receipt_by_s: num(22, "receipt_by_s")?,
+        key_id: parse_key_id(&f[23].0)?,
+        source: opt_pseudonym(24)?,
+        dest: opt_pseudonym(25)?,
+        expires_at_s: num(26, "expires_at_s")?,
+        held: match f[27].0.as_str() {
+            "true" => true,
+            "false" => false,
+            _ => return Err(bad("held")),
+        },
+    })
+}
+
+/// Reads an export back into rows (for tests and tooling). The RFC 3339
+/// columns are ignored; the unix ms columns are authoritative.
+pub fn parse_export(format: ExportFormat, input: &mut dyn BufRead) -> io::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    match format {
+        ExportFormat::Jsonl => {
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if input.read_line(&mut line)? == 0 {
+                    break;
+                }
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let j: JsonRow = serde_json::from_str(&line)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                rows.push(j.into_row()?);
+            }
+        }
+        ExportFormat::Csv => {
+            let Some(header) = read_csv_record(input)? else {
+                return Ok(rows);
+            };
+            let names: Vec<&str> = header.iter().map(|(s, _)| s.as_str()).collect();
+            if names != EXPORT_FIELDS {
+                return Err(bad("unexpected CSV header"));
+            }
+            while let Some(fields) = read_csv_record(input)? {
+                if fields.len() == 1 && fields[0].0.is_empty() && !fields[0].1 {
+                    continue;
+                }
+                if fields.len() != EXPORT_FIELDS.len() {
+                    return Err(bad("wrong number of CSV fields"));
+                }
+                rows.push(csv_to_row(&fields)?);
+            }
+        }
+    }
+    Ok(rows)
+}
