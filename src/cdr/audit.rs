@@ -117,3 +117,34 @@ impl AuditLog {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn appends_json_lines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("audit.log");
+        let log = AuditLog::open(&path).unwrap();
+        let mut e = AuditEntry::new(AuditAction::Erase, Some("acme"), "cli:root");
+        e.records = 12;
+        e.partitions = 3;
+        log.append(&e).unwrap();
+        log.append(&AuditEntry::new(AuditAction::Sweep, None, "sweeper"))
+            .unwrap();
+        drop(log);
+        let log = AuditLog::open(&path).unwrap();
+        log.append(&AuditEntry::new(AuditAction::Hold, Some("acme"), "alice"))
+            .unwrap();
+        let back = AuditLog::read(&path).unwrap();
+        assert_eq!(back.len(), 3);
+        assert_eq!(back[0], e);
+        assert_eq!(back[2].action, AuditAction::Hold);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.lines().next().unwrap().contains("\"action\":\"erase\""));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

@@ -130,3 +130,38 @@ impl Holds {
         self.holds.values().cloned().collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn holds_persist_and_merge() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut a = Holds::load(tmp.path()).unwrap();
+        assert!(a.list().is_empty());
+        assert!(a.set("acme", true, "alice", Some("case 12")).unwrap());
+        assert!(!a.set("acme", true, "alice", Some("case 12")).unwrap());
+        assert!(a.is_held("acme"));
+        // Another process's view merges on set.
+        let mut b = Holds::load(tmp.path()).unwrap();
+        assert!(b.is_held("acme"));
+        assert!(b.set("beta", true, "bob", None).unwrap());
+        assert!(a.set("acme", false, "alice", None).unwrap());
+        assert!(!a.is_held("acme"));
+        assert!(a.is_held("beta"));
+        let again = Holds::load(tmp.path()).unwrap();
+        let list = again.list();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].account, "beta");
+        assert_eq!(list[0].by, "bob");
+        let mode = std::fs::metadata(tmp.path().join(HOLDS_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::write(tmp.path().join(HOLDS_FILE), b"{not json").unwrap();
+        assert!(Holds::load(tmp.path()).is_err());
+    }
+}

@@ -1056,3 +1056,404 @@ pub fn parse_export(format: ExportFormat, input: &mut dyn BufRead) -> io::Result
     }
     Ok(rows)
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::cdr::record::Record;
+    use crate::cdr::store::FileBackend;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    pub(crate) const T0: u64 = 1_700_000_000_000;
+    const HOUR: u64 = 3_600_000;
+
+    pub(crate) fn submit(account: &str, gateway_id: u64, t: u64) -> Record {
+        Record {
+            kind: RecordKind::Submit,
+            submit_time_ms: t,
+            final_time_ms: t + 40,
+            account: Arc::from(account),
+            gateway_id,
+            carrier: Some(Arc::from("carrier-a")),
+            route_prefix: Some(Arc::from("4477")),
+            country_code: 44,
+            segment: 1,
+            segments: 1,
+            data_coding: DataCodingClass::Gsm7,
+            verdict: Verdict::Allow,
+            rules: Vec::new(),
+            submit_status: 0,
+            receipt: ReceiptState::Pending,
+            error_code: 0,
+            carrier_latency_us: 1200,
+            receipt_by_s: t / 1000 + 48 * 3600,
+            key_id: 0x0102_0304,
+            source: None,
+            dest: None,
+        }
+    }
+
+    pub(crate) fn receipt_for(s: &Record, state: ReceiptState, t: u64) -> Record {
+        Record {
+            kind: RecordKind::Receipt,
+            final_time_ms: t,
+            receipt: state,
+            error_code: if state == ReceiptState::Delivered { 0 } else { 34 },
+            receipt_by_s: 0,
+            ..s.clone()
+        }
+    }
+
+    /// Appends `(write time, record)` events in time order, batching those
+    /// of one hour.
+    pub(crate) fn write_events(dir: &Path, mut events: Vec<(u64, Record)>) {
+        events.sort_by_key(|e| e.0);
+        let mut b = FileBackend::open(dir).unwrap();
+        let mut i = 0;
+        while i < events.len() {
+            let hour = events[i].0 / HOUR;
+            let mut j = i;
+            while j < events.len() && events[j].0 / HOUR == hour && j - i < 50 {
+                j += 1;
+            }
+            let batch: Vec<Record> = events[i..j].iter().map(|e| e.1.clone()).collect();
+            b.append_at(&batch, events[j - 1].0).unwrap();
+            i = j;
+        }
+    }
+
+    fn retention(account: &str) -> Retention {
+        Retention {
+            keep: Duration::from_secs(if account == "beta" { 86_400 } else { 30 * 86_400 }),
+            hold: account == "gamma",
+        }
+    }
+
+    struct Dataset {
+        /// Submit records in write order, with their receipt if any.
+        submits: Vec<(Record, Option<Record>)>,
+        events: Vec<(u64, Record)>,
+    }
+
+    fn dataset(seed: u64, n: usize) -> Dataset {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let accounts = ["acme", "beta", "gamma"];
+        let carriers = ["carrier-a", "carrier-b", "car,\"q\"\nx"];
+        let states = [
+            ReceiptState::Delivered,
+            ReceiptState::Undeliverable,
+            ReceiptState::Expired,
+            ReceiptState::Rejected,
+        ];
+        let mut submits = Vec::new();
+        let mut events = Vec::new();
+        let mut t = T0;
+        for gid in 0..n as u64 {
+            t += rng.gen_range(0..HOUR / 20);
+            let mut s = submit(accounts[rng.gen_range(0..3)], 1000 + gid, t);
+            s.carrier = match rng.gen_range(0..4) {
+                3 => None,
+                k => Some(Arc::from(carriers[k])),
+            };
+            s.route_prefix = match rng.gen_range(0..3) {
+                0 => None,
+                1 => Some(Arc::from("")),
+                _ => Some(Arc::from("4420")),
+            };
+            s.country_code = [0, 1, 44, 33][rng.gen_range(0..4)];
+            s.submit_status = [0, 0, 0, 0x58, 0x45][rng.gen_range(0..5)];
+            s.source = rng.gen_bool(0.5).then(|| rng.gen());
+            s.dest = rng.gen_bool(0.5).then(|| rng.gen());
+            if rng.gen_bool(0.2) {
+                s.rules = vec![Arc::from("url-short"), Arc::from("kw-1")];
+                s.verdict = Verdict::Flag;
+            }
+            let mut rcpt = None;
+            match rng.gen_range(0..4) {
+                0 => {
+                    s.receipt = ReceiptState::NotRequested;
+                    s.receipt_by_s = 0;
+                }
+                1 => {
+                    // Pending, no receipt ever: past its deadline at "now"
+                    // for some, not for others.
+                    s.receipt_by_s = t / 1000 + rng.gen_range(1..20) * 3600;
+                }
+                _ => {
+                    let rt = t + rng.gen_range(1_000..5 * HOUR);
+                    let r = receipt_for(&s, states[rng.gen_range(0..4)], rt);
+                    events.push((rt, r.clone()));
+                    rcpt = Some(r);
+                }
+            }
+            events.push((s.final_time_ms, s.clone()));
+            submits.push((s, rcpt));
+        }
+        // Written in order of the writer's clock, as the gateway would.
+        submits.sort_by_key(|(s, _)| s.final_time_ms);
+        Dataset { submits, events }
+    }
+
+    fn model_row(s: &Record, r: Option<&Record>, now_s: u64) -> Row {
+        let ret = retention(&s.account);
+        let state = match r {
+            Some(r) => r.receipt,
+            None if s.receipt == ReceiptState::Pending && now_s > s.receipt_by_s => {
+                ReceiptState::NoReceipt
+            }
+            None => s.receipt,
+        };
+        Row {
+            account: s.account.clone(),
+            gateway_id: s.gateway_id,
+            segment: s.segment,
+            segments: s.segments,
+            submit_time_ms: s.submit_time_ms,
+            answer_time_ms: s.final_time_ms,
+            receipt_time_ms: r.map(|r| r.final_time_ms),
+            final_time_ms: r.map_or(s.final_time_ms, |r| r.final_time_ms),
+            carrier: s.carrier.clone(),
+            route_prefix: s.route_prefix.clone(),
+            country_code: s.country_code,
+            data_coding: s.data_coding,
+            verdict: s.verdict,
+            rules: s.rules.clone(),
+            submit_status: s.submit_status,
+            receipt: state,
+            error_code: r.map_or(s.error_code, |r| r.error_code),
+            carrier_latency_us: s.carrier_latency_us,
+            receipt_by_s: s.receipt_by_s,
+            key_id: s.key_id,
+            source: s.source,
+            dest: s.dest,
+            expires_at_s: ret.expires_at_s(s.submit_time_ms),
+            held: ret.hold,
+        }
+    }
+
+    fn model(d: &Dataset, q: &Query, now_s: u64) -> QueryResult {
+        let mut res = QueryResult::default();
+        let mut seen = std::collections::HashSet::new();
+        for (s, r) in &d.submits {
+            let row = model_row(s, r.as_ref(), now_s);
+            let ok = q.account.as_deref().is_none_or(|a| a == &*row.account)
+                && q.from_ms.is_none_or(|f| row.submit_time_ms >= f)
+                && q.to_ms.is_none_or(|t| row.submit_time_ms <= t)
+                && q.carrier.as_deref().is_none_or(|c| Some(c) == row.carrier.as_deref())
+                && q.status.is_none_or(|st| st == row.submit_status)
+                && q.receipt.is_none_or(|st| st == row.receipt)
+                && q.gateway_id.is_none_or(|g| g == row.gateway_id);
+            if !ok {
+                continue;
+            }
+            let t = &mut res.totals;
+            t.segments += 1;
+            t.messages += u64::from(seen.insert((row.account.clone(), row.gateway_id)));
+            *t.by_submit_status.entry(row.submit_status).or_default() += 1;
+            *t.by_receipt.entry(row.receipt.as_str()).or_default() += 1;
+            *t.by_country.entry(row.country_code).or_default() += 1;
+            *t.by_carrier
+                .entry(row.carrier.as_deref().unwrap_or("").to_owned())
+                .or_default() += 1;
+            if res.rows.len() < q.limit {
+                res.rows.push(row);
+            }
+        }
+        res
+    }
+
+    #[test]
+    fn query_matches_a_model() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = dataset(20, 3000);
+        write_events(tmp.path(), d.events.clone());
+        assert!(crate::cdr::store::partitions(tmp.path()).unwrap().len() > 50);
+        let now_s = (T0 + 60 * HOUR) / 1000;
+        let mid = d.submits[1500].0.submit_time_ms;
+        let queries = [
+            Query {
+                limit: 10_000,
+                ..Query::default()
+            },
+            Query {
+                account: Some("acme".into()),
+                limit: 25,
+                ..Query::default()
+            },
+            Query {
+                account: Some("beta".into()),
+                from_ms: Some(mid),
+                to_ms: Some(mid + 20 * HOUR),
+                limit: 100,
+                ..Query::default()
+            },
+            Query {
+                carrier: Some("carrier-b".into()),
+                status: Some(0),
+                limit: 7,
+                ..Query::default()
+            },
+            Query {
+                receipt: Some(ReceiptState::NoReceipt),
+                limit: 30,
+                ..Query::default()
+            },
+            Query {
+                account: Some("gamma".into()),
+                receipt: Some(ReceiptState::Delivered),
+                limit: 1_000,
+                ..Query::default()
+            },
+            Query {
+                receipt: Some(ReceiptState::Pending),
+                limit: 1_000,
+                ..Query::default()
+            },
+            Query {
+                gateway_id: Some(d.submits[77].0.gateway_id),
+                limit: 5,
+                ..Query::default()
+            },
+            Query {
+                account: Some("nobody".into()),
+                limit: 5,
+                ..Query::default()
+            },
+        ];
+        for q in &queries {
+            let got = query(tmp.path(), q, now_s, &retention).unwrap();
+            let want = model(&d, q, now_s);
+            assert_eq!(got.totals, want.totals, "{q:?}");
+            assert_eq!(got.rows, want.rows, "{q:?}");
+            assert_eq!(got.torn, 0);
+        }
+        // Sanity: the dataset exercises every join outcome.
+        let all = model(&d, &queries[0], now_s).totals.by_receipt;
+        for s in ["no_receipt", "pending", "not_requested", "delivered", "rejected"] {
+            assert!(all.get(s).copied().unwrap_or(0) > 0, "{s}: {all:?}");
+        }
+    }
+
+    #[test]
+    fn segments_sharing_a_gateway_id_count_as_one_message() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut events = Vec::new();
+        for seg in 1..=3u8 {
+            let mut s = submit("acme", 42, T0);
+            s.segment = seg;
+            s.segments = 3;
+            events.push((T0 + u64::from(seg), s.clone()));
+            let mut r = receipt_for(&s, ReceiptState::Delivered, T0 + 10_000);
+            if seg == 2 {
+                r.receipt = ReceiptState::Undeliverable;
+            }
+            events.push((T0 + 10_000 + u64::from(seg), r));
+        }
+        write_events(tmp.path(), events);
+        let q = Query {
+            limit: 10,
+            ..Query::default()
+        };
+        let res = query(tmp.path(), &q, T0 / 1000, &retention).unwrap();
+        assert_eq!(res.totals.messages, 1);
+        assert_eq!(res.totals.segments, 3);
+        let states: Vec<_> = res.rows.iter().map(|r| (r.segment, r.receipt)).collect();
+        assert_eq!(
+            states,
+            [
+                (1, ReceiptState::Delivered),
+                (2, ReceiptState::Undeliverable),
+                (3, ReceiptState::Delivered)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_receipt_without_its_submit_is_skipped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = submit("acme", 7, T0);
+        let r = receipt_for(&s, ReceiptState::Delivered, T0 + 5000);
+        write_events(tmp.path(), vec![(T0 + 5000, r)]);
+        let res = query(
+            tmp.path(),
+            &Query {
+                limit: 10,
+                ..Query::default()
+            },
+            T0 / 1000,
+            &retention,
+        )
+        .unwrap();
+        assert_eq!(res, QueryResult::default());
+    }
+
+    #[test]
+    fn export_round_trips_in_both_formats() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = dataset(21, 800);
+        write_events(tmp.path(), d.events);
+        let now_s = (T0 + 30 * HOUR) / 1000;
+        for account in ["acme", "gamma"] {
+            let want = query(
+                tmp.path(),
+                &Query {
+                    account: Some(account.into()),
+                    limit: usize::MAX,
+                    ..Query::default()
+                },
+                now_s,
+                &retention,
+            )
+            .unwrap()
+            .rows;
+            assert!(want.len() > 100);
+            assert!(want.iter().any(|r| r.route_prefix.as_deref() == Some("")));
+            assert!(want.iter().any(|r| r.carrier.is_none()));
+            for format in [ExportFormat::Jsonl, ExportFormat::Csv] {
+                let mut out = Vec::new();
+                let n = export(tmp.path(), account, None, None, format, now_s, &retention, &mut out)
+                    .unwrap();
+                assert_eq!(n as usize, want.len());
+                let text = String::from_utf8(out.clone()).unwrap();
+                if format == ExportFormat::Csv {
+                    assert!(text.starts_with("account,gateway_id,segment,"));
+                    assert!(text.contains("\"car,\"\"q\"\"\nx\""), "quoted carrier");
+                } else {
+                    assert!(text.contains("\"submit_time\":\"2023-11-"), "RFC 3339 times");
+                }
+                let back = parse_export(format, &mut io::Cursor::new(out)).unwrap();
+                assert_eq!(back, want, "{format:?}");
+            }
+        }
+        // Time bounds.
+        let from = T0 + 10 * HOUR;
+        let mut out = Vec::new();
+        let n = export(
+            tmp.path(),
+            "acme",
+            Some(from),
+            None,
+            ExportFormat::Jsonl,
+            now_s,
+            &retention,
+            &mut out,
+        )
+        .unwrap();
+        let back = parse_export(ExportFormat::Jsonl, &mut io::Cursor::new(out)).unwrap();
+        assert_eq!(back.len() as u64, n);
+        assert!(back.iter().all(|r| r.submit_time_ms >= from));
+    }
+
+    #[test]
+    fn csv_parser_rejects_garbage() {
+        let mut bad_header = io::Cursor::new(b"a,b,c\r\n".to_vec());
+        assert!(parse_export(ExportFormat::Csv, &mut bad_header).is_err());
+        let mut unterminated = io::Cursor::new(
+            format!("{}\r\n\"acme,1\r\n", EXPORT_FIELDS.join(",")).into_bytes(),
+        );
+        assert!(parse_export(ExportFormat::Csv, &mut unterminated).is_err());
+        let mut bad_json = io::Cursor::new(b"{\"account\":1}\n".to_vec());
+        assert!(parse_export(ExportFormat::Jsonl, &mut bad_json).is_err());
+    }
+}
