@@ -85,6 +85,16 @@ pub trait DlrStore: Send + Sync + fmt::Debug {
     }
     /// Blocks until everything inserted so far is durable.
     fn flush(&self) -> io::Result<()>;
+    /// Removes every mapping of an account (its `system_id`); returns how many were removed.
+    ///
+    /// For erasure on request: mappings inserted for the account while
+    /// this runs may or may not be removed, those inserted after it
+    /// returns are kept. [`LogStore`] also rewrites the log segments that
+    /// held the account's records (live or dead) without them, before
+    /// returning; once a following [`DlrStore::flush`] returns `Ok`, no
+    /// file of the store names the account or a removed carrier id, and a
+    /// restart does not bring the mappings back.
+    fn remove_account(&self, account: &str) -> usize;
 }
 
 /// Counters of a store, for metrics.
@@ -404,6 +414,44 @@ impl Index {
         }
     }
 
+    /// Drops every mapping (live or expired) of `account`; returns how
+    /// many. A shard at a time, so other threads go on meanwhile.
+    fn remove_account(&self, account: &str) -> usize {
+        let mut total = 0;
+        let mut dead = Vec::new();
+        for shard in self.gids.iter() {
+            dead.clear();
+            {
+                let mut s = lock(shard);
+                s.map.retain(|_, slot| {
+                    let keep = &*slot.m.account != account;
+                    if !keep {
+                        dead.push(slot.m.clone());
+                    }
+                    keep
+                });
+                compact_order(&mut s);
+            }
+            self.len.fetch_sub(dead.len(), Ordering::Relaxed);
+            for m in &dead {
+                self.unlink_key(m);
+            }
+            total += dead.len();
+        }
+        total
+    }
+
+    /// Whether the mapping of `gid` is (account, carrier, id): an insert
+    /// record of it is live.
+    fn holds(&self, gid: u64, account: &[u8], carrier: &[u8], id: &[u8]) -> bool {
+        let s = lock(&self.gids[gid_shard(gid)]);
+        s.map.get(&gid).is_some_and(|slot| {
+            slot.m.account.as_bytes() == account
+                && slot.m.carrier.as_bytes() == carrier
+                && *slot.m.carrier_msg_id == *id
+        })
+    }
+
     /// Drops the expired mappings of one shard.
     fn sweep_shard(&self, shard: usize, now: u64) -> usize {
         let mut dead = Vec::new();
@@ -560,6 +608,9 @@ impl DlrStore for MemoryStore {
     fn flush(&self) -> io::Result<()> {
         Ok(())
     }
+    fn remove_account(&self, account: &str) -> usize {
+        self.index.remove_account(account)
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -688,6 +739,12 @@ fn decode_payload(p: &[u8]) -> Option<Record<'_>> {
 /// Reads the records of a segment body (after the magic). Returns the
 /// offset just past the last good record; stops at the first bad one.
 fn scan_records(body: &[u8], mut each: impl FnMut(Record<'_>)) -> usize {
+    scan_raw_records(body, |_, rec| each(rec))
+}
+
+/// As [`scan_records`], also passing each record's octets (header
+/// included).
+fn scan_raw_records(body: &[u8], mut each: impl FnMut(&[u8], Record<'_>)) -> usize {
     let mut pos = 0;
     loop {
         let Some(head) = body.get(pos..pos + 8) else {
@@ -707,7 +764,7 @@ fn scan_records(body: &[u8], mut each: impl FnMut(Record<'_>)) -> usize {
         let Some(rec) = decode_payload(payload) else {
             return pos;
         };
-        each(rec);
+        each(&body[pos..pos + 8 + len], rec);
         pos += 8 + len;
     }
 }
@@ -770,6 +827,12 @@ struct Pending {
     /// Records durable (or failed) so far.
     durable: u64,
     flush_wanted: bool,
+    /// Accounts whose records are to be erased from the segments.
+    erase: Vec<Arc<str>>,
+    /// Erasures asked for so far.
+    erase_asked: u64,
+    /// Erasures done (or failed) so far.
+    erase_done: u64,
     shutdown: bool,
     /// The first write error; the store stays failed after one.
     failed: Option<String>,
@@ -940,6 +1003,94 @@ impl Log {
     }
 }
 
+impl Log {
+    /// Rewrites every segment that holds an insert record of one of
+    /// `accounts` without those records, so neither the account nor its
+    /// carrier ids stay on disk. A record whose mapping the index holds
+    /// (inserted again after the removal) is kept. State records name
+    /// neither and are kept (replayed, they are no-ops for a missing
+    /// mapping). A segment's unreadable tail (a corrupt record and what
+    /// follows, which replay ignores) is dropped too, since it may hold
+    /// such records. Each rewrite goes to a temporary file that is synced
+    /// and renamed over the segment, so a crash leaves either version.
+    ///
+    /// Runs on the commit thread, which alone writes the segments, after
+    /// it has written every record pushed before the erasure was asked
+    /// for.
+    fn erase(&mut self, shared: &Shared, accounts: &[Arc<str>]) -> io::Result<()> {
+        let active_id = self.active_info().id;
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < self.segs.len() {
+            let id = self.segs[i].id;
+            let path = self.dir.join(seg_name(id));
+            let data = fs::read(&path)?;
+            let body = data.get(MAGIC.len()..).unwrap_or_default();
+            out.clear();
+            out.extend_from_slice(MAGIC);
+            let (mut kept, mut dropped, mut dropped_bytes) = (0u64, 0u64, 0u64);
+            let good = scan_raw_records(body, |raw, rec| {
+                let erase = match rec {
+                    Record::Insert {
+                        gid,
+                        carrier,
+                        id,
+                        account,
+                        ..
+                    } => {
+                        accounts.iter().any(|a| a.as_bytes() == account)
+                            && !shared.index.holds(gid, account, carrier, id)
+                    }
+                    Record::State { .. } => false,
+                };
+                if erase {
+                    dropped += 1;
+                    dropped_bytes += raw.len() as u64;
+                } else {
+                    kept += 1;
+                    out.extend_from_slice(raw);
+                }
+            });
+            if dropped == 0 && good == body.len() {
+                i += 1;
+                continue;
+            }
+            if kept == 0 && id != active_id {
+                // Nothing left: the segment goes.
+                fs::remove_file(&path)?;
+                sync_dir(&self.dir)?;
+                self.segs.remove(i);
+            } else {
+                let tmp = self.dir.join(tmp_name(id));
+                {
+                    let mut f = OpenOptions::new()
+                        .create(true)
+                        .truncate(true)
+                        .write(true)
+                        .open(&tmp)?;
+                    f.write_all(&out)?;
+                    f.sync_data()?;
+                }
+                fs::rename(&tmp, &path)?;
+                sync_dir(&self.dir)?;
+                if id == active_id {
+                    self.active = OpenOptions::new().append(true).open(&path)?;
+                }
+                self.segs[i].bytes = out.len() as u64;
+                i += 1;
+            }
+            self.records = self.records.saturating_sub(dropped);
+            self.record_bytes = self.record_bytes.saturating_sub(dropped_bytes);
+        }
+        Ok(())
+    }
+}
+
+/// A segment being rewritten (see [`Log::erase`]).
+fn tmp_name(id: u32) -> String {
+    format!("{}.tmp", seg_name(id))
+}
+
 impl LogStore {
     /// Opens (creating if needed) the store in `dir` and replays it. Uses
     /// `cfg.max_entries` and `cfg.commit_interval`.
@@ -952,6 +1103,19 @@ impl LogStore {
         fs::create_dir_all(dir)?;
         let index = Index::new(cfg.max_entries);
         let now = unix_now();
+
+        // Rewrites a crash interrupted (the segment itself is whole).
+        for e in fs::read_dir(dir)?.filter_map(|e| e.ok()) {
+            let name = e.file_name();
+            let is_tmp = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".tmp"))
+                .and_then(parse_seg_name)
+                .is_some();
+            if is_tmp {
+                fs::remove_file(e.path())?;
+            }
+        }
 
         let mut ids: Vec<u32> = fs::read_dir(dir)?
             .filter_map(|e| e.ok())
@@ -1126,17 +1290,22 @@ fn commit_loop(shared: &Shared, mut log: Log) {
     let tick = Duration::from_millis(100);
     let per_shard = shared.opts.sweep_every / SHARDS as u32;
     let mut batch: Vec<u8> = Vec::new();
+    let mut erase: Vec<Arc<str>> = Vec::new();
     let mut last_sync = Instant::now();
     let mut next_sweep = Instant::now();
     let mut sweep_shard = 0usize;
     loop {
-        let (upto, max_expires, records, shutdown) = {
+        let (upto, erase_upto, max_expires, records, shutdown) = {
             let mut q = lock(&shared.queue);
             // Group commit: gather records until `interval` has passed
             // since the last sync, unless someone waits or the buffer
             // fills.
             loop {
-                if q.shutdown || q.flush_wanted || q.buf.len() >= shared.opts.buffer_bytes / 2 {
+                if q.shutdown
+                    || q.flush_wanted
+                    || !q.erase.is_empty()
+                    || q.buf.len() >= shared.opts.buffer_bytes / 2
+                {
                     break;
                 }
                 let elapsed = last_sync.elapsed();
@@ -1158,10 +1327,15 @@ fn commit_loop(shared: &Shared, mut log: Log) {
                 }
             }
             std::mem::swap(&mut q.buf, &mut batch);
+            // Taken with the batch: it holds every record pushed before
+            // the erasure was asked for.
+            erase.clear();
+            erase.append(&mut q.erase);
             q.flush_wanted = false;
             let records = q.pushed - q.durable;
             let out = (
                 q.pushed,
+                q.erase_asked,
                 std::mem::take(&mut q.max_expires),
                 records,
                 q.shutdown,
@@ -1183,9 +1357,15 @@ fn commit_loop(shared: &Shared, mut log: Log) {
                 fail(shared, &e);
             }
         }
+        if !erase.is_empty() {
+            if let Err(e) = log.erase(shared, &erase) {
+                fail(shared, &e);
+            }
+        }
         {
             let mut q = lock(&shared.queue);
             q.durable = upto;
+            q.erase_done = erase_upto;
             shared.durable.notify_all();
         }
         let now = unix_now();
@@ -1289,6 +1469,24 @@ impl DlrStore for LogStore {
             Some(e) => Err(io::Error::other(format!("DLR store failed: {e}"))),
             None => Ok(()),
         }
+    }
+
+    /// Removes the account's mappings from memory, then has the commit
+    /// thread write out what is buffered and rewrite the segments holding
+    /// the account's records ([`Log::erase`]); returns when that is done
+    /// (or the store has failed: then `flush` reports the error).
+    fn remove_account(&self, account: &str) -> usize {
+        let s = &*self.shared;
+        let n = s.index.remove_account(account);
+        let mut q = lock(&s.queue);
+        q.erase.push(account.into());
+        q.erase_asked += 1;
+        let target = q.erase_asked;
+        s.wake.notify_one();
+        while q.erase_done < target && q.failed.is_none() {
+            q = s.durable.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+        n
     }
 }
 
@@ -1656,6 +1854,158 @@ mod tests {
                     .gateway_id,
                 gid
             );
+        }
+    }
+
+    /// Whether any file in `dir` contains `needle`.
+    fn dir_contains(dir: &Path, needle: &[u8]) -> bool {
+        fs::read_dir(dir).unwrap().any(|e| {
+            let data = fs::read(e.unwrap().path()).unwrap();
+            data.windows(needle.len()).any(|w| w == needle)
+        })
+    }
+
+    fn of_account(carrier: &str, id: &str, gid: u64, account: &str) -> Mapping {
+        Mapping {
+            account: account.into(),
+            ..mapping(carrier, id, gid)
+        }
+    }
+
+    #[test]
+    fn memory_remove_account() {
+        let store = MemoryStore::new(10_000);
+        for i in 0..300u64 {
+            let account = if i % 3 == 0 { "gone" } else { "kept" };
+            store.insert(of_account("c", &format!("{i:x}"), i, account));
+        }
+        assert_eq!(store.remove_account("gone"), 100);
+        assert_eq!(store.remove_account("gone"), 0);
+        assert_eq!(store.remove_account("nobody"), 0);
+        assert_eq!(store.len(), 200);
+        for i in 0..300u64 {
+            let want = (i % 3 != 0).then_some(i);
+            let got = store.lookup("c", format!("{i:x}").as_bytes());
+            assert_eq!(got.map(|m| m.gateway_id), want, "{i}");
+            let got = store.by_gateway_id(i);
+            assert_eq!(got.map(|m| m.gateway_id), want, "{i}");
+        }
+        // The account may come back with new mappings.
+        store.insert(of_account("c", "new", 1_000, "gone"));
+        assert_eq!(store.lookup("c", b"new").unwrap().gateway_id, 1_000);
+    }
+
+    #[test]
+    fn log_remove_account_erases_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = "erased-acct-7f3a";
+        let gone_id = |i: u64| format!("e7a5{i:04}");
+        let kept_id = |i: u64| format!("b0d1{i:04}");
+        let opts = small_segments();
+        let expected;
+        {
+            let s = LogStore::open_with(dir.path(), &cfg(100_000), opts).unwrap();
+            for i in 0..400u64 {
+                s.insert(of_account("c", &gone_id(i), 10_000 + i, gone));
+                s.insert(of_account("c", &kept_id(i), 20_000 + i, "keeper"));
+                if i % 50 == 49 {
+                    s.flush().unwrap();
+                }
+            }
+            // Dead records of the account: a replaced mapping (its old id
+            // stays in the log) and state changes.
+            s.insert(of_account("c", &gone_id(9_999), 10_000, gone));
+            s.set_state(10_001, 2, None);
+            s.set_state(20_001, 2, None);
+            s.flush().unwrap();
+            assert!(seg_files(dir.path()).len() > 3);
+            assert!(dir_contains(dir.path(), gone.as_bytes()));
+
+            assert_eq!(s.remove_account(gone), 400);
+            assert_eq!(s.len(), 400);
+            for i in 0..400u64 {
+                assert_eq!(s.lookup("c", gone_id(i).as_bytes()), None);
+                assert_eq!(s.by_gateway_id(10_000 + i), None);
+                let m = s.lookup("c", kept_id(i).as_bytes()).unwrap();
+                assert_eq!((m.gateway_id, &*m.account), (20_000 + i, "keeper"));
+            }
+            assert_eq!(s.by_gateway_id(20_001).unwrap().state, 2);
+            s.flush().unwrap();
+            assert!(!dir_contains(dir.path(), gone.as_bytes()));
+            for i in (0..400u64).chain([9_999]) {
+                assert!(!dir_contains(dir.path(), gone_id(i).as_bytes()), "{i}");
+            }
+            assert!(dir_contains(dir.path(), kept_id(399).as_bytes()));
+            // Written after the removal: kept.
+            s.insert(of_account("c", "a11", 30_000, gone));
+            s.flush().unwrap();
+            expected = s.len();
+        }
+        assert_eq!(expected, 401);
+        let s = LogStore::open_with(dir.path(), &cfg(100_000), opts).unwrap();
+        assert_eq!(s.len(), expected);
+        for i in 0..400u64 {
+            assert_eq!(s.lookup("c", gone_id(i).as_bytes()), None);
+            assert_eq!(s.by_gateway_id(10_000 + i), None);
+            let m = s.lookup("c", kept_id(i).as_bytes()).unwrap();
+            assert_eq!((m.gateway_id, &*m.account), (20_000 + i, "keeper"));
+        }
+        assert_eq!(s.by_gateway_id(20_001).unwrap().state, 2);
+        assert_eq!(&*s.lookup("c", b"a11").unwrap().account, gone);
+        // Erasing again leaves nothing of it.
+        assert_eq!(s.remove_account(gone), 1);
+        s.flush().unwrap();
+        drop(s);
+        assert!(!dir_contains(dir.path(), gone.as_bytes()));
+        let s = LogStore::open_with(dir.path(), &cfg(100_000), opts).unwrap();
+        assert_eq!(s.len(), 400);
+    }
+
+    /// Inserts and lookups of another account go on while one is
+    /// removed; none of them is lost, on disk either.
+    #[test]
+    fn remove_account_while_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = "erased-acct-c0ffee";
+        let opts = small_segments();
+        {
+            let s = Arc::new(LogStore::open_with(dir.path(), &cfg(1_000_000), opts).unwrap());
+            for i in 0..2_000u64 {
+                s.insert(of_account("c", &format!("dead{i:05}"), 1_000_000 + i, gone));
+            }
+            let handles: Vec<_> = (0..2u64)
+                .map(|t| {
+                    let s = Arc::clone(&s);
+                    thread::spawn(move || {
+                        for i in 0..3_000u64 {
+                            let gid = t * 100_000 + i;
+                            s.insert(of_account("c", &format!("live{gid:06}"), gid, "keeper"));
+                            let m = s.lookup("c", format!("live{gid:06}").as_bytes());
+                            assert_eq!(m.map(|m| m.gateway_id), Some(gid));
+                            if i % 500 == 0 {
+                                s.flush().unwrap();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            assert_eq!(s.remove_account(gone), 2_000);
+            for h in handles {
+                h.join().unwrap();
+            }
+            s.flush().unwrap();
+            assert_eq!(s.len(), 6_000);
+        }
+        assert!(!dir_contains(dir.path(), gone.as_bytes()));
+        assert!(!dir_contains(dir.path(), b"dead0"));
+        let s = LogStore::open_with(dir.path(), &cfg(1_000_000), opts).unwrap();
+        assert_eq!(s.len(), 6_000);
+        for t in 0..2u64 {
+            for i in 0..3_000u64 {
+                let gid = t * 100_000 + i;
+                let m = s.lookup("c", format!("live{gid:06}").as_bytes());
+                assert_eq!(m.map(|m| m.gateway_id), Some(gid));
+            }
         }
     }
 
