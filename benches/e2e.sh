@@ -13,6 +13,12 @@
 # rules and model) beside the first, both sent the ham texts of
 # ../shared/data/sms/uci-test.tsv (cycled; read from there, written only
 # under target/), window 256, 4 binds, receipts on; filtered/unfiltered.
+#
+# The CDR writer's cost: a third telegate with [cdr] on (records on local
+# disk under target/), window 256, 4 binds, receipts on (a submit record and
+# a receipt record per message); with CDRs / without.
+#
+#   ONLY=cdr bash benches/e2e.sh   # just the CDR on/off comparison
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -39,7 +45,8 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 200); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 not open" >&2; return 1; }
 
-SMSC_PORT=$(free_port); RELAY_PORT=$(free_port); GW_PORT=$(free_port); GWF_PORT=$(free_port)
+SMSC_PORT=$(free_port); RELAY_PORT=$(free_port); GW_PORT=$(free_port); GWF_PORT=$(free_port); GWC_PORT=$(free_port)
+ONLY=${ONLY:-all}
 HAM="$OUT/ham.txt"
 if [ -f ../shared/data/sms/uci-test.tsv ]; then
   awk -F'\t' '$1=="ham" {print $2}' ../shared/data/sms/uci-test.tsv >"$HAM"
@@ -93,8 +100,17 @@ sed -e "s|127.0.0.1:$GW_PORT|127.0.0.1:$GWF_PORT|" -e "s|$STORE|$STORE_F|" \
   -e 's|^system_id = "telegate"|system_id = "telegate-f"|' "$OUT/telegate.toml" >"$OUT/telegate-filter.toml"
 printf '\n[filter]\nenabled = true\n\n[suspension]\nenabled = false\n' >>"$OUT/telegate-filter.toml"
 TELEGATE_LOG=warn "$TELEGATE" run --config "$OUT/telegate-filter.toml" >"$OUT/telegate-filter.log" 2>&1 & PIDS+=($!)
+STORE_C=$(mktemp -d)
+CDR_DIR="$ROOT/$OUT/cdr"
+rm -rf "$CDR_DIR"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$OUT/cdr-key"
+sed -e "s|127.0.0.1:$GW_PORT|127.0.0.1:$GWC_PORT|" -e "s|$STORE|$STORE_C|" \
+  -e 's|^system_id = "telegate"|system_id = "telegate-c"|' "$OUT/telegate.toml" >"$OUT/telegate-cdr.toml"
+printf '\n[cdr]\ndir = "%s"\npseudonym_key = { file = "%s" }\n' "$CDR_DIR" "$ROOT/$OUT/cdr-key" >>"$OUT/telegate-cdr.toml"
+TELEGATE_LOG=warn "$TELEGATE" run --config "$OUT/telegate-cdr.toml" >"$OUT/telegate-cdr.log" 2>&1 & PIDS+=($!)
 wait_port "$GW_PORT"
 wait_port "$GWF_PORT"
+wait_port "$GWC_PORT"
 sleep 1
 
 run_esme() { # target port, window, connections, extra...
@@ -102,6 +118,30 @@ run_esme() { # target port, window, connections, extra...
   "$SMPPKIT" esme --target "127.0.0.1:$port" --system-id bench --password bench \
     --count "$COUNT" --window "$window" --connections "$conns" --json "$@" 2>/dev/null || true
 }
+
+for r in $(seq 1 "$ROUNDS"); do
+  run_esme "$GW_PORT" 256 4 --expect-dlr >"$OUT/cdr-telegate-$r.json"
+  run_esme "$GWC_PORT" 256 4 --expect-dlr >"$OUT/cdr-cdr-$r.json"
+done
+if [ "$ONLY" = cdr ]; then
+  python3 - "$OUT" "$ROUNDS" <<'PY'
+import json, statistics, sys, os
+out, rounds = sys.argv[1], int(sys.argv[2])
+tp = {}
+for who in ["telegate", "cdr"]:
+    v = []
+    for r in range(1, rounds + 1):
+        try:
+            j = json.load(open(os.path.join(out, f"cdr-{who}-{r}.json")))
+            v.append(j["throughput_msgs_per_s"])
+            print(f"cdr-w256c4dlr {who:<10} round {r}: {j['throughput_msgs_per_s']:.0f} msg/s, ok {j['ok']}, dlr {(j.get('dlr') or {}).get('matched', 0)}")
+        except Exception:
+            pass
+    tp[who] = statistics.median(v) if v else float('nan')
+print(f"window 256, 4 binds, receipts: CDRs on / off throughput = {tp['cdr'] / tp['telegate']:.2f}  (target >= 0.90)")
+PY
+  exit 0
+fi
 
 declare -A RES
 for scen in "w256c4dlr 256 4 --expect-dlr" "w64c1 64 1"; do
@@ -172,6 +212,15 @@ print()
 print(f"window 256, 4 binds, receipts: telegate/relay throughput = {tp_ratio:.2f}  (target >= 0.50)")
 print(f"window 64, 1 bind: telegate p99 - relay p99 = {p99_delta/1000:.2f} ms  (target <= 1 ms)")
 print(f"{idle} idle binds: RSS {before} KiB -> {during} KiB = {per_bind:.1f} KiB per bind  (target <= 64)")
+cdr = {}
+for who in ["telegate", "cdr"]:
+    rows = load("cdr", who)
+    if rows:
+        cdr[who] = med(rows, lambda r: r["throughput_msgs_per_s"])
+        p99 = med(rows, lambda r: r["latency_us"]["p99"])
+        print(f"{'cdr-w256c4dlr':<22}{who:<10}{cdr[who]:>12.0f}{'':>9}{p99:>9.0f}")
+if len(cdr) == 2:
+    print(f"window 256, 4 binds, receipts: CDRs on / off throughput = {cdr['cdr'] / cdr['telegate']:.2f}  (target >= 0.90)")
 if len(ham) == 2:
     print(f"uci-test ham texts, window 256, 4 binds, receipts: filter on / off throughput = {ham['filtered'] / ham['telegate']:.2f}  (target >= 0.85)")
 PY

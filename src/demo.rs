@@ -21,16 +21,37 @@ pub const DEMO_CONFIG: &str = include_str!("../conf/demo.toml");
 pub const DEMO_PASSWORD: &str = "demo";
 
 /// The demo config for a gateway listening on `listen`, with its carrier
-/// at `smsc` and its DLR store in `store`.
+/// at `smsc` and its state under `root`: the DLR store in `dlr/`, CDRs in
+/// `cdr/`, their pseudonym key in `cdr.key` (written here, random, 0600).
 pub fn config(
     listen: SocketAddr,
     smsc: SocketAddr,
-    store: &std::path::Path,
+    root: &std::path::Path,
 ) -> Result<Config, String> {
+    std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    let key = root.join("cdr.key");
+    let hex: String = (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
+    {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&key)
+            .map_err(|e| format!("{}: {e}", key.display()))?;
+        writeln!(f, "{hex}").map_err(|e| format!("{}: {e}", key.display()))?;
+    }
+    let path = |p: std::path::PathBuf| p.display().to_string().replace('\\', "/");
     let text = DEMO_CONFIG
         .replace("@LISTEN@", &listen.to_string())
         .replace("@SMSC@", &smsc.to_string())
-        .replace("@STORE@", &store.display().to_string().replace('\\', "/"))
+        .replace("@STORE@", &path(root.join("dlr")))
+        .replace("@CDRKEY@", &path(key))
+        .replace("@CDR@", &path(root.join("cdr")))
         .replace("@HASH@", &crate::auth::hash_password(DEMO_PASSWORD));
     Config::from_toml(&text).map_err(|e| format!("embedded demo config: {e}"))
 }
@@ -60,7 +81,10 @@ pub async fn run(
         return Err("the gateway could not bind to the simulator".into());
     }
     println!("carrier binds      up: {}", gw.carrier_binds_up("sim"));
-    let result = demo_message(gw.esme_addrs()[0]).await;
+    let mut result = demo_message(gw.esme_addrs()[0]).await;
+    if result.is_ok() {
+        result = show_cdrs(&gw).await;
+    }
     match &result {
         Ok(()) => {}
         Err(e) => println!("demo message failed: {e}"),
@@ -73,6 +97,42 @@ pub async fn run(
     smsc.shutdown().await;
     let _ = std::fs::remove_dir_all(&store);
     result
+}
+
+/// Shows the CDRs of the two messages: pseudonyms and outcomes, no text.
+async fn show_cdrs(gw: &Gateway) -> Result<(), String> {
+    let q = crate::cdr::store::Query {
+        account: Some("AC-demo".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let v = match gw.cdr(crate::admin::CdrRequest::Query(q.clone())).await {
+            Ok(crate::admin::CdrAnswer::Json(v)) => v,
+            other => return Err(format!("CDR query: {other:?}")),
+        };
+        let rows = v["rows"].as_array().cloned().unwrap_or_default();
+        let receipted = rows.iter().any(|r| r["receipt"] == "delivered");
+        if rows.len() >= 2 && receipted {
+            for r in &rows {
+                println!(
+                    "CDR                {} verdict {}, status {}, receipt {}, dest {}… (pseudonym), country {}",
+                    r["gateway_id"].as_str().unwrap_or_default(),
+                    r["verdict"].as_str().unwrap_or_default(),
+                    r["submit_status"],
+                    r["receipt"].as_str().unwrap_or_default(),
+                    &r["dest"].as_str().unwrap_or_default().chars().take(12).collect::<String>(),
+                    r["country_code"],
+                );
+            }
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!("the CDRs did not appear: {v}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn demo_message(addr: SocketAddr) -> Result<(), String> {

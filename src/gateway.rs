@@ -40,9 +40,12 @@ use crate::smpp::io::{Out, OutTx};
 use crate::smpp::server::{self, DeliverKind, InFlightDeliver, InflightGuard, SessionShared};
 use crate::smpp::throttle::TokenBucket;
 
+mod cdrs;
 mod stage;
+
 use crate::filter::engine::{AccountPolicy, Engine};
 use crate::filter::velocity::AccountRate;
+pub use cdrs::{cdr_export_offline, cdr_query_offline, CdrError};
 pub(crate) use stage::FilterCore;
 
 /// Counters of the data path (exported as metrics by the operations work).
@@ -301,6 +304,8 @@ pub(crate) struct Core {
     pub(crate) sessions: TaskTracker,
     /// Reassembly, velocity counters and suspensions.
     pub(crate) filter: FilterCore,
+    /// The CDR writer and store, when `[cdr]` is there.
+    cdr: Option<cdrs::CdrCore>,
 }
 
 /// The reloadable part of the gateway: the configuration and what is
@@ -323,6 +328,8 @@ pub(crate) struct Runtime {
     mo: MoTable,
     /// The content filter, when `[filter]` is there and enabled.
     filter: Option<Arc<Engine>>,
+    /// The CDR pseudonym key, when `[cdr]` is there.
+    cdr_key: Option<Arc<crate::cdr::pseudonym::Pseudonymizer>>,
 }
 
 impl Runtime {
@@ -582,6 +589,7 @@ impl Core {
         deadline: Instant,
         exclude: Option<CarrierIdx>,
         mut outcome: Outcome,
+        sent: &mut cdrs::Outcome,
     ) -> Result<(), CommandStatus> {
         let rt = self.rt.load_full();
         let mut cands = [0 as CarrierIdx; MAX_CANDIDATES];
@@ -591,6 +599,7 @@ impl Core {
                 account.metrics.message(None, MessageResult::NoRoute);
                 return Err(CommandStatus::ESME_RINVDSTADR);
             };
+            sent.route_prefix = Some(route.prefix_shared().clone());
             let mut n = 0;
             for c in route.candidates(seed).take(MAX_CANDIDATES) {
                 cands[n] = c;
@@ -620,7 +629,10 @@ impl Core {
                     continue;
                 };
                 last = Some(c);
-                match pool.send(frame, Some(meta.clone()), deadline).await {
+                sent.carrier = Some(pool.name.clone());
+                let (r, latency) = pool.send_timed(frame, Some(meta.clone()), deadline).await;
+                sent.latency = latency;
+                match r {
                     Ok(resp) if resp.command_status.is_ok() => {
                         let carrier = Some((c as usize, &*pool.name));
                         account.metrics.message(carrier, MessageResult::Ok);
@@ -711,22 +723,52 @@ impl Core {
                 }
             }
         }
+        // A CDR per destination; with the writer behind, none is sent.
+        let mut drafts = Vec::with_capacity(sent.len());
+        {
+            let rt = self.rt_full();
+            let source = (m.source.ton.0, m.source.npi.0, &m.source.addr[..]);
+            for (addr, pdu) in &sent {
+                let concat = match &pdu.body {
+                    Body::SubmitSm(sm) => crate::filter::reassembly::concat_info(sm),
+                    _ => None,
+                };
+                let dest = (addr.ton.0, addr.npi.0, &addr.addr[..]);
+                match self.cdr_draft(&rt, source, dest, m.data_coding, concat) {
+                    Ok(d) => drafts.push(d),
+                    Err(()) => {
+                        account.metrics.throttled(Throttle::CdrWriter);
+                        return Pdu::error_response(
+                            CommandId::SUBMIT_MULTI,
+                            seq,
+                            CommandStatus::ESME_RTHROTTLED,
+                        );
+                    }
+                }
+            }
+        }
         let addrs: Vec<&[u8]> = sent.iter().map(|(a, _)| &a.addr[..]).collect();
         if !addrs.is_empty() {
             if let Err(status) = self.filter_multi(account, &m, &addrs, gw) {
                 self.stats.submit_failed.fetch_add(1, Ordering::Relaxed);
+                for mut c in drafts.into_iter().flatten() {
+                    c.verdict = crate::cdr::record::Verdict::Block;
+                    let none = cdrs::Outcome::default();
+                    self.finish_cdr(c, &account.sid, gw, m.registered_delivery, status, none);
+                }
                 return Pdu::error_response(CommandId::SUBMIT_MULTI, seq, status);
             }
         }
         drop(addrs);
         // Each destination is routed and sent on its own, concurrently.
-        let results = futures_join(sent.into_iter().map(|(addr, pdu)| {
+        let results = futures_join(sent.into_iter().zip(drafts).map(|((addr, pdu), cdr)| {
             let meta = DlrMeta {
                 account: account.system_id.clone(),
                 gateway_id: gw,
                 registered_delivery: m.registered_delivery,
             };
             async move {
+                let mut sent = cdrs::Outcome::default();
                 let r = match pdu.to_bytes() {
                     Ok(frame) => {
                         let dest = (addr.ton.0, addr.npi.0, &addr.addr[..]);
@@ -740,11 +782,16 @@ impl Core {
                             deadline,
                             None,
                             Outcome::default(),
+                            &mut sent,
                         )
                         .await
                     }
                     Err(_) => Err(CommandStatus::ESME_RINVMSGLEN),
                 };
+                if let Some(c) = cdr {
+                    let status = r.err().unwrap_or(CommandStatus::ESME_ROK);
+                    self.finish_cdr(c, &account.sid, gw, m.registered_delivery, status, sent);
+                }
                 (addr, r)
             }
         }))
@@ -982,19 +1029,42 @@ impl Core {
     }
 
     fn receipt_matched(self: &Arc<Self>, m: dlr::Mapping, sm: SubmitSm) -> Inbound {
-        metrics::dlr(DlrResult::Matched);
         let state = receipts::receipt_state(&sm);
         if let Some(s) = state {
             let is_final = !matches!(
                 MessageState(s),
                 MessageState::ENROUTE | MessageState::ACCEPTED | MessageState::SCHEDULED
             );
+            // A final state leaves a CDR (once: a repeated receipt does not
+            // add another). With the writer behind, the carrier is asked to
+            // send the receipt again later.
+            if is_final && m.state != s {
+                match self.cdr_receipt_slot() {
+                    Err(()) => return Inbound::Done(CommandStatus::ESME_RTHROTTLED),
+                    Ok(None) => {}
+                    Ok(Some(permit)) => {
+                        let sid = self
+                            .account(&m.account)
+                            .map_or_else(|| m.account.clone(), |a| a.sid.clone());
+                        let err = receipts::receipt_error(&sm);
+                        self.write_receipt_cdr(
+                            permit,
+                            sid,
+                            m.carrier.clone(),
+                            m.gateway_id,
+                            s,
+                            err,
+                        );
+                    }
+                }
+            }
             self.dlr.set_state(
                 m.gateway_id,
                 s,
                 is_final.then(|| self.rt().config.dlr.final_ttl.get()),
             );
         }
+        metrics::dlr(DlrResult::Matched);
         let delivered = state == Some(MessageState::DELIVERED.0);
         let intermediate = sm.esm_class & 0x3C == 0x20;
         let wanted = if intermediate {
@@ -1267,6 +1337,37 @@ impl Core {
             return;
         }
         let extracted = rt.filter.as_ref().and_then(|_| stage::Extracted::of(&body));
+        // The CDR's slot first: with the writer behind, the ESME is
+        // throttled before anything is sent.
+        let cdr = match &body {
+            Body::SubmitSm(sm) => self.cdr_draft(
+                &rt,
+                (sm.source.ton.0, sm.source.npi.0, &sm.source.addr),
+                (sm.dest.ton.0, sm.dest.npi.0, &sm.dest.addr),
+                sm.data_coding,
+                crate::filter::reassembly::concat_info(sm),
+            ),
+            Body::DataSm(sm) => self.cdr_draft(
+                &rt,
+                (sm.source.ton.0, sm.source.npi.0, &sm.source.addr),
+                (sm.dest.ton.0, sm.dest.npi.0, &sm.dest.addr),
+                sm.data_coding,
+                sm.tlvs
+                    .sar()
+                    .filter(|&(_, total, seq)| total >= 2 && seq >= 1 && seq <= total),
+            ),
+            _ => Ok(None),
+        };
+        let Ok(cdr) = cdr else {
+            account.metrics.throttled(Throttle::CdrWriter);
+            let _ = out.send(Out::Pdu(Pdu::error_response(
+                body.command_id(),
+                seq,
+                CommandStatus::ESME_RTHROTTLED,
+            )));
+            drop(guard);
+            return;
+        };
         let (command, ton, npi, dest, registered_delivery, seed) = match &body {
             Body::SubmitSm(sm) => {
                 let (ton, npi, dest) = match peek_submit_destination(&frame) {
@@ -1312,6 +1413,7 @@ impl Core {
             guard: Some(guard),
             received,
             deadline: received + rt.server.submit_deadline.get(),
+            cdr,
         });
         let d = match (&rt.filter, extracted) {
             (Some(engine), Some(x)) => match self.filter_submit(&rt, engine, d, x) {
@@ -1332,9 +1434,11 @@ impl Core {
         d.deadline = d
             .deadline
             .max(Instant::now() + rt.server.submit_deadline.get() / 2);
-        let first = rt
-            .routes
-            .lookup(d.account.idx, d.ton, d.npi, &d.dest)
+        let route = rt.routes.lookup(d.account.idx, d.ton, d.npi, &d.dest);
+        if let (Some(c), Some(r)) = (d.cdr.as_mut(), route) {
+            c.route_prefix = Some(r.prefix_shared().clone());
+        }
+        let first = route
             .and_then(|r| r.candidates(d.seed).next())
             .and_then(|c| rt.carrier_at(c));
         let Some(first) = first else {
@@ -1354,11 +1458,28 @@ impl Core {
         pool: &CarrierPool,
         mut d: Box<Direct>,
         r: Result<Pdu, SendError>,
+        latency: Duration,
     ) {
         let mut outcome = Outcome::default();
         let mut exclude = None;
         match r {
             Ok(p) if p.command_status.is_ok() => {
+                if let Some(c) = d.cdr.take() {
+                    let sent = cdrs::Outcome {
+                        carrier: Some(pool.name.clone()),
+                        latency,
+                        route_prefix: None,
+                    };
+                    let sid = d.account.sid.clone();
+                    self.finish_cdr(
+                        c,
+                        &sid,
+                        d.gw,
+                        d.registered_delivery,
+                        CommandStatus::ESME_ROK,
+                        sent,
+                    );
+                }
                 let answer = self.answer(d.command, d.esme_seq, d.gw, Ok(()), &d.account);
                 drop(d.guard.take());
                 let _ = d.out.send(answer);
@@ -1398,6 +1519,7 @@ impl Core {
         tokio::spawn(async move {
             let mut d = d;
             let meta = d.meta();
+            let mut sent = cdrs::Outcome::default();
             let r = core
                 .forward(
                     &d.account,
@@ -1408,8 +1530,14 @@ impl Core {
                     d.deadline,
                     exclude,
                     outcome,
+                    &mut sent,
                 )
                 .await;
+            if let Some(c) = d.cdr.take() {
+                let status = r.err().unwrap_or(CommandStatus::ESME_ROK);
+                let sid = d.account.sid.clone();
+                core.finish_cdr(c, &sid, d.gw, d.registered_delivery, status, sent);
+            }
             let answer = core.answer(d.command, d.esme_seq, d.gw, r, &d.account);
             drop(d.guard.take());
             let _ = d.out.send(answer);
@@ -1648,6 +1776,26 @@ fn keep_unreloadable(old: &Config, mut new: Config) -> (Config, Vec<String>) {
             reassembly_max_bytes
         );
     }
+    // The CDR writer is made at start: whether there is one, and where and
+    // how it writes, stay; retention, sweeping and the key reload.
+    match (&old.cdr, new.cdr.as_mut()) {
+        (Some(was), Some(c)) => {
+            macro_rules! keep_cdr {
+                ($($field:ident),+) => {$(
+                    if c.$field != was.$field {
+                        ignored.push(concat!("cdr.", stringify!($field)).to_owned());
+                        c.$field = was.$field.clone();
+                    }
+                )+};
+            }
+            keep_cdr!(dir, queue, fsync_interval, audit_log);
+        }
+        (None, None) => {}
+        (was, _) => {
+            ignored.push("cdr".to_owned());
+            new.cdr = was.clone();
+        }
+    }
     (new, ignored)
 }
 
@@ -1846,6 +1994,7 @@ fn build_runtime(
         routes,
         mo,
         filter,
+        cdr_key: cdrs::pseudonymizer(&config)?,
         config,
     };
     Ok((rt, plan))
@@ -1872,6 +2021,8 @@ pub(crate) struct Direct {
     /// When the ESME's request was taken in (submit latency).
     received: Instant,
     deadline: Instant,
+    /// The message's CDR, written at its outcome.
+    cdr: Option<cdrs::Draft>,
 }
 
 impl Direct {
@@ -2104,6 +2255,13 @@ impl Gateway {
         )
         .map_err(|e| StartError::Config(format!("suspension.state_dir: {e}")))?;
         let filter = FilterCore::new(&config, suspensions).map_err(StartError::Config)?;
+        let cdr = match &config.cdr {
+            Some(c) => Some(cdrs::CdrCore::start(c).map_err(|source| StartError::Store {
+                path: c.dir.display().to_string(),
+                source,
+            })?),
+            None => None,
+        };
         let tls = match (&config.server.tls_cert, &config.server.tls_key) {
             (Some(c), Some(k)) if !config.server.tls_listen.is_empty() => {
                 Some(crate::smpp::tls::acceptor(c, k).map_err(StartError::Tls)?)
@@ -2153,6 +2311,7 @@ impl Gateway {
             tracker: TaskTracker::new(),
             sessions: TaskTracker::new(),
             filter,
+            cdr,
         });
         metrics::set_suspended_accounts(core.filter.suspensions.list().len());
         for c in core.rt().carriers() {
@@ -2177,6 +2336,7 @@ impl Gateway {
         core.tracker.spawn(core.clone().housekeeping());
         core.tracker.spawn(core.clone().late_sweeper());
         core.tracker.spawn(core.clone().reassembly_sweeper());
+        core.tracker.spawn(core.clone().cdr_upkeep());
         let mut metrics_addr = None;
         if let Some(l) = metrics_listener {
             metrics_addr = l.local_addr().ok();
@@ -2423,6 +2583,14 @@ impl Gateway {
         if let Err(e) = self.core.dlr.flush() {
             tracing::error!(error = %e, "DLR store flush failed");
         }
+        // Every record queued is written and synced.
+        let core = self.core.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(c) = &core.cdr {
+                c.shutdown();
+            }
+        })
+        .await;
         tracing::info!("gateway stopped");
     }
 }
@@ -2513,6 +2681,20 @@ impl crate::admin::AdminBackend for Controller {
         self.gw.core.review_suspend(sid, by, note)
     }
 
+    fn cdr(
+        &self,
+        req: crate::admin::CdrRequest,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<crate::admin::CdrAnswer, crate::admin::CdrApiError>,
+                > + Send
+                + '_,
+        >,
+    > {
+        Box::pin(self.gw.cdr(req))
+    }
+
     fn reinstate(
         &self,
         sid: &str,
@@ -2520,6 +2702,16 @@ impl crate::admin::AdminBackend for Controller {
         note: &str,
     ) -> Result<serde_json::Value, crate::admin::ReviewError> {
         self.gw.core.review_reinstate(sid, by, note)
+    }
+}
+
+impl Gateway {
+    /// Serves a CDR request (what the admin API's `/cdr…` routes do).
+    pub async fn cdr(
+        &self,
+        req: crate::admin::CdrRequest,
+    ) -> Result<crate::admin::CdrAnswer, crate::admin::CdrApiError> {
+        self.core.clone().cdr_request(req).await
     }
 }
 

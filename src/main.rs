@@ -78,6 +78,125 @@ enum Command {
         #[command(subcommand)]
         action: FilterAction,
     },
+    /// Call detail records. `query` and `export` read the store of
+    /// `--config` directly (safe beside a running gateway); the other
+    /// actions ask the running gateway's admin API, since they also change
+    /// what it holds (DLR mappings, filter evidence, holds). Every action
+    /// is written to the CDR audit log.
+    Cdr {
+        /// The configuration file: the CDR store, and the admin API.
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The admin API's address, without a configuration file; `query`
+        /// and `export` then go through the API too.
+        #[arg(long, value_name = "URL", conflicts_with = "config")]
+        url: Option<String>,
+        /// Read the admin API's bearer token from this file.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        #[command(subcommand)]
+        action: CdrAction,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+enum CdrAction {
+    /// Records matching the filters, and totals (messages, segments, by
+    /// submit status, receipt state, country and carrier).
+    Query {
+        /// Account SID.
+        #[arg(long)]
+        account: Option<String>,
+        /// Submitted at or after (unix ms, RFC 3339 or YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<String>,
+        /// Submitted before.
+        #[arg(long)]
+        to: Option<String>,
+        /// Carrier name.
+        #[arg(long)]
+        carrier: Option<String>,
+        /// Submit status (decimal or 0x hex).
+        #[arg(long)]
+        status: Option<String>,
+        /// Receipt state (delivered, undeliverable, no_receipt, pending…).
+        #[arg(long)]
+        receipt: Option<String>,
+        /// Gateway message id, as the ESME got it.
+        #[arg(long)]
+        id: Option<String>,
+        /// Most records listed (totals count them all).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// An account's copy of its records.
+    Export {
+        /// Account SID.
+        #[arg(long)]
+        account: String,
+        /// Submitted at or after (unix ms, RFC 3339 or YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<String>,
+        /// Submitted before.
+        #[arg(long)]
+        to: Option<String>,
+        /// jsonl or csv.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// Write here instead of standard output (created 0600).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Who asks [default: $USER].
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Erase an account's records from every partition, with its DLR
+    /// mappings and filter evidence (refused under a legal hold).
+    Erase {
+        /// Account SID.
+        #[arg(long)]
+        account: String,
+        /// Only records up to this time (then mappings and evidence stay).
+        #[arg(long)]
+        until: Option<String>,
+        /// Who acts [default: $USER].
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Put an account's records under a legal hold: they are kept past
+    /// their retention until the hold is released.
+    Hold {
+        /// Account SID.
+        #[arg(long)]
+        account: String,
+        /// The legal matter (required).
+        #[arg(long)]
+        note: String,
+        /// Who acts [default: $USER].
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Release a legal hold.
+    Release {
+        /// Account SID.
+        #[arg(long)]
+        account: String,
+        /// Why (required).
+        #[arg(long)]
+        note: String,
+        /// Who acts [default: $USER].
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// The legal holds in force.
+    Holds,
+    /// Sweep expired records now (the gateway also does it every
+    /// `[cdr].sweep_interval`).
+    Sweep {
+        /// Who asks [default: $USER].
+        #[arg(long)]
+        by: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -225,7 +344,241 @@ fn main() -> ExitCode {
             action,
         } => admin(url, config, token_file, action),
         Command::Filter { action } => filter(action),
+        Command::Cdr {
+            config,
+            url,
+            token_file,
+            action,
+        } => cdr(config, url, token_file, action),
     }
+}
+
+/// `telegate cdr …`.
+fn cdr(
+    config: Option<PathBuf>,
+    url: Option<String>,
+    token_file: Option<PathBuf>,
+    action: CdrAction,
+) -> ExitCode {
+    let time = |name: &str, v: &Option<String>| -> Result<Option<u64>, ExitCode> {
+        match v {
+            None => Ok(None),
+            Some(s) => telegate::admin::parse_time_ms(s).map(Some).ok_or_else(|| {
+                eprintln!("--{name}: not a time (unix ms, RFC 3339 or YYYY-MM-DD): {s:?}");
+                ExitCode::from(EX_USAGE)
+            }),
+        }
+    };
+    let local = match &config {
+        Some(path) => match telegate::config::Config::load(path) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(EX_USAGE);
+            }
+        },
+        None => None,
+    };
+    // query and export read the files when the config says where they are.
+    match (&action, &local) {
+        (
+            CdrAction::Query {
+                account,
+                from,
+                to,
+                carrier,
+                status,
+                receipt,
+                id,
+                limit,
+            },
+            Some(cfg),
+        ) => {
+            let mut params = Vec::new();
+            let mut push = |k: &str, v: &Option<String>| {
+                if let Some(v) = v {
+                    params.push((k.to_owned(), v.clone()));
+                }
+            };
+            push("account", account);
+            push("from", from);
+            push("to", to);
+            push("carrier", carrier);
+            push("status", status);
+            push("receipt", receipt);
+            push("id", id);
+            params.push(("limit".to_owned(), limit.to_string()));
+            let q = match telegate::admin::cdr_query_of(&params) {
+                Ok(q) => q,
+                Err(e) => {
+                    eprintln!("telegate cdr query: {e}");
+                    return ExitCode::from(EX_USAGE);
+                }
+            };
+            return match telegate::gateway::cdr_query_offline(cfg, &q) {
+                Ok(v) => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&v).unwrap_or_else(|_| v.to_string())
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("telegate cdr query: {e}");
+                    ExitCode::from(EX_SOFTWARE)
+                }
+            };
+        }
+        (
+            CdrAction::Export {
+                account,
+                from,
+                to,
+                format,
+                output,
+                by,
+            },
+            Some(cfg),
+        ) => {
+            let (from_ms, to_ms) = match (time("from", from), time("to", to)) {
+                (Ok(f), Ok(t)) => (f, t),
+                (Err(c), _) | (_, Err(c)) => return c,
+            };
+            let format = match format.as_str() {
+                "jsonl" => telegate::cdr::store::ExportFormat::Jsonl,
+                "csv" => telegate::cdr::store::ExportFormat::Csv,
+                f => {
+                    eprintln!("--format: jsonl or csv, not {f:?}");
+                    return ExitCode::from(EX_USAGE);
+                }
+            };
+            let out: Box<dyn Write> = match output {
+                Some(path) => {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    match std::fs::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .mode(0o600)
+                        .open(path)
+                    {
+                        Ok(f) => Box::new(std::io::BufWriter::new(f)),
+                        Err(e) => {
+                            eprintln!("{}: {e}", path.display());
+                            return ExitCode::from(EX_USAGE);
+                        }
+                    }
+                }
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            let by = actor(by.clone());
+            return match telegate::gateway::cdr_export_offline(
+                cfg, account, from_ms, to_ms, format, &by, out,
+            ) {
+                Ok(n) => {
+                    eprintln!("{n} records exported");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("telegate cdr export: {e}");
+                    ExitCode::from(EX_SOFTWARE)
+                }
+            };
+        }
+        _ => {}
+    }
+    let seg = path_segment;
+    let enc = |pairs: &[(&str, Option<String>)]| -> String {
+        let q: Vec<String> = pairs
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", seg(v))))
+            .collect();
+        if q.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", q.join("&"))
+        }
+    };
+    let (method, path, body, by) = match action {
+        CdrAction::Query {
+            account,
+            from,
+            to,
+            carrier,
+            status,
+            receipt,
+            id,
+            limit,
+        } => (
+            hyper::Method::GET,
+            format!(
+                "/cdr{}",
+                enc(&[
+                    ("account", account),
+                    ("from", from),
+                    ("to", to),
+                    ("carrier", carrier),
+                    ("status", status),
+                    ("receipt", receipt),
+                    ("id", id),
+                    ("limit", Some(limit.to_string())),
+                ])
+            ),
+            None,
+            None,
+        ),
+        CdrAction::Export {
+            account,
+            from,
+            to,
+            format,
+            output: _,
+            by,
+        } => (
+            hyper::Method::GET,
+            format!(
+                "/cdr/export{}",
+                enc(&[
+                    ("account", Some(account)),
+                    ("from", from),
+                    ("to", to),
+                    ("format", Some(format)),
+                ])
+            ),
+            None,
+            Some(actor(by)),
+        ),
+        CdrAction::Erase { account, until, by } => (
+            hyper::Method::POST,
+            "/cdr/erase".to_owned(),
+            Some(serde_json::json!({ "account": account, "until": until, "by": actor(by) })),
+            None,
+        ),
+        CdrAction::Hold { account, note, by } => (
+            hyper::Method::POST,
+            format!("/cdr/holds/{}", seg(&account)),
+            Some(serde_json::json!({ "by": actor(by), "note": note })),
+            None,
+        ),
+        CdrAction::Release { account, note, by } => (
+            hyper::Method::POST,
+            format!("/cdr/holds/{}/release", seg(&account)),
+            Some(serde_json::json!({ "by": actor(by), "note": note })),
+            None,
+        ),
+        CdrAction::Holds => (hyper::Method::GET, "/cdr/holds".to_owned(), None, None),
+        CdrAction::Sweep { by } => (
+            hyper::Method::POST,
+            "/cdr/sweep".to_owned(),
+            Some(serde_json::json!({ "by": actor(by) })),
+            None,
+        ),
+    };
+    let (addr, token) = match admin_target(url, local.as_ref(), config.as_deref(), token_file) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    admin_call(addr, token, method, &path, body, by)
 }
 
 fn hash_password() -> ExitCode {
@@ -275,51 +628,20 @@ fn admin(
     token_file: Option<PathBuf>,
     action: AdminAction,
 ) -> ExitCode {
-    use telegate::admin::client;
-    use telegate::config::Secret;
-
-    let (addr, mut token) = match config {
-        Some(path) => {
-            let cfg = match telegate::config::Config::load(&path) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::from(EX_USAGE);
-                }
-            };
-            let Some(listen) = cfg.admin.listen else {
-                eprintln!(
-                    "{}: [admin].listen is not set: the gateway serves no admin API",
-                    path.display()
-                );
-                return ExitCode::from(EX_USAGE);
-            };
-            let token = match cfg.admin.token.as_ref().map(Secret::resolve).transpose() {
-                Ok(t) => t,
-                Err(e) => {
-                    eprintln!("admin.token: {e}");
-                    return ExitCode::from(EX_USAGE);
-                }
-            };
-            (client::connect_addr(listen), token)
-        }
-        None => match client::resolve_url(url.as_deref().unwrap_or(client::DEFAULT_URL)) {
-            Ok(a) => (a, None),
+    let cfg = match &config {
+        Some(path) => match telegate::config::Config::load(path) {
+            Ok(c) => Some(c),
             Err(e) => {
-                eprintln!("--url {e}");
+                eprintln!("{e}");
                 return ExitCode::from(EX_USAGE);
             }
         },
+        None => None,
     };
-    if let Some(file) = token_file {
-        match (Secret::File { file }).resolve() {
-            Ok(t) => token = Some(t),
-            Err(e) => {
-                eprintln!("--token-file: {e}");
-                return ExitCode::from(EX_USAGE);
-            }
-        }
-    }
+    let (addr, token) = match admin_target(url, cfg.as_ref(), config.as_deref(), token_file) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
     let (method, path, body, by) = match action {
         AdminAction::Health => (hyper::Method::GET, "/health".to_owned(), None, None),
         AdminAction::Status => (hyper::Method::GET, "/status".to_owned(), None, None),
@@ -344,6 +666,71 @@ fn admin(
             None,
         ),
     };
+    admin_call(addr, token, method, &path, body, by)
+}
+
+/// The admin API's address and token: from `[admin]` of `cfg` (read from
+/// `path`), else from `url`; `token_file` overrides the token.
+fn admin_target(
+    url: Option<String>,
+    cfg: Option<&telegate::config::Config>,
+    path: Option<&std::path::Path>,
+    token_file: Option<PathBuf>,
+) -> Result<(std::net::SocketAddr, Option<String>), ExitCode> {
+    use telegate::admin::client;
+    use telegate::config::Secret;
+
+    let (addr, mut token) = match cfg {
+        Some(cfg) => {
+            let Some(listen) = cfg.admin.listen else {
+                eprintln!(
+                    "{}: [admin].listen is not set: the gateway serves no admin API",
+                    path.map_or_else(String::new, |p| p.display().to_string())
+                );
+                return Err(ExitCode::from(EX_USAGE));
+            };
+            let token = match cfg.admin.token.as_ref().map(Secret::resolve).transpose() {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("admin.token: {e}");
+                    return Err(ExitCode::from(EX_USAGE));
+                }
+            };
+            (client::connect_addr(listen), token)
+        }
+        None => match client::resolve_url(url.as_deref().unwrap_or(client::DEFAULT_URL)) {
+            Ok(a) => (a, None),
+            Err(e) => {
+                eprintln!("--url {e}");
+                return Err(ExitCode::from(EX_USAGE));
+            }
+        },
+    };
+    if let Some(file) = token_file {
+        match (Secret::File { file }).resolve() {
+            Ok(t) => token = Some(t),
+            Err(e) => {
+                eprintln!("--token-file: {e}");
+                return Err(ExitCode::from(EX_USAGE));
+            }
+        }
+    }
+    Ok((addr, token))
+}
+
+/// One admin API request; prints the answer (JSON pretty-printed, other
+/// bodies as they are). Exits 0 on 2xx, 1 on an error answer, 69 when the
+/// API cannot be reached.
+fn admin_call(
+    addr: std::net::SocketAddr,
+    token: Option<String>,
+    method: hyper::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+    by: Option<String>,
+) -> ExitCode {
+    use telegate::admin::client;
+
     let headers: Vec<(&str, &str)> = by.iter().map(|b| ("x-review-by", b.as_str())).collect();
     let rt = match build_runtime(tokio::runtime::Builder::new_current_thread()) {
         Ok(rt) => rt,
@@ -352,7 +739,7 @@ fn admin(
     let answer = rt.block_on(client::request_with(
         addr,
         method,
-        &path,
+        path,
         token.as_deref(),
         body.as_ref(),
         &headers,

@@ -115,10 +115,28 @@ pub const SUSPENSIONS: &str = "telegate_suspensions_total";
 pub const REINSTATEMENTS: &str = "telegate_reinstatements_total";
 /// Gauge.
 pub const SUSPENDED_ACCOUNTS: &str = "telegate_suspended_accounts";
-/// Counter (declared for the CDR writer; not yet recorded).
+/// Counter.
 pub const CDR_RECORDS_WRITTEN: &str = "telegate_cdr_records_written_total";
-/// Gauge (declared for the CDR writer; not yet recorded).
+/// Counter.
+pub const CDR_BYTES_WRITTEN: &str = "telegate_cdr_bytes_written_total";
+/// Counter.
+pub const CDR_WRITE_ERRORS: &str = "telegate_cdr_write_errors_total";
+/// Gauge.
 pub const CDR_WRITER_LAG: &str = "telegate_cdr_writer_lag_seconds";
+/// Gauge.
+pub const CDR_QUEUED: &str = "telegate_cdr_queued_records";
+/// Gauge.
+pub const CDR_STORED_RECORDS: &str = "telegate_cdr_stored_records";
+/// Gauge.
+pub const CDR_STORED_BYTES: &str = "telegate_cdr_stored_bytes";
+/// Gauge.
+pub const CDR_OLDEST_AGE: &str = "telegate_cdr_oldest_record_age_seconds";
+/// Counter, label `result` (ok|error).
+pub const CDR_SWEEPS: &str = "telegate_cdr_sweeps_total";
+/// Counter.
+pub const CDR_SWEPT_RECORDS: &str = "telegate_cdr_swept_records_total";
+/// Counter.
+pub const CDR_ERASED_RECORDS: &str = "telegate_cdr_erased_records_total";
 
 /// A metric's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,7 +196,7 @@ pub const METRICS: &[Def] = &[
     def(CARRIER_BIND_FAILURES, C, Some(Unit::Count), "Carrier bind attempts that failed (connect, TLS or bind refused)."),
     def(ESME_BINDS, G, Some(Unit::Count), "ESME sessions currently bound, per account."),
     def(ESME_AUTH_FAILURES, C, Some(Unit::Count), "ESME binds refused: system_id (unknown), password, refused (address not allowed or locked out), bind_type, max_binds, suspended (pending review)."),
-    def(THROTTLED, C, Some(Unit::Count), "Requests throttled: window (session window full), throughput (account rate), carrier (a carrier pushed back with ESME_RTHROTTLED/ESME_RMSGQFUL)."),
+    def(THROTTLED, C, Some(Unit::Count), "Requests throttled: window (session window full), throughput (account rate), carrier (a carrier pushed back with ESME_RTHROTTLED/ESME_RMSGQFUL), cdr_writer (the CDR writer is behind)."),
     def(DLR_RECEIPTS, C, Some(Unit::Count), "Delivery receipts from carriers: matched (found its message), unmatched, delivered (ESME acknowledged), held (queued for a receiver bind), held_full (refused: queue full), expired (held past held_ttl)."),
     def(DLR_STORE_ENTRIES, G, Some(Unit::Count), "Mappings in the DLR store (expired ones may count until swept)."),
     def(MO, C, Some(Unit::Count), "Mobile-originated messages from carriers: delivered, no_owner (no account owns the number), held, held_full, expired."),
@@ -191,8 +209,17 @@ pub const METRICS: &[Def] = &[
     def(SUSPENSIONS, C, Some(Unit::Count), "Account suspensions, by auto (the filter's threshold) or manual (admin)."),
     def(REINSTATEMENTS, C, Some(Unit::Count), "Suspended accounts reinstated after review."),
     def(SUSPENDED_ACCOUNTS, G, Some(Unit::Count), "Accounts currently suspended."),
-    def(CDR_RECORDS_WRITTEN, C, Some(Unit::Count), "Call detail records written."),
+    def(CDR_RECORDS_WRITTEN, C, Some(Unit::Count), "Call detail records written (one per message segment, one more per final receipt)."),
+    def(CDR_BYTES_WRITTEN, C, Some(Unit::Bytes), "Bytes of call detail records written."),
+    def(CDR_WRITE_ERRORS, C, Some(Unit::Count), "Failed CDR writes (retried; records are held, never dropped)."),
     def(CDR_WRITER_LAG, G, Some(Unit::Seconds), "Age of the oldest CDR not yet written."),
+    def(CDR_QUEUED, G, Some(Unit::Count), "CDRs queued for the writer (when the queue is full, ESMEs are throttled)."),
+    def(CDR_STORED_RECORDS, G, Some(Unit::Count), "CDRs in the store."),
+    def(CDR_STORED_BYTES, G, Some(Unit::Bytes), "Bytes of CDR partitions on disk."),
+    def(CDR_OLDEST_AGE, G, Some(Unit::Seconds), "Age of the oldest CDR in the store."),
+    def(CDR_SWEEPS, C, Some(Unit::Count), "Retention sweeps of the CDR store, by result (ok, error)."),
+    def(CDR_SWEPT_RECORDS, C, Some(Unit::Count), "CDRs deleted by retention sweeps."),
+    def(CDR_ERASED_RECORDS, C, Some(Unit::Count), "CDRs deleted on erasure requests."),
 ];
 
 /// Histogram buckets (seconds) for every `_seconds` histogram: 50 µs
@@ -277,6 +304,8 @@ label_enum! {
         Throughput = "throughput",
         /// A carrier pushed back.
         Carrier = "carrier",
+        /// The CDR writer's queue was full.
+        CdrWriter = "cdr_writer",
     }
 }
 
@@ -519,6 +548,69 @@ pub fn set_filter_held_sets(n: usize) {
         ::metrics::gauge!(FILTER_HELD_SETS)
     })
     .set(n as f64);
+}
+
+/// The CDR writer's and store's figures, sampled by the gateway.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CdrSample {
+    /// Records written since start.
+    pub records: u64,
+    /// Bytes written since start.
+    pub bytes: u64,
+    /// Failed writes since start.
+    pub errors: u64,
+    /// Records queued.
+    pub queued: usize,
+    /// Age of the oldest record not yet written.
+    pub lag: Duration,
+}
+
+/// Publishes the CDR writer's counters (absolute values since start).
+pub fn set_cdr_writer(s: CdrSample) {
+    struct Handles {
+        records: ::metrics::Counter,
+        bytes: ::metrics::Counter,
+        errors: ::metrics::Counter,
+        queued: Gauge,
+        lag: Gauge,
+    }
+    static H: OnceLock<Handles> = OnceLock::new();
+    let h = H.get_or_init(|| {
+        let _ = state();
+        Handles {
+            records: ::metrics::counter!(CDR_RECORDS_WRITTEN),
+            bytes: ::metrics::counter!(CDR_BYTES_WRITTEN),
+            errors: ::metrics::counter!(CDR_WRITE_ERRORS),
+            queued: ::metrics::gauge!(CDR_QUEUED),
+            lag: ::metrics::gauge!(CDR_WRITER_LAG),
+        }
+    });
+    h.records.absolute(s.records);
+    h.bytes.absolute(s.bytes);
+    h.errors.absolute(s.errors);
+    h.queued.set(s.queued as f64);
+    h.lag.set(s.lag.as_secs_f64());
+}
+
+/// Publishes what the CDR store holds.
+pub fn set_cdr_store(records: u64, bytes: u64, oldest_age: Option<Duration>) {
+    let _ = state();
+    ::metrics::gauge!(CDR_STORED_RECORDS).set(records as f64);
+    ::metrics::gauge!(CDR_STORED_BYTES).set(bytes as f64);
+    ::metrics::gauge!(CDR_OLDEST_AGE).set(oldest_age.map_or(0.0, |d| d.as_secs_f64()));
+}
+
+/// Counts a retention sweep and what it removed.
+pub fn cdr_sweep(ok: bool, removed: u64) {
+    let _ = state();
+    ::metrics::counter!(CDR_SWEEPS, "result" => if ok { "ok" } else { "error" }).increment(1);
+    ::metrics::counter!(CDR_SWEPT_RECORDS).increment(removed);
+}
+
+/// Counts records erased on request.
+pub fn cdr_erased(removed: u64) {
+    let _ = state();
+    ::metrics::counter!(CDR_ERASED_RECORDS).increment(removed);
 }
 
 /// Counts a suspension (`by`: auto or manual) and sets the gauge of

@@ -54,6 +54,11 @@ fn example_config(dir: &Path) -> std::path::PathBuf {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, "b-secret\n").unwrap();
     }
+    std::fs::write(
+        dir.join("secrets/cdr-key"),
+        "0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
     let example = include_str!("../conf/telegate.toml");
     let prefix = format!("{}/", dir.display());
     let src = example

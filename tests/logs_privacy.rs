@@ -6,7 +6,9 @@
 //! formats, against the bundled carrier simulator. Planted values go
 //! through every common path (a failed bind, a good bind, a submit with
 //! its receipt, a submit the carrier refuses, an MO, an MO nobody owns,
-//! SIGTERM) and are then looked for in everything it printed.
+//! SIGTERM) and are then looked for in everything it printed, and, byte
+//! by byte, in every file of its CDR directory, CDR audit log and DLR
+//! store (issue 6: no text and no raw number at rest).
 
 mod common;
 
@@ -222,6 +224,15 @@ async fn scenario(format: &str) -> (Vec<String>, Vec<String>) {
         .suspension("min_blocked", "2")
         .suspension("max_blocked_ratio", "0.1");
     let dir = store_dir();
+    let key = dir.path().join("cdr-key");
+    std::fs::write(&key, "5f0c9e2b7a41d6e38c2f9b0a1d7e4c6b\n").unwrap();
+    let cfg = cfg
+        .cdr("dir", q(&dir.path().join("cdr").display().to_string()))
+        .cdr(
+            "pseudonym_key",
+            format!("{{ file = {} }}", q(&key.display().to_string())),
+        )
+        .cdr("fsync_interval", q("50ms"));
     let file = dir.path().join("telegate.toml");
     std::fs::write(&file, cfg.toml(&dir.path().join("dlr"))).unwrap();
 
@@ -329,7 +340,54 @@ async fn scenario(format: &str) -> (Vec<String>, Vec<String>) {
     let (code, out, err) = gw.terminate().await;
     smsc.shutdown().await;
     assert_eq!(code, Some(0), "exit after SIGTERM:\n{out:#?}\n{err:#?}");
+
+    // At rest: the CDRs (and their audit log) and the DLR store hold no
+    // text and no number. The records are there: one per submit that
+    // reached routing, plus the receipt's.
+    let cdr_dir = dir.path().join("cdr");
+    let mut files = files_under(&cdr_dir);
+    assert!(!files.is_empty(), "no CDR partition written");
+    files.extend(files_under(&dir.path().join("dlr")));
+    files.push(dir.path().join("cdr.audit.log"));
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap_or_default();
+        for p in planted() {
+            assert!(
+                !bytes.windows(p.len()).any(|w| w == p.as_bytes()),
+                "{p:?} at rest in {}",
+                f.display()
+            );
+        }
+    }
+    let q = Command::new(BIN)
+        .args(["cdr", "--config"])
+        .arg(&file)
+        .args(["query", "--account", "esme1"])
+        .output()
+        .expect("telegate cdr query runs");
+    assert!(q.status.success(), "{q:?}");
+    let v: serde_json::Value = serde_json::from_slice(&q.stdout).expect("JSON");
+    // The receipted submit and the one the carrier refused.
+    assert_eq!(v["totals"]["segments"], 2, "{v:#}");
+    assert_eq!(v["totals"]["by_receipt"]["delivered"], 1, "{v:#}");
     (out, err)
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// Checks everything printed: nothing planted, and the events expected.

@@ -113,6 +113,307 @@ pub trait AdminBackend: Send + Sync + 'static {
 
     /// Reinstates a suspended account after review.
     fn reinstate(&self, sid: &str, by: &str, note: &str) -> Result<serde_json::Value, ReviewError>;
+
+    /// A CDR request (`/cdr…` routes). Without CDRs: [`CdrApiError::Off`].
+    fn cdr(
+        &self,
+        req: CdrRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<CdrAnswer, CdrApiError>> + Send + '_>> {
+        let _ = req;
+        Box::pin(async { Err(CdrApiError::Off) })
+    }
+}
+
+/// A request about CDRs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CdrRequest {
+    /// `GET /cdr?account=&from=&to=&carrier=&status=&receipt=&id=&limit=`:
+    /// records and totals.
+    Query(crate::cdr::store::Query),
+    /// `GET /cdr/export?account=&from=&to=&format=jsonl|csv`: an account's
+    /// copy of its records; the viewer (`x-review-by`) is audited.
+    Export {
+        /// The account's SID.
+        account: String,
+        /// Submit time bounds, unix ms.
+        from_ms: Option<u64>,
+        /// Submit time bounds, unix ms.
+        to_ms: Option<u64>,
+        /// JSON lines or CSV.
+        format: crate::cdr::store::ExportFormat,
+        /// Who asks, for the audit log.
+        by: String,
+    },
+    /// `POST /cdr/erase` `{"account", "until"?, "by"}`: erases an
+    /// account's records (and, without `until`, its DLR mappings and
+    /// filter evidence).
+    Erase {
+        /// The account's SID.
+        account: String,
+        /// Only records up to this time (unix ms).
+        until_ms: Option<u64>,
+        /// Who acts.
+        by: String,
+    },
+    /// `POST /cdr/holds/{sid}` (set) and `POST /cdr/holds/{sid}/release`.
+    Hold {
+        /// The account's SID.
+        account: String,
+        /// Set (true) or lift (false).
+        on: bool,
+        /// Who acts.
+        by: String,
+        /// Why (the legal matter).
+        note: String,
+    },
+    /// `GET /cdr/holds`: the legal holds.
+    Holds,
+    /// `POST /cdr/sweep` `{"by"}`: a retention sweep now.
+    Sweep {
+        /// Who asks.
+        by: String,
+    },
+}
+
+/// The answer to a [`CdrRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum CdrAnswer {
+    /// A JSON document.
+    Json(serde_json::Value),
+    /// An export.
+    Data {
+        /// Its media type.
+        content_type: &'static str,
+        /// Its bytes.
+        body: Vec<u8>,
+    },
+}
+
+/// Why a CDR request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CdrApiError {
+    /// The gateway writes no CDRs.
+    #[error("CDRs are off: the gateway has no [cdr] table")]
+    Off,
+    /// The request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The request conflicts with a legal hold.
+    #[error("{0}")]
+    Refused(String),
+    /// The store failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A time in a request: unix milliseconds, an RFC 3339 time, or a date
+/// (`2026-11-29`, midnight UTC).
+pub fn parse_time_ms(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse().ok();
+    }
+    let t = if s.len() == 10 {
+        crate::filter::suspension::parse_rfc3339(&format!("{s}T00:00:00Z"))
+    } else {
+        crate::filter::suspension::parse_rfc3339(s)
+    }?;
+    t.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| u64::try_from(d.as_millis()).ok())
+}
+
+/// A CDR query from `/cdr` parameters (`account`, `from`, `to`, `carrier`,
+/// `status`, `receipt`, `id`, `limit`); the message names what is wrong.
+pub fn cdr_query_of(params: &[(String, String)]) -> Result<crate::cdr::store::Query, String> {
+    match cdr_query(params)? {
+        CdrRequest::Query(q) => Ok(q),
+        _ => Err("not a query".to_owned()),
+    }
+}
+
+/// Reads `/cdr` query parameters (`k=v&…`, percent-escaped).
+fn cdr_query(params: &[(String, String)]) -> Result<CdrRequest, String> {
+    let mut q = crate::cdr::store::Query {
+        limit: 100,
+        ..Default::default()
+    };
+    for (k, v) in params {
+        let time = || parse_time_ms(v).ok_or_else(|| format!("{k}: not a time: {v:?}"));
+        match k.as_str() {
+            "account" => q.account = Some(v.clone()),
+            "from" => q.from_ms = Some(time()?),
+            "to" => q.to_ms = Some(time()?),
+            "carrier" => q.carrier = Some(v.clone()),
+            "status" => {
+                let n = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                    None => v.parse().ok(),
+                };
+                q.status = Some(n.ok_or_else(|| format!("status: not a number: {v:?}"))?);
+            }
+            "receipt" => {
+                q.receipt = Some(
+                    crate::cdr::record::ReceiptState::from_name(v)
+                        .ok_or_else(|| format!("receipt: not a receipt state: {v:?}"))?,
+                )
+            }
+            "id" => {
+                q.gateway_id = Some(
+                    crate::ids::parse_id(v.as_bytes())
+                        .ok_or_else(|| format!("id: not a message id: {v:?}"))?,
+                )
+            }
+            "limit" => {
+                q.limit = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&n| n <= 10_000)
+                    .ok_or_else(|| format!("limit: 0 to 10000, not {v:?}"))?
+            }
+            _ => return Err(format!("unknown parameter {k:?}")),
+        }
+    }
+    Ok(CdrRequest::Query(q))
+}
+
+fn query_params(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let unplus = |s: &str| percent_decode(&s.replace('+', " "));
+            (unplus(k), unplus(v))
+        })
+        .collect()
+}
+
+/// The body of `POST /cdr/erase`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EraseBody {
+    account: String,
+    #[serde(default)]
+    until: Option<String>,
+    by: String,
+}
+
+/// Reads a CDR route; `None` if `path` is not one.
+fn cdr_route(
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    body: &[u8],
+    by: Option<String>,
+) -> Option<Result<CdrRequest, Box<Response<Body>>>> {
+    fn bad<T>(m: String) -> Result<T, Box<Response<Body>>> {
+        Err(Box::new(error(StatusCode::BAD_REQUEST, &m)))
+    }
+    let need = |want: Method| -> Result<(), Box<Response<Body>>> {
+        if *method == want {
+            return Ok(());
+        }
+        let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+        r.headers_mut().insert(
+            ALLOW,
+            HeaderValue::from_static(if want == Method::POST { "POST" } else { "GET" }),
+        );
+        Err(Box::new(r))
+    };
+    let params = || query_params(query);
+    let who = |by: &str| -> Result<String, Box<Response<Body>>> {
+        let by = by.trim();
+        if by.is_empty() || by.len() > 128 {
+            return Err(Box::new(error(
+                StatusCode::BAD_REQUEST,
+                "\"by\" must name who acts (1 to 128 characters)",
+            )));
+        }
+        Ok(by.to_owned())
+    };
+    let r = match path {
+        "/cdr" => need(Method::GET).and_then(|()| cdr_query(&params()).or_else(bad)),
+        "/cdr/holds" => need(Method::GET).map(|()| CdrRequest::Holds),
+        "/cdr/export" => need(Method::GET).and_then(|()| {
+            let (mut account, mut from_ms, mut to_ms) = (None, None, None);
+            let mut format = crate::cdr::store::ExportFormat::Jsonl;
+            for (k, v) in params() {
+                let time = || parse_time_ms(&v).ok_or_else(|| format!("{k}: not a time: {v:?}"));
+                match k.as_str() {
+                    "account" => account = Some(v.clone()),
+                    "from" => from_ms = Some(time().or_else(bad)?),
+                    "to" => to_ms = Some(time().or_else(bad)?),
+                    "format" => match v.as_str() {
+                        "jsonl" => format = crate::cdr::store::ExportFormat::Jsonl,
+                        "csv" => format = crate::cdr::store::ExportFormat::Csv,
+                        _ => return bad(format!("format: jsonl or csv, not {v:?}")),
+                    },
+                    _ => return bad(format!("unknown parameter {k:?}")),
+                }
+            }
+            let Some(account) = account else {
+                return bad("account is required".into());
+            };
+            Ok(CdrRequest::Export {
+                account,
+                from_ms,
+                to_ms,
+                format,
+                by: by.clone().unwrap_or_else(|| "admin api".to_owned()),
+            })
+        }),
+        "/cdr/erase" => need(Method::POST).and_then(|()| {
+            let b: EraseBody = serde_json::from_slice(body).or_else(|e| {
+                bad(format!(
+                    "body must be {{\"account\": \"...\", \"until\": \"...\" (optional), \"by\": \"...\"}}: {e}"
+                ))
+            })?;
+            let until_ms = match &b.until {
+                Some(u) => Some(parse_time_ms(u).ok_or(()).or_else(|()| bad(format!("until: not a time: {u:?}")))?),
+                None => None,
+            };
+            Ok(CdrRequest::Erase {
+                account: b.account,
+                until_ms,
+                by: who(&b.by)?,
+            })
+        }),
+        "/cdr/sweep" => need(Method::POST).and_then(|()| {
+            let r: ReviewRequest = serde_json::from_slice(body)
+                .or_else(|e| bad(format!("body must be {{\"by\": \"...\"}}: {e}")))?;
+            Ok(CdrRequest::Sweep { by: who(&r.by)? })
+        }),
+        p => {
+            let rest = p.strip_prefix("/cdr/holds/")?;
+            let (sid, on) = match rest.split_once('/') {
+                None => (rest, true),
+                Some((sid, "release")) => (sid, false),
+                Some(_) => return None,
+            };
+            if sid.is_empty() {
+                return None;
+            }
+            need(Method::POST).and_then(|()| {
+                let r: ReviewRequest = serde_json::from_slice(body).or_else(|e| {
+                    bad(format!(
+                        "body must be {{\"by\": \"...\", \"note\": \"...\"}}: {e}"
+                    ))
+                })?;
+                if r.note.trim().is_empty() {
+                    return bad("a legal hold needs a note naming the matter".into());
+                }
+                Ok(CdrRequest::Hold {
+                    account: percent_decode(sid),
+                    on,
+                    by: who(&r.by)?,
+                    note: r.note,
+                })
+            })
+        }
+    };
+    Some(r)
 }
 
 /// Why a review action was refused.
@@ -230,6 +531,44 @@ async fn handle(state: &State, peer: SocketAddr, req: Request<Incoming>) -> Resp
         }
     }
     let path = req.uri().path().to_owned();
+    if path == "/cdr" || path.starts_with("/cdr/") {
+        let method = req.method().clone();
+        let query = req.uri().query().map(str::to_owned);
+        let by = req
+            .headers()
+            .get("x-review-by")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().chars().take(128).collect::<String>())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| format!("admin api {}", peer.ip()));
+        let body = Limited::new(req.into_body(), MAX_BODY).collect();
+        let body = match tokio::time::timeout(BODY_READ_TIMEOUT, body).await {
+            Ok(Ok(b)) => b.to_bytes(),
+            Ok(Err(_)) => return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+            Err(_) => return error(StatusCode::REQUEST_TIMEOUT, "request body too slow"),
+        };
+        let req = match cdr_route(&method, &path, query.as_deref(), &body, Some(by)) {
+            None => return error(StatusCode::NOT_FOUND, "not found"),
+            Some(Err(resp)) => return *resp,
+            Some(Ok(r)) => r,
+        };
+        tracing::info!(peer = %peer.ip(), path = %path, "admin API: CDR request");
+        return match state.backend.cdr(req).await {
+            Ok(CdrAnswer::Json(v)) => json(StatusCode::OK, &v),
+            Ok(CdrAnswer::Data { content_type, body }) => {
+                let mut r = Response::new(Full::new(Bytes::from(body)));
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+                r
+            }
+            Err(e @ CdrApiError::Off) => error(StatusCode::NOT_FOUND, &e.to_string()),
+            Err(e @ CdrApiError::BadRequest(_)) => error(StatusCode::BAD_REQUEST, &e.to_string()),
+            Err(e @ CdrApiError::Refused(_)) => error(StatusCode::CONFLICT, &e.to_string()),
+            Err(e @ CdrApiError::Failed(_)) => {
+                error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
+            }
+        };
+    }
     let route = match path.as_str() {
         "/health" => Route::Health,
         "/status" => Route::Status,

@@ -765,6 +765,11 @@ impl JsonRow {
     }
 }
 
+/// A row as the JSON object of a JSON-lines export.
+pub fn row_json(r: &Row) -> serde_json::Value {
+    serde_json::to_value(JsonRow::from_row(r)).unwrap_or_default()
+}
+
 fn bad(what: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
@@ -1099,7 +1104,11 @@ pub(crate) mod tests {
             kind: RecordKind::Receipt,
             final_time_ms: t,
             receipt: state,
-            error_code: if state == ReceiptState::Delivered { 0 } else { 34 },
+            error_code: if state == ReceiptState::Delivered {
+                0
+            } else {
+                34
+            },
             receipt_by_s: 0,
             ..s.clone()
         }
@@ -1125,7 +1134,11 @@ pub(crate) mod tests {
 
     fn retention(account: &str) -> Retention {
         Retention {
-            keep: Duration::from_secs(if account == "beta" { 86_400 } else { 30 * 86_400 }),
+            keep: Duration::from_secs(if account == "beta" {
+                86_400
+            } else {
+                30 * 86_400
+            }),
             hold: account == "gamma",
         }
     }
@@ -1240,7 +1253,9 @@ pub(crate) mod tests {
             let ok = q.account.as_deref().is_none_or(|a| a == &*row.account)
                 && q.from_ms.is_none_or(|f| row.submit_time_ms >= f)
                 && q.to_ms.is_none_or(|t| row.submit_time_ms <= t)
-                && q.carrier.as_deref().is_none_or(|c| Some(c) == row.carrier.as_deref())
+                && q.carrier
+                    .as_deref()
+                    .is_none_or(|c| Some(c) == row.carrier.as_deref())
                 && q.status.is_none_or(|st| st == row.submit_status)
                 && q.receipt.is_none_or(|st| st == row.receipt)
                 && q.gateway_id.is_none_or(|g| g == row.gateway_id);
@@ -1330,7 +1345,13 @@ pub(crate) mod tests {
         }
         // Sanity: the dataset exercises every join outcome.
         let all = model(&d, &queries[0], now_s).totals.by_receipt;
-        for s in ["no_receipt", "pending", "not_requested", "delivered", "rejected"] {
+        for s in [
+            "no_receipt",
+            "pending",
+            "not_requested",
+            "delivered",
+            "rejected",
+        ] {
             assert!(all.get(s).copied().unwrap_or(0) > 0, "{s}: {all:?}");
         }
     }
@@ -1412,15 +1433,27 @@ pub(crate) mod tests {
             assert!(want.iter().any(|r| r.carrier.is_none()));
             for format in [ExportFormat::Jsonl, ExportFormat::Csv] {
                 let mut out = Vec::new();
-                let n = export(tmp.path(), account, None, None, format, now_s, &retention, &mut out)
-                    .unwrap();
+                let n = export(
+                    tmp.path(),
+                    account,
+                    None,
+                    None,
+                    format,
+                    now_s,
+                    &retention,
+                    &mut out,
+                )
+                .unwrap();
                 assert_eq!(n as usize, want.len());
                 let text = String::from_utf8(out.clone()).unwrap();
                 if format == ExportFormat::Csv {
                     assert!(text.starts_with("account,gateway_id,segment,"));
                     assert!(text.contains("\"car,\"\"q\"\"\nx\""), "quoted carrier");
                 } else {
-                    assert!(text.contains("\"submit_time\":\"2023-11-"), "RFC 3339 times");
+                    assert!(
+                        text.contains("\"submit_time\":\"2023-11-"),
+                        "RFC 3339 times"
+                    );
                 }
                 let back = parse_export(format, &mut io::Cursor::new(out)).unwrap();
                 assert_eq!(back, want, "{format:?}");
@@ -1449,9 +1482,8 @@ pub(crate) mod tests {
     fn csv_parser_rejects_garbage() {
         let mut bad_header = io::Cursor::new(b"a,b,c\r\n".to_vec());
         assert!(parse_export(ExportFormat::Csv, &mut bad_header).is_err());
-        let mut unterminated = io::Cursor::new(
-            format!("{}\r\n\"acme,1\r\n", EXPORT_FIELDS.join(",")).into_bytes(),
-        );
+        let mut unterminated =
+            io::Cursor::new(format!("{}\r\n\"acme,1\r\n", EXPORT_FIELDS.join(",")).into_bytes());
         assert!(parse_export(ExportFormat::Csv, &mut unterminated).is_err());
         let mut bad_json = io::Cursor::new(b"{\"account\":1}\n".to_vec());
         assert!(parse_export(ExportFormat::Jsonl, &mut bad_json).is_err());

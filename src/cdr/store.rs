@@ -42,7 +42,7 @@ pub use super::audit::{AuditAction, AuditEntry, AuditLog};
 pub use super::holds::{Hold, Holds};
 pub use super::maint::{dir_stats, erase, sweep, DirStats, EraseReport, SweepReport};
 pub use super::query::{
-    export, parse_export, query, ExportFormat, Query, QueryResult, Retention, Row, Totals,
+    export, parse_export, query, row_json, ExportFormat, Query, QueryResult, Retention, Row, Totals,
 };
 pub use super::writer::{CdrPermit, CdrWriter, WriterHandle, WriterOptions, WriterStats};
 

@@ -605,6 +605,11 @@ carriers = ["a"]
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, "b-secret\n").unwrap();
         }
+        std::fs::write(
+            dir.path().join("secrets/cdr-key"),
+            "0123456789abcdef0123456789abcdef\n",
+        )
+        .unwrap();
         // Only this test reads this variable.
         std::env::set_var("TELEGATE_CARRIER_A_PASSWORD", "a-secret");
         let example = include_str!("../../conf/telegate.toml");

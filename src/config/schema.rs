@@ -47,6 +47,77 @@ pub struct Config {
     /// Automated suspension and its review.
     #[serde(default)]
     pub suspension: SuspensionConfig,
+    /// Call detail records; none are written when the table is absent.
+    #[serde(default)]
+    pub cdr: Option<CdrConfig>,
+}
+
+/// `[cdr]`: minimal-metadata call detail records (one per message
+/// segment): pseudonymised numbers, no content, and an expiry.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CdrConfig {
+    /// Directory of the hourly partition files (created 0700). Not
+    /// reloadable.
+    #[serde(default = "default_cdr_dir")]
+    pub dir: PathBuf,
+    /// How long records are kept; `[[account]] retention` overrides it.
+    #[serde(default = "default_cdr_retention")]
+    pub retention: Duration,
+    /// The HMAC key numbers are pseudonymised with. It must live outside
+    /// `dir`; replacing it (and reloading) starts a new key id, and
+    /// destroying the old key unlinks the older records.
+    pub pseudonym_key: Secret,
+    /// Records queued for the writer; when full, ESMEs are throttled
+    /// (no record is dropped). Not reloadable.
+    #[serde(default = "default_cdr_queue")]
+    pub queue: u32,
+    /// Longest time a written record waits for its fsync.
+    #[serde(default = "default_cdr_fsync")]
+    pub fsync_interval: Duration,
+    /// How often expired records are swept.
+    #[serde(default = "default_cdr_sweep")]
+    pub sweep_interval: Duration,
+    /// Audit log of sweeps, erasures, exports and holds; default
+    /// `audit.log` beside `dir` (`<dir>.audit.log`), never inside it, so an
+    /// erased account leaves no trace in `dir`. Not reloadable.
+    #[serde(default)]
+    pub audit_log: Option<PathBuf>,
+}
+
+fn default_cdr_dir() -> PathBuf {
+    PathBuf::from("/var/lib/telegate/cdr")
+}
+
+fn default_cdr_retention() -> Duration {
+    Duration::secs(30 * 24 * 3600)
+}
+
+fn default_cdr_queue() -> u32 {
+    65_536
+}
+
+fn default_cdr_fsync() -> Duration {
+    Duration::secs(1)
+}
+
+fn default_cdr_sweep() -> Duration {
+    Duration::secs(3600)
+}
+
+impl CdrConfig {
+    /// The audit log's path.
+    pub fn audit_log(&self) -> PathBuf {
+        self.audit_log.clone().unwrap_or_else(|| {
+            let mut name = self
+                .dir
+                .file_name()
+                .map(|n| n.to_os_string())
+                .unwrap_or_else(|| "cdr".into());
+            name.push(".audit.log");
+            self.dir.with_file_name(name)
+        })
+    }
 }
 
 /// `[filter]`: the inline spam and abuse filter. Everything here reloads.
@@ -414,6 +485,13 @@ pub struct AccountConfig {
     /// brand-imitation check lets them pass.
     #[serde(default)]
     pub senders: Vec<String>,
+    /// CDR retention for this account (default `[cdr].retention`).
+    #[serde(default)]
+    pub retention: Option<Duration>,
+    /// A legal hold: this account's CDRs are not expired while it is set
+    /// (holds can also be set through the admin API).
+    #[serde(default)]
+    pub legal_hold: bool,
 }
 
 fn default_throughput() -> u32 {

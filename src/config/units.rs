@@ -49,7 +49,7 @@ impl fmt::Display for Duration {
             return f.write_str("0s");
         }
         for (n, unit) in UNITS {
-            if ms % n == 0 {
+            if ms.is_multiple_of(n) {
                 return write!(f, "{}{unit}", ms / n);
             }
         }

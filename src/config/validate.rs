@@ -112,7 +112,66 @@ pub(crate) fn check(cfg: &Config) -> Vec<Problem> {
     dlr(&mut c, cfg);
     operations(&mut c, cfg);
     filter(&mut c, cfg);
+    cdr(&mut c, cfg);
     c.problems
+}
+
+/// Shortest CDR pseudonym key, in characters (`openssl rand -hex 32` gives 64).
+const MIN_CDR_KEY: usize = 32;
+
+fn cdr(c: &mut Check, cfg: &Config) {
+    for (i, a) in cfg.accounts.iter().enumerate() {
+        if let Some(r) = a.retention {
+            c.nonzero(format!("account[{i}].retention"), r);
+        }
+    }
+    let Some(d) = &cfg.cdr else {
+        return;
+    };
+    if d.dir.as_os_str().is_empty() {
+        c.err("cdr.dir", "must not be empty");
+    }
+    c.nonzero("cdr.retention".into(), d.retention);
+    c.nonzero("cdr.fsync_interval".into(), d.fsync_interval);
+    c.nonzero("cdr.sweep_interval".into(), d.sweep_interval);
+    if d.fsync_interval.get() > std::time::Duration::from_secs(60) {
+        c.err("cdr.fsync_interval", "must be at most 60s");
+    }
+    if !(1024..=16_777_216).contains(&d.queue) {
+        c.err("cdr.queue", "must be between 1024 and 16777216");
+    }
+    match d.pseudonym_key.resolve() {
+        Ok(k) if k.trim().len() < MIN_CDR_KEY => c.err(
+            "cdr.pseudonym_key",
+            format!("must be at least {MIN_CDR_KEY} characters (e.g. `openssl rand -hex 32`)"),
+        ),
+        Ok(_) => {}
+        Err(e) => c.err("cdr.pseudonym_key", e),
+    }
+    if let crate::config::Secret::File { file } = &d.pseudonym_key {
+        if inside(file, &d.dir) {
+            c.err(
+                "cdr.pseudonym_key",
+                format!("{} must not be inside cdr.dir", file.display()),
+            );
+        }
+    }
+    if inside(&d.audit_log(), &d.dir) {
+        c.err("cdr.audit_log", "must not be inside cdr.dir");
+    }
+}
+
+/// Whether `path` lies under `dir` (compared as written and, where they
+/// exist, as resolved paths).
+fn inside(path: &Path, dir: &Path) -> bool {
+    let resolved = |p: &Path| {
+        p.parent()
+            .and_then(|parent| std::fs::canonicalize(parent).ok())
+            .map(|parent| parent.join(p.file_name().unwrap_or_default()))
+            .unwrap_or_else(|| p.to_path_buf())
+    };
+    let dir_resolved = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    path.starts_with(dir) || resolved(path).starts_with(&dir_resolved)
 }
 
 fn score(c: &mut Check, key: &str, v: f32) {

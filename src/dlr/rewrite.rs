@@ -96,6 +96,26 @@ pub fn receipt_state(sm: &SubmitSm) -> Option<u8> {
     Receipt::parse_bytes(text(sm)?).ok()?.message_state()
 }
 
+/// The error code a receipt reports: the `network_error_code` TLV's code
+/// (§5.3.2.31) if present, else the Appendix B `err:` value; 0 if neither
+/// (or it does not fit 16 bits).
+pub fn receipt_error(sm: &SubmitSm) -> u16 {
+    if let Some(code) = sm.tlvs.iter().find_map(|t| match t {
+        telegate_smpp::tlv::Tlv::NetworkErrorCode { error_code, .. } => Some(*error_code),
+        _ => None,
+    }) {
+        return code;
+    }
+    if !has_receipt_text(sm.esm_class) {
+        return 0;
+    }
+    text(sm)
+        .and_then(|t| Receipt::parse_bytes(t).ok())
+        .and_then(|r| r.err.and_then(|e| e.code()))
+        .and_then(|c| u16::try_from(c).ok())
+        .unwrap_or(0)
+}
+
 /// Where the `id:` value sits in `text`, as the codec's parser reads it.
 fn id_range(text: &Bytes) -> Option<std::ops::Range<usize>> {
     let r = Receipt::parse_bytes(text).ok()?;

@@ -768,6 +768,34 @@ impl Suspensions {
         Ok(())
     }
 
+    /// Deletes an account's evidence (an erasure request), leaving its
+    /// suspension in place; returns how many items were deleted.
+    pub fn erase_evidence(&self, sid: &str, actor: &str) -> Result<usize, SuspensionError> {
+        let held = lock(&self.persist);
+        let removed = match self.accounts.get_mut(sid) {
+            Some(mut acc) => {
+                let recent = std::mem::take(&mut acc.recent).len();
+                recent
+                    + acc
+                        .suspension
+                        .as_mut()
+                        .map_or(0, |s| std::mem::take(&mut s.evidence).len())
+            }
+            None => 0,
+        };
+        // Rewritten (or removed) even with nothing in memory: a file left
+        // by an earlier run goes too.
+        self.save_evidence(&held, sid)?;
+        self.audit(
+            actor,
+            "erase-evidence",
+            sid,
+            &format!("{removed} evidence items erased"),
+            true,
+        );
+        Ok(removed)
+    }
+
     /// The suspended accounts, oldest first.
     pub fn list(&self) -> Vec<SuspensionInfo> {
         let mut out: Vec<SuspensionInfo> = self

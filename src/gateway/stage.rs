@@ -140,6 +140,17 @@ pub(crate) fn suspension_policy(c: &crate::config::SuspensionConfig) -> Suspensi
 }
 
 /// The block status configured.
+/// Puts a verdict into a submit's CDR: the action, and the rules that
+/// mattered (those of flagged and blocked messages).
+fn note_verdict(d: &mut Direct, v: &crate::filter::engine::Verdict) {
+    if let Some(c) = d.cdr.as_mut() {
+        c.verdict = super::cdrs::verdict_of(v.action);
+        if v.action != Action::Allow {
+            c.rules = v.hits.iter().map(|h| h.rule.clone()).collect();
+        }
+    }
+}
+
 fn block_status(rt: &Runtime) -> CommandStatus {
     CommandStatus(rt.config.filter.as_ref().map_or(0x45, |f| f.block_status))
 }
@@ -194,7 +205,7 @@ impl Core {
         self: &Arc<Self>,
         rt: &Runtime,
         engine: &Engine,
-        d: Box<Direct>,
+        mut d: Box<Direct>,
         text: Option<&str>,
         source: &(u8, u8, Bytes),
     ) -> Option<Box<Direct>> {
@@ -204,6 +215,7 @@ impl Core {
             recipients: &[&d.dest[..]],
         };
         let v = self.judge(rt, engine, &d.account, &msg, &[d.gw]);
+        note_verdict(&mut d, &v);
         if v.action == Action::Block {
             self.block(d, block_status(rt));
             None
@@ -240,11 +252,13 @@ impl Core {
         let v = self.judge(rt, engine, &account, &msg, &ids);
         if v.action == Action::Block {
             let status = block_status(rt);
-            for p in parts {
+            for mut p in parts {
+                note_verdict(&mut p.d, &v);
                 self.block(p.d, status);
             }
         } else {
-            for p in parts {
+            for mut p in parts {
+                note_verdict(&mut p.d, &v);
                 self.dispatch_direct(p.d);
             }
         }
@@ -323,6 +337,11 @@ impl Core {
     /// Answers a blocked submit with `status`.
     #[allow(clippy::boxed_local)] // segments and submits travel boxed
     fn block(&self, mut d: Box<Direct>, status: CommandStatus) {
+        if let Some(c) = d.cdr.take() {
+            let sid = d.account.sid.clone();
+            let none = super::cdrs::Outcome::default();
+            self.finish_cdr(c, &sid, d.gw, d.registered_delivery, status, none);
+        }
         self.stats
             .submit_failed
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

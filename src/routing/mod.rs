@@ -7,10 +7,12 @@
 //! ([`normalize`], [`RoutingTable::lookup`], [`Route::candidates`],
 //! [`MoTable::lookup`]) allocate nothing.
 
+mod country;
 mod mo;
 mod normalize;
 mod table;
 
+pub use country::country_code;
 pub use mo::MoTable;
 pub use normalize::{normalize, MAX_DIGITS};
 pub use table::{Candidates, Route, RoutingTable, MAX_ROUTE_CARRIERS};

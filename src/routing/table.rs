@@ -69,7 +69,7 @@ impl BuildNode {
 /// A route: a prefix and the carriers it sends to.
 #[derive(Debug, Clone)]
 pub struct Route {
-    prefix: Box<str>,
+    prefix: std::sync::Arc<str>,
     config_index: usize,
     account_specific: bool,
     /// Carriers; with weights, sorted by descending weight (ties keep the
@@ -86,6 +86,11 @@ impl Route {
     /// The E.164 prefix this route matches (`""` matches everything).
     /// Useful as the billing prefix of a CDR.
     pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The prefix as a shared string (a CDR takes it without copying).
+    pub fn prefix_shared(&self) -> &std::sync::Arc<str> {
         &self.prefix
     }
 

@@ -83,7 +83,7 @@ pub(crate) struct DlrMeta {
 /// Who is waiting for a response.
 pub(crate) enum Waiter {
     /// A task awaiting it (retries, cancel_sm, replace_sm).
-    Task(oneshot::Sender<Result<Pdu, SendError>>),
+    Task(oneshot::Sender<(Result<Pdu, SendError>, Duration)>),
     /// A submit on its first try: the bind's reader answers the ESME
     /// itself, with no task in between; only a failure spawns one.
     Direct(Box<crate::gateway::Direct>),
@@ -128,7 +128,13 @@ impl Conn {
         self.alive.store(false, Ordering::Release);
         let drained: Vec<Pending> = self.lock().drain().map(|(_, p)| p).collect();
         for p in drained {
-            settle(pool, core, p.waiter, Err(SendError::ConnectionLost));
+            settle(
+                pool,
+                core,
+                p.waiter,
+                Err(SendError::ConnectionLost),
+                Duration::ZERO,
+            );
         }
     }
 
@@ -148,7 +154,13 @@ impl Conn {
             tracing::warn!(carrier = %pool.name, count = late.len(), "no response from carrier within timeout");
         }
         for p in late {
-            settle(pool, core, p.waiter, Err(SendError::Timeout));
+            settle(
+                pool,
+                core,
+                p.waiter,
+                Err(SendError::Timeout),
+                Duration::ZERO,
+            );
         }
     }
 }
@@ -340,18 +352,32 @@ impl CarrierPool {
         meta: Option<DlrMeta>,
         deadline: Instant,
     ) -> Result<Pdu, SendError> {
+        self.send_timed(frame, meta, deadline).await.0
+    }
+
+    /// [`CarrierPool::send`], with the time from the request's send to its
+    /// response (zero when there is no response).
+    pub(crate) async fn send_timed(
+        &self,
+        frame: &[u8],
+        meta: Option<DlrMeta>,
+        deadline: Instant,
+    ) -> (Result<Pdu, SendError>, Duration) {
+        let none = |e| (Err(e), Duration::ZERO);
         if let Some(until) = self.paused_until() {
-            return Err(SendError::Paused(until));
+            return none(SendError::Paused(until));
         }
-        let (conn, permit) = self.pick().ok_or(SendError::Down)?;
+        let Some((conn, permit)) = self.pick() else {
+            return none(SendError::Down);
+        };
         let permit = match permit {
             Some(p) => p,
             None => {
                 let acquire = conn.window.clone().acquire_owned();
                 match tokio::time::timeout_at(deadline.into(), acquire).await {
                     Ok(Ok(p)) => p,
-                    Ok(Err(_)) => return Err(SendError::ConnectionLost),
-                    Err(_) => return Err(SendError::Busy),
+                    Ok(Err(_)) => return none(SendError::ConnectionLost),
+                    Err(_) => return none(SendError::Busy),
                 }
             }
         };
@@ -362,7 +388,7 @@ impl CarrierPool {
                     Err(wait) if Instant::now() + wait < deadline => {
                         tokio::time::sleep(wait).await;
                     }
-                    Err(_) => return Err(SendError::Busy),
+                    Err(_) => return none(SendError::Busy),
                 }
             }
         }
@@ -372,11 +398,12 @@ impl CarrierPool {
             .enqueue(&conn, frame, meta, Waiter::Task(tx), permit)
             .is_err()
         {
-            return Err(SendError::ConnectionLost);
+            return none(SendError::ConnectionLost);
         }
         // The bind's sweeper answers Timeout; the connection's end answers
         // ConnectionLost.
-        rx.await.unwrap_or(Err(SendError::ConnectionLost))
+        rx.await
+            .unwrap_or((Err(SendError::ConnectionLost), Duration::ZERO))
     }
 
     /// Registers `waiter` under a new sequence number and queues the frame
@@ -680,7 +707,7 @@ impl CarrierPool {
                     if let Some(p) = conn.lock().remove(&e.sequence_number) {
                         let nack =
                             Pdu::generic_nack(e.sequence_number, CommandStatus::ESME_RSYSERR);
-                        settle(self, core, p.waiter, Ok(nack));
+                        settle(self, core, p.waiter, Ok(nack), p.sent.elapsed());
                     }
                 }
                 tracing::warn!(carrier = %self.name, error = %e, "undecodable PDU from carrier");
@@ -700,8 +727,9 @@ impl CarrierPool {
             }
             let pending = conn.lock().remove(&pdu.sequence_number);
             if let Some(p) = pending {
+                let latency = p.sent.elapsed();
                 if id == CommandId::SUBMIT_SM_RESP || id == CommandId::DATA_SM_RESP {
-                    self.metrics.latency.record(p.sent.elapsed());
+                    self.metrics.latency.record(latency);
                 }
                 if pdu.command_status.is_ok() {
                     self.relax();
@@ -710,7 +738,7 @@ impl CarrierPool {
                         core.record_mapping(self, meta, mid);
                     }
                 }
-                settle(self, core, p.waiter, Ok(pdu));
+                settle(self, core, p.waiter, Ok(pdu), latency);
             }
             return true;
         }
@@ -772,12 +800,19 @@ impl CarrierPool {
 }
 
 /// Hands a response, or the reason there is none, to whoever waits.
-fn settle(pool: &CarrierPool, core: &Arc<Core>, waiter: Waiter, r: Result<Pdu, SendError>) {
+/// `latency`: from the request's send to its response (zero without one).
+fn settle(
+    pool: &CarrierPool,
+    core: &Arc<Core>,
+    waiter: Waiter,
+    r: Result<Pdu, SendError>,
+    latency: Duration,
+) {
     match waiter {
         Waiter::Task(tx) => {
-            let _ = tx.send(r);
+            let _ = tx.send((r, latency));
         }
-        Waiter::Direct(d) => core.direct_result(pool, d, r),
+        Waiter::Direct(d) => core.direct_result(pool, d, r, latency),
     }
 }
 

@@ -91,6 +91,7 @@ pub struct GatewayConfig {
     filter: Option<Table>,
     suspension: Table,
     admin: Table,
+    cdr: Option<Table>,
     accounts: Vec<Table>,
     carriers: Vec<Table>,
     routes: Vec<Table>,
@@ -121,6 +122,7 @@ impl GatewayConfig {
             filter: None,
             suspension: Table::default(),
             admin: Table::default(),
+            cdr: None,
             accounts: Vec::new(),
             carriers: Vec::new(),
             routes: Vec::new(),
@@ -166,6 +168,13 @@ impl GatewayConfig {
     /// Sets an `[admin]` key.
     pub fn admin(mut self, key: &str, value: impl Into<String>) -> Self {
         self.admin.set(key, value);
+        self
+    }
+
+    /// Turns CDRs on and sets a `[cdr]` key (`dir` and `pseudonym_key`
+    /// are needed).
+    pub fn cdr(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.cdr.get_or_insert_with(Table::default).set(key, value);
         self
     }
 
@@ -246,6 +255,9 @@ impl GatewayConfig {
         }
         if !self.admin.0.is_empty() {
             self.admin.render("[admin]", &mut out);
+        }
+        if let Some(c) = &self.cdr {
+            c.render("[cdr]", &mut out);
         }
         for a in &self.accounts {
             a.render("[[account]]", &mut out);

@@ -708,7 +708,7 @@ mod tests {
                 let held: usize = r.sets.values().map(|s| s.bytes).sum();
                 prop_assert_eq!(held, r.bytes_held());
                 prop_assert_eq!(r.index.len(), r.sets.len());
-                if now % 30 == 0 {
+                if now.is_multiple_of(30) {
                     r.expire(now);
                 }
             }

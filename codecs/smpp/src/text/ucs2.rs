@@ -45,7 +45,7 @@ fn units(bytes: &[u8]) -> impl Iterator<Item = u16> + '_ {
 /// * [`TextError::UnpairedSurrogate`] with the byte offset of a high
 ///   surrogate not followed by a low one, or of a lone low surrogate.
 pub fn decode(bytes: &[u8]) -> Result<String, TextError> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(TextError::OddUcs2Length);
     }
     let mut out = String::with_capacity(bytes.len());
@@ -68,7 +68,7 @@ pub fn decode_lossy(bytes: &[u8]) -> String {
     let mut out: String = char::decode_utf16(units(bytes))
         .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
         .collect();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         out.push(char::REPLACEMENT_CHARACTER);
     }
     out

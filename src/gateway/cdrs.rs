@@ -1,0 +1,720 @@
+//! The gateway's side of the CDRs ([`crate::cdr`]): a draft per message
+//! segment from its submit to its outcome, a record per final receipt,
+//! the retention sweeper, and the requests (erase, export, query, holds)
+//! that run against the live store.
+//!
+//! A submit takes a slot in the writer's bounded queue before anything
+//! else happens to it ([`Core::cdr_draft`]); with no slot free the ESME is
+//! answered `ESME_RTHROTTLED`. The record is then written at its outcome
+//! through that slot, which can neither block nor fail, so no record is
+//! ever dropped.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use telegate_smpp::CommandStatus;
+
+use super::{Core, Runtime};
+use crate::cdr::pseudonym::Pseudonymizer;
+use crate::cdr::record::{DataCodingClass, ReceiptState, Record, RecordKind, Verdict};
+use crate::cdr::store::{
+    self as cdr_store, AuditAction, AuditEntry, AuditLog, CdrPermit, CdrWriter, EraseReport,
+    ExportFormat, FileBackend, Holds, Query, QueryResult, Retention, WriterHandle, WriterOptions,
+};
+use crate::config::{CdrConfig, Config, RoutingConfig};
+use crate::filter::engine::Action;
+use crate::metrics;
+use crate::routing::{country_code, normalize, MAX_DIGITS};
+
+/// The running CDR machinery of a gateway.
+pub(crate) struct CdrCore {
+    pub(crate) writer: CdrWriter,
+    handle: Mutex<Option<WriterHandle>>,
+    pub(crate) dir: PathBuf,
+    audit: AuditLog,
+    holds: Mutex<Holds>,
+}
+
+impl std::fmt::Debug for CdrCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CdrCore").field("dir", &self.dir).finish()
+    }
+}
+
+/// Why a CDR request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CdrError {
+    /// The gateway writes no CDRs.
+    #[error("CDRs are off: there is no [cdr] table")]
+    Off,
+    /// The request is refused (e.g. erasing an account under legal hold).
+    #[error("{0}")]
+    Refused(String),
+    /// The store failed.
+    #[error("CDR store: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl CdrCore {
+    /// Opens the store and starts its writer.
+    pub(crate) fn start(c: &CdrConfig) -> std::io::Result<CdrCore> {
+        let backend = FileBackend::open(&c.dir)?;
+        let (writer, handle) = CdrWriter::start(
+            Box::new(backend),
+            WriterOptions {
+                queue: c.queue as usize,
+                fsync_interval: c.fsync_interval.get(),
+                batch: 512,
+            },
+        )?;
+        let audit_path = c.audit_log();
+        if let Some(parent) = audit_path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        Ok(CdrCore {
+            writer,
+            handle: Mutex::new(Some(handle)),
+            dir: c.dir.clone(),
+            audit: AuditLog::open(&audit_path)?,
+            holds: Mutex::new(Holds::load(&c.dir)?),
+        })
+    }
+
+    /// Writes out everything queued and stops the writer.
+    pub(crate) fn shutdown(&self) {
+        let handle = self.handle.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = handle {
+            h.shutdown();
+        }
+    }
+
+    fn holds(&self) -> std::sync::MutexGuard<'_, Holds> {
+        self.holds.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn audit(&self, entry: AuditEntry) {
+        if let Err(e) = self.audit.append(&entry) {
+            tracing::error!(error = %e, action = ?entry.action, "cannot write the CDR audit log");
+        }
+    }
+}
+
+/// The pseudonym key of a config, when it writes CDRs.
+pub(crate) fn pseudonymizer(config: &Config) -> Result<Option<Arc<Pseudonymizer>>, String> {
+    let Some(c) = &config.cdr else {
+        return Ok(None);
+    };
+    let key = c
+        .pseudonym_key
+        .resolve()
+        .map_err(|e| format!("cdr.pseudonym_key: {e}"))?;
+    Ok(Some(Arc::new(Pseudonymizer::new(key.trim().as_bytes()))))
+}
+
+/// The retention of every account under `config`, with the holds set
+/// through the admin API.
+pub(crate) fn retention_of(config: &Config, holds: &Holds) -> impl Fn(&str) -> Retention {
+    let default = config
+        .cdr
+        .as_ref()
+        .map_or(Duration::from_secs(30 * 86_400), |c| c.retention.get());
+    let accounts: std::collections::HashMap<String, Retention> = config
+        .accounts
+        .iter()
+        .map(|a| {
+            (
+                a.sid().to_owned(),
+                Retention {
+                    keep: a.retention.map_or(default, |r| r.get()),
+                    hold: a.legal_hold,
+                },
+            )
+        })
+        .collect();
+    let held: std::collections::HashSet<String> =
+        holds.list().into_iter().map(|h| h.account).collect();
+    move |sid: &str| {
+        let mut r = accounts.get(sid).copied().unwrap_or(Retention {
+            keep: default,
+            hold: false,
+        });
+        r.hold |= held.contains(sid);
+        r
+    }
+}
+
+/// Unix milliseconds of `t`.
+pub(crate) fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A message segment's CDR from its submit to its outcome: its reserved
+/// slot in the writer's queue and what is known at submit.
+pub(crate) struct Draft {
+    permit: CdrPermit,
+    submit_time_ms: u64,
+    segment: u8,
+    segments: u8,
+    data_coding: DataCodingClass,
+    pub(crate) verdict: Verdict,
+    pub(crate) rules: Vec<Arc<str>>,
+    key_id: u32,
+    source: Option<[u8; 16]>,
+    dest: Option<[u8; 16]>,
+    country_code: u16,
+    /// The route's prefix, once routed.
+    pub(crate) route_prefix: Option<Arc<str>>,
+}
+
+impl std::fmt::Debug for Draft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Pseudonyms are not printed either.
+        f.debug_struct("Draft")
+            .field("segment", &self.segment)
+            .field("segments", &self.segments)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An address as the pseudonym is taken of: E.164 digits when it reads as
+/// a number, else its bytes as sent (an alphanumeric sender id).
+fn pseudonym_of(
+    key: &Pseudonymizer,
+    routing: &RoutingConfig,
+    (ton, npi, addr): (u8, u8, &[u8]),
+) -> Option<[u8; 16]> {
+    if addr.is_empty() {
+        return None;
+    }
+    let mut buf = [0u8; MAX_DIGITS];
+    let number = normalize(routing, ton, npi, addr, &mut buf).unwrap_or(addr);
+    Some(key.pseudonym(number))
+}
+
+/// What a submit's outcome adds to its CDR.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    /// The carrier that answered (or that was tried last).
+    pub(crate) carrier: Option<Arc<str>>,
+    /// submit_sm → submit_sm_resp at that carrier.
+    pub(crate) latency: Duration,
+    /// The route's prefix (when the draft has none yet).
+    pub(crate) route_prefix: Option<Arc<str>>,
+}
+
+impl Core {
+    /// A CDR draft for a submit, with its slot in the writer's queue.
+    /// `Err` when the queue is full: the ESME is to be throttled. `Ok(None)`
+    /// when CDRs are off.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn cdr_draft(
+        &self,
+        rt: &Runtime,
+        source: (u8, u8, &[u8]),
+        dest: (u8, u8, &[u8]),
+        data_coding: u8,
+        concat: Option<(u16, u8, u8)>,
+    ) -> Result<Option<Draft>, ()> {
+        let (Some(cdr), Some(key)) = (&self.cdr, &rt.cdr_key) else {
+            return Ok(None);
+        };
+        let permit = cdr.writer.try_reserve().ok_or(())?;
+        let routing = &rt.config.routing;
+        let mut buf = [0u8; MAX_DIGITS];
+        let cc = normalize(routing, dest.0, dest.1, dest.2, &mut buf).map_or(0, country_code);
+        let (segment, segments) = concat.map_or((1, 1), |(_, total, seq)| (seq, total));
+        Ok(Some(Draft {
+            permit,
+            submit_time_ms: unix_ms(SystemTime::now()),
+            segment,
+            segments,
+            data_coding: DataCodingClass::from_data_coding(data_coding),
+            verdict: Verdict::NotFiltered,
+            rules: Vec::new(),
+            key_id: key.key_id(),
+            source: pseudonym_of(key, routing, source),
+            dest: pseudonym_of(key, routing, dest),
+            country_code: cc,
+            route_prefix: None,
+        }))
+    }
+
+    /// Writes a submit's CDR at its outcome.
+    pub(crate) fn finish_cdr(
+        &self,
+        draft: Draft,
+        account: &Arc<str>,
+        gateway_id: u64,
+        registered_delivery: u8,
+        status: CommandStatus,
+        outcome: Outcome,
+    ) {
+        let now = SystemTime::now();
+        let pending = status.is_ok() && registered_delivery & 0x03 != 0;
+        let receipt_by_s = if pending {
+            unix_ms(now) / 1000 + self.rt().config.dlr.ttl.get().as_secs()
+        } else {
+            0
+        };
+        let Draft {
+            permit,
+            submit_time_ms,
+            segment,
+            segments,
+            data_coding,
+            verdict,
+            rules,
+            key_id,
+            source,
+            dest,
+            country_code,
+            route_prefix,
+        } = draft;
+        permit.write(Record {
+            kind: RecordKind::Submit,
+            submit_time_ms,
+            final_time_ms: unix_ms(now),
+            account: account.clone(),
+            gateway_id,
+            carrier: outcome.carrier,
+            route_prefix: route_prefix.or(outcome.route_prefix),
+            country_code,
+            segment,
+            segments,
+            data_coding,
+            verdict,
+            rules,
+            submit_status: status.0,
+            receipt: if pending {
+                ReceiptState::Pending
+            } else {
+                ReceiptState::NotRequested
+            },
+            error_code: 0,
+            carrier_latency_us: u32::try_from(outcome.latency.as_micros()).unwrap_or(u32::MAX),
+            receipt_by_s,
+            key_id,
+            source,
+            dest,
+        });
+    }
+
+    /// A slot for a receipt's CDR; `Err` when the writer is behind (the
+    /// carrier is then asked to send the receipt again later). `Ok(None)`
+    /// when CDRs are off.
+    pub(crate) fn cdr_receipt_slot(&self) -> Result<Option<CdrPermit>, ()> {
+        match &self.cdr {
+            None => Ok(None),
+            Some(c) => c.writer.try_reserve().map(Some).ok_or(()),
+        }
+    }
+
+    /// Writes the CDR of a final receipt.
+    pub(crate) fn write_receipt_cdr(
+        &self,
+        permit: CdrPermit,
+        account: Arc<str>,
+        carrier: Arc<str>,
+        gateway_id: u64,
+        state: u8,
+        error_code: u16,
+    ) {
+        let now = unix_ms(SystemTime::now());
+        permit.write(Record {
+            kind: RecordKind::Receipt,
+            submit_time_ms: now,
+            final_time_ms: now,
+            account,
+            gateway_id,
+            carrier: Some(carrier),
+            route_prefix: None,
+            country_code: 0,
+            segment: 1,
+            segments: 1,
+            data_coding: DataCodingClass::Other,
+            verdict: Verdict::NotFiltered,
+            rules: Vec::new(),
+            submit_status: 0,
+            receipt: ReceiptState::from_message_state(state),
+            error_code,
+            carrier_latency_us: 0,
+            receipt_by_s: 0,
+            key_id: 0,
+            source: None,
+            dest: None,
+        });
+    }
+
+    /// Sweeps expired records every `[cdr].sweep_interval`, and publishes
+    /// the writer's and the store's figures.
+    pub(crate) async fn cdr_upkeep(self: Arc<Self>) {
+        let Some(cdr) = &self.cdr else {
+            return;
+        };
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut next_sweep = tokio::time::Instant::now();
+        let mut next_stats = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.shutdown.cancelled() => break,
+            }
+            let s = cdr.writer.stats();
+            metrics::set_cdr_writer(metrics::CdrSample {
+                records: s.records,
+                bytes: s.bytes,
+                errors: s.errors,
+                queued: s.queued,
+                lag: s.lag,
+            });
+            let now = tokio::time::Instant::now();
+            if now >= next_sweep {
+                let every = self
+                    .rt()
+                    .config
+                    .cdr
+                    .as_ref()
+                    .map_or(Duration::from_secs(3600), |c| c.sweep_interval.get());
+                next_sweep = now + every;
+                let core = self.clone();
+                let _ = tokio::task::spawn_blocking(move || core.cdr_sweep_now()).await;
+            }
+            if now >= next_stats {
+                next_stats = now + Duration::from_secs(60);
+                let dir = cdr.dir.clone();
+                if let Ok(Ok(st)) =
+                    tokio::task::spawn_blocking(move || cdr_store::dir_stats(&dir)).await
+                {
+                    let age = st.oldest_ms.map(|ms| {
+                        Duration::from_millis(unix_ms(SystemTime::now()).saturating_sub(ms))
+                    });
+                    metrics::set_cdr_store(st.records, st.bytes, age);
+                }
+            }
+        }
+    }
+
+    /// One retention sweep (blocking).
+    pub(crate) fn cdr_sweep_now(&self) -> Result<cdr_store::SweepReport, CdrError> {
+        self.cdr_sweep_by("sweeper")
+    }
+
+    /// One retention sweep (blocking), audited under `actor`.
+    pub(crate) fn cdr_sweep_by(&self, actor: &str) -> Result<cdr_store::SweepReport, CdrError> {
+        let cdr = self.cdr.as_ref().ok_or(CdrError::Off)?;
+        let rt = self.rt_full();
+        let retention = retention_of(&rt.config, &cdr.holds());
+        let now_s = unix_ms(SystemTime::now()) / 1000;
+        match cdr_store::sweep(&cdr.dir, now_s, &retention) {
+            Ok(r) => {
+                metrics::cdr_sweep(true, r.records_removed);
+                if r.records_removed > 0 || r.partitions_deleted > 0 || actor != "sweeper" {
+                    tracing::info!(
+                        removed = r.records_removed,
+                        deleted = r.partitions_deleted,
+                        rewritten = r.partitions_rewritten,
+                        "expired CDRs swept"
+                    );
+                    let mut e = AuditEntry::new(AuditAction::Sweep, None, actor);
+                    e.records = r.records_removed;
+                    e.partitions = r.partitions_deleted + r.partitions_rewritten;
+                    e.bytes = r.bytes_freed;
+                    cdr.audit(e);
+                }
+                Ok(r)
+            }
+            Err(e) => {
+                metrics::cdr_sweep(false, 0);
+                tracing::error!(error = %e, "CDR sweep failed");
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Erases an account's records (blocking): its CDRs up to `until_ms`,
+    /// and, for a whole erasure, its DLR mappings and filter evidence.
+    pub(crate) fn cdr_erase(
+        &self,
+        sid: &str,
+        until_ms: Option<u64>,
+        actor: &str,
+    ) -> Result<serde_json::Value, CdrError> {
+        let cdr = self.cdr.as_ref().ok_or(CdrError::Off)?;
+        let rt = self.rt_full();
+        if retention_of(&rt.config, &cdr.holds())(sid).hold {
+            return Err(CdrError::Refused(format!(
+                "account {sid} is under a legal hold: its records cannot be erased until the hold is lifted"
+            )));
+        }
+        let EraseReport {
+            records_removed,
+            partitions_rewritten,
+            partitions_deleted,
+        } = cdr_store::erase(&cdr.dir, sid, until_ms)?;
+        metrics::cdr_erased(records_removed);
+        // Mappings are keyed by system_id; an account gone from the config
+        // is taken to have used its SID as system_id.
+        let system_id = rt
+            .config
+            .accounts
+            .iter()
+            .find(|a| a.sid() == sid)
+            .map_or_else(|| sid.to_owned(), |a| a.system_id.clone());
+        let (mappings, evidence) = if until_ms.is_none() {
+            let mappings = self.dlr.remove_account(&system_id);
+            if let Err(e) = self.dlr.flush() {
+                tracing::error!(error = %e, "DLR store flush after erasure failed");
+            }
+            let evidence = self
+                .filter
+                .suspensions
+                .erase_evidence(sid, actor)
+                .map_err(|e| CdrError::Io(std::io::Error::other(e.to_string())))?;
+            (mappings, evidence)
+        } else {
+            (0, 0)
+        };
+        tracing::info!(
+            account = sid,
+            actor,
+            records = records_removed,
+            dlr_mappings = mappings,
+            evidence,
+            until_ms,
+            "account's records erased"
+        );
+        let mut e = AuditEntry::new(AuditAction::Erase, Some(sid), actor);
+        e.records = records_removed + mappings as u64 + evidence as u64;
+        e.partitions = partitions_rewritten + partitions_deleted;
+        cdr.audit(e);
+        Ok(serde_json::json!({
+            "account": sid,
+            "records_removed": records_removed,
+            "partitions_rewritten": partitions_rewritten,
+            "partitions_deleted": partitions_deleted,
+            "dlr_mappings_removed": mappings,
+            "evidence_removed": evidence,
+        }))
+    }
+
+    /// A customer's copy of an account's records (blocking).
+    pub(crate) fn cdr_export(
+        &self,
+        sid: &str,
+        from_ms: Option<u64>,
+        to_ms: Option<u64>,
+        format: ExportFormat,
+        actor: &str,
+    ) -> Result<Vec<u8>, CdrError> {
+        let cdr = self.cdr.as_ref().ok_or(CdrError::Off)?;
+        let rt = self.rt_full();
+        let retention = retention_of(&rt.config, &cdr.holds());
+        let mut out = Vec::new();
+        let rows = cdr_store::export(
+            &cdr.dir,
+            sid,
+            from_ms,
+            to_ms,
+            format,
+            unix_ms(SystemTime::now()) / 1000,
+            &retention,
+            &mut out,
+        )?;
+        let mut e = AuditEntry::new(AuditAction::Export, Some(sid), actor);
+        e.records = rows;
+        e.bytes = out.len() as u64;
+        cdr.audit(e);
+        Ok(out)
+    }
+
+    /// Records and totals for support and billing (blocking).
+    pub(crate) fn cdr_query(&self, q: &Query) -> Result<QueryResult, CdrError> {
+        let cdr = self.cdr.as_ref().ok_or(CdrError::Off)?;
+        let rt = self.rt_full();
+        let retention = retention_of(&rt.config, &cdr.holds());
+        Ok(cdr_store::query(
+            &cdr.dir,
+            q,
+            unix_ms(SystemTime::now()) / 1000,
+            &retention,
+        )?)
+    }
+
+    /// Sets or lifts a legal hold on an account.
+    pub(crate) fn cdr_hold(
+        &self,
+        sid: &str,
+        on: bool,
+        actor: &str,
+        note: &str,
+    ) -> Result<(), CdrError> {
+        let cdr = self.cdr.as_ref().ok_or(CdrError::Off)?;
+        cdr.holds().set(sid, on, actor, Some(note))?;
+        let action = if on {
+            AuditAction::Hold
+        } else {
+            AuditAction::Release
+        };
+        cdr.audit(AuditEntry::new(action, Some(sid), actor));
+        tracing::info!(account = sid, actor, on, "CDR legal hold changed");
+        Ok(())
+    }
+
+    /// The legal holds: set through the API, and from the config.
+    pub(crate) fn cdr_holds(&self) -> Result<serde_json::Value, CdrError> {
+        let cdr = self.cdr.as_ref().ok_or(CdrError::Off)?;
+        let rt = self.rt();
+        let api: Vec<serde_json::Value> = cdr
+            .holds()
+            .list()
+            .into_iter()
+            .map(|h| serde_json::to_value(h).unwrap_or_default())
+            .collect();
+        let config: Vec<&str> = rt
+            .config
+            .accounts
+            .iter()
+            .filter(|a| a.legal_hold)
+            .map(|a| a.sid())
+            .collect();
+        Ok(serde_json::json!({ "holds": api, "config": config }))
+    }
+}
+
+/// The CDR verdict of a filter action.
+pub(crate) fn verdict_of(a: Action) -> Verdict {
+    match a {
+        Action::Allow => Verdict::Allow,
+        Action::Flag => Verdict::Flag,
+        Action::Block => Verdict::Block,
+    }
+}
+
+impl From<CdrError> for crate::admin::CdrApiError {
+    fn from(e: CdrError) -> Self {
+        use crate::admin::CdrApiError as E;
+        match e {
+            CdrError::Off => E::Off,
+            CdrError::Refused(m) => E::Refused(m),
+            CdrError::Io(e) => E::Failed(e.to_string()),
+        }
+    }
+}
+
+impl Core {
+    /// Serves a CDR request of the admin API; the store work runs on the
+    /// blocking pool.
+    pub(crate) async fn cdr_request(
+        self: Arc<Self>,
+        req: crate::admin::CdrRequest,
+    ) -> Result<crate::admin::CdrAnswer, crate::admin::CdrApiError> {
+        use crate::admin::{CdrAnswer, CdrApiError, CdrRequest};
+        if self.cdr.is_none() {
+            return Err(CdrApiError::Off);
+        }
+        let work = move || -> Result<CdrAnswer, CdrError> {
+            Ok(match req {
+                CdrRequest::Query(q) => CdrAnswer::Json(query_json(&self.cdr_query(&q)?)),
+                CdrRequest::Export {
+                    account,
+                    from_ms,
+                    to_ms,
+                    format,
+                    by,
+                } => CdrAnswer::Data {
+                    content_type: match format {
+                        ExportFormat::Csv => "text/csv",
+                        ExportFormat::Jsonl => "application/x-ndjson",
+                    },
+                    body: self.cdr_export(&account, from_ms, to_ms, format, &by)?,
+                },
+                CdrRequest::Erase {
+                    account,
+                    until_ms,
+                    by,
+                } => CdrAnswer::Json(self.cdr_erase(&account, until_ms, &by)?),
+                CdrRequest::Hold {
+                    account,
+                    on,
+                    by,
+                    note,
+                } => {
+                    self.cdr_hold(&account, on, &by, &note)?;
+                    CdrAnswer::Json(self.cdr_holds()?)
+                }
+                CdrRequest::Holds => CdrAnswer::Json(self.cdr_holds()?),
+                CdrRequest::Sweep { by } => {
+                    let r = self.cdr_sweep_by(&by)?;
+                    CdrAnswer::Json(serde_json::json!({
+                        "records_removed": r.records_removed,
+                        "partitions_deleted": r.partitions_deleted,
+                        "partitions_rewritten": r.partitions_rewritten,
+                        "held_kept": r.held_kept,
+                    }))
+                }
+            })
+        };
+        match tokio::task::spawn_blocking(work).await {
+            Ok(r) => r.map_err(Into::into),
+            Err(e) => Err(CdrApiError::Failed(format!("CDR task failed: {e}"))),
+        }
+    }
+}
+
+/// A query's answer as JSON: totals, then the rows.
+pub(crate) fn query_json(r: &QueryResult) -> serde_json::Value {
+    let t = &r.totals;
+    let map = |m: &dyn Fn() -> Vec<(String, u64)>| -> serde_json::Map<String, serde_json::Value> {
+        m().into_iter().map(|(k, v)| (k, v.into())).collect()
+    };
+    serde_json::json!({
+        "totals": {
+            "messages": t.messages,
+            "segments": t.segments,
+            "by_submit_status": map(&|| t.by_submit_status.iter().map(|(k, v)| (format!("0x{k:08x}"), *v)).collect()),
+            "by_receipt": map(&|| t.by_receipt.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()),
+            "by_country": map(&|| t.by_country.iter().map(|(k, v)| (k.to_string(), *v)).collect()),
+            "by_carrier": map(&|| t.by_carrier.iter().map(|(k, v)| (k.clone(), *v)).collect()),
+        },
+        "rows": r.rows.iter().map(cdr_store::row_json).collect::<Vec<_>>(),
+        "torn": r.torn,
+    })
+}
+
+/// `telegate cdr query` on the store of `config`, without a gateway (or
+/// beside a running one: reads take the store's shared lock).
+pub fn cdr_query_offline(config: &Config, q: &Query) -> Result<serde_json::Value, CdrError> {
+    let c = config.cdr.as_ref().ok_or(CdrError::Off)?;
+    let holds = Holds::load(&c.dir)?;
+    let retention = retention_of(config, &holds);
+    let r = cdr_store::query(&c.dir, q, unix_ms(SystemTime::now()) / 1000, &retention)?;
+    Ok(query_json(&r))
+}
+
+/// `telegate cdr export` from the store of `config`; returns the rows
+/// written. The export is written to the CDR audit log.
+pub fn cdr_export_offline(
+    config: &Config,
+    account: &str,
+    from_ms: Option<u64>,
+    to_ms: Option<u64>,
+    format: ExportFormat,
+    by: &str,
+    mut out: Box<dyn std::io::Write>,
+) -> Result<u64, CdrError> {
+    let c = config.cdr.as_ref().ok_or(CdrError::Off)?;
+    let holds = Holds::load(&c.dir)?;
+    let retention = retention_of(config, &holds);
+    let now_s = unix_ms(SystemTime::now()) / 1000;
+    let rows = cdr_store::export(
+        &c.dir, account, from_ms, to_ms, format, now_s, &retention, &mut out,
+    )?;
+    out.flush()?;
+    let audit = AuditLog::open(&c.audit_log())?;
+    let mut e = AuditEntry::new(AuditAction::Export, Some(account), by);
+    e.records = rows;
+    audit.append(&e)?;
+    Ok(rows)
+}
