@@ -9,7 +9,10 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use telegate::admin::{AdminBackend, CarrierHealth, Health, ReloadOutcome, ReviewError};
+use telegate::admin::{
+    AdminBackend, CarrierHealth, CdrAnswer, CdrApiError, CdrRequest, Health, ReloadOutcome,
+    ReviewError,
+};
 use tokio_util::sync::CancellationToken;
 
 const BIN: &str = env!("CARGO_BIN_EXE_telegate");
@@ -22,6 +25,8 @@ struct Fake {
     version: AtomicU64,
     /// Review calls: (action, sid, by, note).
     calls: std::sync::Mutex<Vec<(String, String, String, String)>>,
+    /// CDR requests.
+    cdr: std::sync::Mutex<Vec<CdrRequest>>,
 }
 
 impl Fake {
@@ -93,6 +98,25 @@ impl AdminBackend for Fake {
     fn reinstate(&self, sid: &str, by: &str, note: &str) -> Result<serde_json::Value, ReviewError> {
         self.call("reinstate", sid, by, note);
         Ok(serde_json::json!({ "reinstated": sid }))
+    }
+
+    fn cdr(
+        &self,
+        req: CdrRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<CdrAnswer, CdrApiError>> + Send + '_>> {
+        self.cdr.lock().unwrap().push(req.clone());
+        Box::pin(async move {
+            match req {
+                CdrRequest::Export { .. } => Ok(CdrAnswer::Data {
+                    content_type: "text/csv",
+                    body: b"account,gateway_id\nAC1,00000000000000ff\n".to_vec(),
+                }),
+                CdrRequest::Erase { account, .. } if account == "held" => Err(
+                    CdrApiError::Refused("account held is under a legal hold".into()),
+                ),
+                _ => Ok(CdrAnswer::Json(serde_json::json!({ "ok": true }))),
+            }
+        })
     }
 }
 
@@ -389,4 +413,140 @@ async fn suspensions_evidence_suspend_reinstate() {
             want
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cdr_requests_through_the_admin_api() {
+    use telegate::cdr::store::{ExportFormat, Query};
+    use telegate::cdr::ReceiptState;
+
+    let s = serve(None).await;
+    let url = format!("http://{}", s.addr);
+    let run = |a: &[&str]| {
+        let mut v = args(&["cdr", "--url", &url]);
+        v.extend(args(a));
+        telegate(v)
+    };
+    let out = run(&[
+        "query",
+        "--account",
+        "AC 1/x",
+        "--from",
+        "2026-11-01",
+        "--status",
+        "0x45",
+        "--receipt",
+        "no_receipt",
+        "--id",
+        "00000000000000ff",
+        "--limit",
+        "5",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(stdout_json(&out)["ok"], true);
+    let out = run(&[
+        "export",
+        "--account",
+        "AC1",
+        "--format",
+        "csv",
+        "--by",
+        "carol",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("account,gateway_id"));
+    let out = run(&[
+        "erase",
+        "--account",
+        "AC1",
+        "--until",
+        "1764374400000",
+        "--by",
+        "dpo",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = run(&["erase", "--account", "held", "--by", "dpo"]).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("legal hold"),
+        "{out:?}"
+    );
+    let out = run(&[
+        "hold",
+        "--account",
+        "AC1",
+        "--note",
+        "case 17",
+        "--by",
+        "legal",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = run(&[
+        "release",
+        "--account",
+        "AC1",
+        "--note",
+        "closed",
+        "--by",
+        "legal",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = run(&["holds"]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = run(&["sweep", "--by", "ops"]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // Usage errors never reach the API.
+    let out = run(&["hold", "--account", "AC1"]).await;
+    assert_eq!(out.status.code(), Some(2), "a hold needs its note: {out:?}");
+
+    let got = s.fake.cdr.lock().unwrap().clone();
+    let want = vec![
+        CdrRequest::Query(Query {
+            account: Some("AC 1/x".into()),
+            from_ms: Some(1_793_491_200_000),
+            to_ms: None,
+            carrier: None,
+            status: Some(0x45),
+            receipt: Some(ReceiptState::NoReceipt),
+            gateway_id: Some(0xff),
+            limit: 5,
+        }),
+        CdrRequest::Export {
+            account: "AC1".into(),
+            from_ms: None,
+            to_ms: None,
+            format: ExportFormat::Csv,
+            by: "carol".into(),
+        },
+        CdrRequest::Erase {
+            account: "AC1".into(),
+            until_ms: Some(1_764_374_400_000),
+            by: "dpo".into(),
+        },
+        CdrRequest::Erase {
+            account: "held".into(),
+            until_ms: None,
+            by: "dpo".into(),
+        },
+        CdrRequest::Hold {
+            account: "AC1".into(),
+            on: true,
+            by: "legal".into(),
+            note: "case 17".into(),
+        },
+        CdrRequest::Hold {
+            account: "AC1".into(),
+            on: false,
+            by: "legal".into(),
+            note: "closed".into(),
+        },
+        CdrRequest::Holds,
+        CdrRequest::Sweep { by: "ops".into() },
+    ];
+    assert_eq!(got, want);
 }

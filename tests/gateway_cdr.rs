@@ -513,6 +513,24 @@ async fn a_torn_last_record_is_skipped_and_the_rest_read() {
     smsc.shutdown().await;
 }
 
+/// The body of `GET /metrics`.
+async fn scrape(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("send");
+    let mut raw = String::new();
+    tokio::time::timeout(WAIT, s.read_to_string(&mut raw))
+        .await
+        .expect("scrape answered")
+        .expect("read");
+    raw.split_once("\r\n\r\n")
+        .expect("HTTP response")
+        .1
+        .to_owned()
+}
+
 /// The partition file name of the hour of `unix_s` (UTC), as the store
 /// names them: `cdr-YYYYMMDDHH.tgc`.
 fn partition_name(unix_s: u64) -> String {
@@ -536,7 +554,8 @@ async fn a_writer_that_cannot_write_throttles_esmes_and_loses_nothing() {
     let cdrs = Cdrs::new();
     let cfg = cdrs
         .on(GatewayConfig::simple(smsc.addr()))
-        .cdr("queue", "1024");
+        .cdr("queue", "1024")
+        .metrics("listen", q("127.0.0.1:0"));
     // The disk "fails": a directory stands where this hour's partition
     // file (and the next hour's) would go, so every append fails and the
     // writer holds its batch and retries.
@@ -568,6 +587,30 @@ async fn a_writer_that_cannot_write_throttles_esmes_and_loses_nothing() {
         throttled > 0 && (1024..=1024 + 512).contains(&ok),
         "ok {ok}, throttled {throttled}"
     );
+    // Metrics show it: throttles by reason, and the failing writes.
+    let addr = gw.metrics_addr().expect("metrics listener");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let body = scrape(addr).await;
+        let value = |prefix: &str| -> f64 {
+            body.lines()
+                .find(|l| l.starts_with(prefix))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0)
+        };
+        let throttles = value("telegate_throttled_total{account=\"esme1\",reason=\"cdr_writer\"}");
+        let errors = value("telegate_cdr_write_errors_total");
+        let queued = value("telegate_cdr_queued_records");
+        if throttles >= throttled as f64 && errors > 0.0 && queued > 0.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "throttles {throttles}, errors {errors}, queued {queued}:\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // The disk recovers: every record of an accepted message is written.
     for b in &blockers {
         std::fs::remove_dir(b).unwrap();
