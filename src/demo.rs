@@ -117,10 +117,10 @@ async fn show_cdrs(gw: &Gateway) -> Result<(), String> {
         if rows.len() >= 2 && receipted {
             for r in &rows {
                 println!(
-                    "CDR                {} verdict {}, status {}, receipt {}, dest {}… (pseudonym), country {}",
+                    "CDR                {} verdict {}, status 0x{:08x}, receipt {}, dest {}… (pseudonym), country {}",
                     r["gateway_id"].as_str().unwrap_or_default(),
                     r["verdict"].as_str().unwrap_or_default(),
-                    r["submit_status"],
+                    r["submit_status"].as_u64().unwrap_or_default(),
                     r["receipt"].as_str().unwrap_or_default(),
                     &r["dest"].as_str().unwrap_or_default().chars().take(12).collect::<String>(),
                     r["country_code"],

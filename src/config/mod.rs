@@ -254,6 +254,23 @@ impl Config {
             self.dlr.store.display(),
             self.dlr.ttl
         );
+        match &self.cdr {
+            Some(c) => {
+                let held = self.accounts.iter().filter(|a| a.legal_hold).count();
+                let _ = writeln!(
+                    s_,
+                    "cdrs in {} (retention {}, {} account override(s), {} legal hold(s)), audit log {}",
+                    c.dir.display(),
+                    c.retention,
+                    self.accounts.iter().filter(|a| a.retention.is_some()).count(),
+                    held,
+                    c.audit_log().display()
+                );
+            }
+            None => {
+                let _ = writeln!(s_, "cdrs off");
+            }
+        }
         match self.filter.as_ref().filter(|f| f.enabled) {
             Some(f) => {
                 let _ = writeln!(
