@@ -143,7 +143,11 @@ mod tests {
         assert_eq!(back[0], e);
         assert_eq!(back[2].action, AuditAction::Hold);
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.lines().next().unwrap().contains("\"action\":\"erase\""));
+        assert!(text
+            .lines()
+            .next()
+            .unwrap()
+            .contains("\"action\":\"erase\""));
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }

@@ -282,11 +282,15 @@ mod tests {
         };
         assert_eq!(
             accounts(&after[0].1),
-            (20..25).map(|g| ("beta".to_string(), g)).collect::<Vec<_>>()
+            (20..25)
+                .map(|g| ("beta".to_string(), g))
+                .collect::<Vec<_>>()
         );
         assert_eq!(
             accounts(&after[1].1),
-            (30..33).map(|g| ("gamma".to_string(), g)).collect::<Vec<_>>()
+            (30..33)
+                .map(|g| ("gamma".to_string(), g))
+                .collect::<Vec<_>>()
         );
         assert_eq!(after[2].1, before[3].1);
         assert_eq!(
