@@ -206,19 +206,40 @@ const NONE: u32 = u32::MAX;
 /// Interns byte strings to small ids.
 #[derive(Default)]
 struct Names {
-    ids: HashMap<Vec<u8>, u32>,
+    ids: HashMap<Vec<u8>, u32, Mix>,
     names: Vec<Arc<str>>,
+    /// The last id handed out or found: scans see long runs of one account
+    /// and a handful of carriers.
+    last: u32,
 }
 
 impl Names {
     fn id(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.ids.get(s.as_bytes()) {
-            return id;
+        if let Some(n) = self.names.get(self.last as usize) {
+            if n.as_bytes() == s.as_bytes() {
+                return self.last;
+            }
         }
-        let id = self.names.len() as u32;
-        self.ids.insert(s.as_bytes().to_vec(), id);
-        self.names.push(Arc::from(s));
+        let id = match self.ids.get(s.as_bytes()) {
+            Some(&id) => id,
+            None => {
+                let id = self.names.len() as u32;
+                self.ids.insert(s.as_bytes().to_vec(), id);
+                self.names.push(Arc::from(s));
+                id
+            }
+        };
+        self.last = id;
         id
+    }
+
+    fn find(&self, s: &str) -> Option<u32> {
+        if let Some(n) = self.names.get(self.last as usize) {
+            if n.as_bytes() == s.as_bytes() {
+                return Some(self.last);
+            }
+        }
+        self.ids.get(s.as_bytes()).copied()
     }
 
     fn get(&self, id: u32) -> Option<&Arc<str>> {
@@ -229,7 +250,6 @@ impl Names {
 /// A Submit waiting for its receipt.
 struct Cand {
     account: u32,
-    gateway_id: u64,
     segment: u8,
     new_message: bool,
     status: u32,
@@ -285,7 +305,8 @@ struct Joiner<'r> {
     queue: VecDeque<Cand>,
     /// Sequence number of `queue[0]`.
     base: u64,
-    /// Latest candidate sequence number per (account, gateway id).
+    /// Latest candidate sequence number per (account, gateway id); an
+    /// entry below `base` is stale (that candidate is finished).
     pending: HashMap<(u32, u64), u64, Mix>,
     attach: Attach,
     attached: usize,
@@ -344,7 +365,17 @@ impl<'r> Joiner<'r> {
         };
         let key = (account, v.gateway_id());
         let seq = self.base + self.queue.len() as u64;
-        let prev = self.pending.insert(key, seq);
+        // Entries of candidates already finished are stale, not removed
+        // one by one (that would cost a second hash probe per record);
+        // they are purged in bulk below.
+        let prev = self
+            .pending
+            .insert(key, seq)
+            .filter(|&prev| prev >= self.base);
+        if self.pending.len() > 2 * self.queue.len() + 4096 {
+            let base = self.base;
+            self.pending.retain(|_, s| *s >= base);
+        }
         let attach = match self.attach {
             Attach::All => true,
             Attach::FirstN(n) => self.attached < n,
@@ -395,7 +426,6 @@ impl<'r> Joiner<'r> {
         };
         self.queue.push_back(Cand {
             account,
-            gateway_id: v.gateway_id(),
             segment: v.segment(),
             new_message: prev.is_none(),
             status: v.submit_status(),
@@ -418,7 +448,7 @@ impl<'r> Joiner<'r> {
         v: &RecordView<'_>,
         sink: &mut dyn FnMut(Done) -> io::Result<()>,
     ) -> io::Result<()> {
-        let Some(&account) = self.accounts.ids.get(v.account().as_bytes()) else {
+        let Some(account) = self.accounts.find(v.account()) else {
             return Ok(());
         };
         let Some(&latest) = self.pending.get(&(account, v.gateway_id())) else {
@@ -489,12 +519,7 @@ impl<'r> Joiner<'r> {
         let Some(c) = self.queue.pop_front() else {
             return Ok(());
         };
-        let seq = self.base;
         self.base += 1;
-        let key = (c.account, c.gateway_id);
-        if self.pending.get(&key) == Some(&seq) {
-            self.pending.remove(&key);
-        }
         if self.receipt_filter.is_some_and(|r| r != c.state) {
             return Ok(());
         }
@@ -594,17 +619,31 @@ pub fn query(
     };
     let mut joiner = Joiner::new(now_s, retention, attach, filter.receipt);
     let mut result = QueryResult::default();
-    let mut by_carrier: HashMap<u32, u64> = HashMap::new();
-    let totals = &mut result.totals;
+    // Counted in flat tables while scanning, turned into maps at the end.
+    let mut segments = 0u64;
+    let mut messages = 0u64;
+    let mut by_status: HashMap<u32, u64, Mix> = HashMap::default();
+    let mut by_receipt = [0u64; 16];
+    let mut by_country = vec![0u64; usize::from(u16::MAX) + 1];
+    let mut by_carrier: Vec<u64> = Vec::new();
+    let mut no_carrier = 0u64;
     let rows = &mut result.rows;
     let limit = q.limit;
     let mut sink = |d: Done| -> io::Result<()> {
-        totals.segments += 1;
-        totals.messages += u64::from(d.new_message);
-        *totals.by_submit_status.entry(d.status).or_default() += 1;
-        *totals.by_receipt.entry(d.state.as_str()).or_default() += 1;
-        *totals.by_country.entry(d.country).or_default() += 1;
-        *by_carrier.entry(d.carrier).or_default() += 1;
+        segments += 1;
+        messages += u64::from(d.new_message);
+        *by_status.entry(d.status).or_default() += 1;
+        by_receipt[d.state as usize] += 1;
+        by_country[usize::from(d.country)] += 1;
+        if d.carrier == NONE {
+            no_carrier += 1;
+        } else {
+            let i = d.carrier as usize;
+            if by_carrier.len() <= i {
+                by_carrier.resize(i + 1, 0);
+            }
+            by_carrier[i] += 1;
+        }
         if let Some(row) = d.row {
             if rows.len() < limit {
                 rows.push(*row);
@@ -613,15 +652,30 @@ pub fn query(
         let _ = d.account;
         Ok(())
     };
-    let torn = scan(dir, &filter, &mut joiner, &mut sink)?;
-    result.torn = torn;
-    for (id, n) in by_carrier {
-        let name = joiner
-            .carriers
-            .get(id)
-            .map(|s| s.to_string())
-            .unwrap_or_default();
-        *result.totals.by_carrier.entry(name).or_default() += n;
+    result.torn = scan(dir, &filter, &mut joiner, &mut sink)?;
+    let t = &mut result.totals;
+    t.segments = segments;
+    t.messages = messages;
+    t.by_submit_status = by_status.into_iter().collect();
+    for state in ReceiptState::ALL {
+        let n = by_receipt[*state as usize];
+        if n > 0 {
+            t.by_receipt.insert(state.as_str(), n);
+        }
+    }
+    for (cc, &n) in by_country.iter().enumerate() {
+        if n > 0 {
+            t.by_country.insert(cc as u16, n);
+        }
+    }
+    if no_carrier > 0 {
+        t.by_carrier.insert(String::new(), no_carrier);
+    }
+    for (id, &n) in by_carrier.iter().enumerate() {
+        if n > 0 {
+            let name = joiner.carriers.get(id as u32).map(|s| s.to_string());
+            *t.by_carrier.entry(name.unwrap_or_default()).or_default() += n;
+        }
     }
     Ok(result)
 }

@@ -484,6 +484,8 @@ struct OpenPartition {
     hour_s: u64,
     dev: u64,
     ino: u64,
+    /// File length after the last whole batch (only this writer appends).
+    len: u64,
 }
 
 /// Appends to hourly partition files in one directory; see the
@@ -554,18 +556,19 @@ impl FileBackend {
                 hour_s,
                 dev: m.dev(),
                 ino: m.ino(),
+                len: m.len(),
             });
         }
         let cur = self.cur.as_mut().expect("opened above");
-        let before = cur.file.metadata()?.len();
         if let Err(e) = cur.file.write_all(&self.buf) {
             // Leave no partial batch behind: the writer retries it whole.
-            if cur.file.set_len(before).is_err() {
+            if cur.file.set_len(cur.len).is_err() {
                 // Reopening validates and truncates whatever is torn.
                 self.cur = None;
             }
             return Err(e);
         }
+        cur.len += self.buf.len() as u64;
         self.dirty = true;
         self.written += self.buf.len() as u64;
         Ok(())
