@@ -316,7 +316,9 @@ async fn expiry_deletes_exactly_the_expired_and_a_hold_keeps_it() {
         Ok(CdrAnswer::Json(v)) => assert!(v.to_string().contains("api-held"), "{v}"),
         other => panic!("{other:?}"),
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Expiry is counted in whole seconds (submit time + 1 s, rounded up):
+    // 2.5 s on, every record of a 1 s retention has expired.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     let swept = match gw.cdr(CdrRequest::Sweep { by: "test".into() }).await {
         Ok(CdrAnswer::Json(v)) => v,
         other => panic!("{other:?}"),

@@ -223,7 +223,10 @@ impl Core {
         let permit = cdr.writer.try_reserve().ok_or(())?;
         let routing = &rt.config.routing;
         let mut buf = [0u8; MAX_DIGITS];
-        let cc = normalize(routing, dest.0, dest.1, dest.2, &mut buf).map_or(0, country_code);
+        let (cc, dest_pseudonym) = match normalize(routing, dest.0, dest.1, dest.2, &mut buf) {
+            Some(e164) => (country_code(e164), Some(key.pseudonym(e164))),
+            None => (0, pseudonym_of(key, routing, dest)),
+        };
         let (segment, segments) = concat.map_or((1, 1), |(_, total, seq)| (seq, total));
         Ok(Some(Draft {
             permit,
@@ -235,7 +238,7 @@ impl Core {
             rules: Vec::new(),
             key_id: key.key_id(),
             source: pseudonym_of(key, routing, source),
-            dest: pseudonym_of(key, routing, dest),
+            dest: dest_pseudonym,
             country_code: cc,
             route_prefix: None,
         }))
