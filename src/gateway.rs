@@ -1029,7 +1029,7 @@ impl Core {
     }
 
     fn receipt_matched(self: &Arc<Self>, m: dlr::Mapping, sm: SubmitSm) -> Inbound {
-        let state = receipts::receipt_state(&sm);
+        let (state, err) = receipts::receipt_outcome(&sm);
         if let Some(s) = state {
             let is_final = !matches!(
                 MessageState(s),
@@ -1046,7 +1046,6 @@ impl Core {
                         let sid = self
                             .account(&m.account)
                             .map_or_else(|| m.account.clone(), |a| a.sid.clone());
-                        let err = receipts::receipt_error(&sm);
                         self.write_receipt_cdr(
                             permit,
                             sid,

@@ -96,24 +96,31 @@ pub fn receipt_state(sm: &SubmitSm) -> Option<u8> {
     Receipt::parse_bytes(text(sm)?).ok()?.message_state()
 }
 
-/// The error code a receipt reports: the `network_error_code` TLV's code
-/// (§5.3.2.31) if present, else the Appendix B `err:` value; 0 if neither
-/// (or it does not fit 16 bits).
-pub fn receipt_error(sm: &SubmitSm) -> u16 {
-    if let Some(code) = sm.tlvs.iter().find_map(|t| match t {
+/// A receipt's `message_state` (as [`receipt_state`]) and error code: the
+/// `network_error_code` TLV's code (§5.3.2.31) if present, else the
+/// Appendix B `err:` value; 0 if neither (or it does not fit 16 bits).
+/// The text is parsed at most once.
+pub fn receipt_outcome(sm: &SubmitSm) -> (Option<u8>, u16) {
+    if !is_receipt(sm.esm_class) {
+        return (None, 0);
+    }
+    let state = sm.tlvs.message_state();
+    let err = sm.tlvs.iter().find_map(|t| match t {
         telegate_smpp::tlv::Tlv::NetworkErrorCode { error_code, .. } => Some(*error_code),
         _ => None,
-    }) {
-        return code;
+    });
+    if (state.is_some() && err.is_some()) || !has_receipt_text(sm.esm_class) {
+        return (state, err.unwrap_or(0));
     }
-    if !has_receipt_text(sm.esm_class) {
-        return 0;
-    }
-    text(sm)
-        .and_then(|t| Receipt::parse_bytes(t).ok())
-        .and_then(|r| r.err.and_then(|e| e.code()))
-        .and_then(|c| u16::try_from(c).ok())
-        .unwrap_or(0)
+    let parsed = text(sm).and_then(|t| Receipt::parse_bytes(t).ok());
+    let state = state.or_else(|| parsed.as_ref().and_then(|r| r.message_state()));
+    let err = err.or_else(|| {
+        parsed
+            .as_ref()
+            .and_then(|r| r.err.as_ref().and_then(|e| e.code()))
+            .and_then(|c| u16::try_from(c).ok())
+    });
+    (state, err.unwrap_or(0))
 }
 
 /// Where the `id:` value sits in `text`, as the codec's parser reads it.
@@ -187,6 +194,26 @@ done date:2402291201 stat:DELIVRD err:000 text:Hello id:0000A1B2";
             tlvs,
             ..SubmitSm::default()
         }
+    }
+
+    #[test]
+    fn outcome_reads_state_and_error_from_text_or_tlvs() {
+        let text = b"id:7 sub:001 dlvrd:000 submit date:2611291200 done date:2611291201 stat:UNDELIV err:034 text:";
+        assert_eq!(receipt_outcome(&receipt(text, vec![])), (Some(5), 34));
+        // The TLVs win over the text.
+        let tlvs = vec![
+            Tlv::MessageState(2),
+            Tlv::NetworkErrorCode {
+                network_type: 3,
+                error_code: 0x0101,
+            },
+        ];
+        assert_eq!(receipt_outcome(&receipt(text, tlvs)), (Some(2), 0x0101));
+        let no_err = b"id:7 sub:001 dlvrd:001 submit date:2611291200 done date:2611291201 stat:DELIVRD text:";
+        assert_eq!(receipt_outcome(&receipt(no_err, vec![])), (Some(2), 0));
+        let mut mo = receipt(text, vec![]);
+        mo.esm_class = 0;
+        assert_eq!(receipt_outcome(&mo), (None, 0));
     }
 
     #[test]
