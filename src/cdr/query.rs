@@ -329,7 +329,7 @@ impl<'r> Joiner<'r> {
             carriers: Names::default(),
             queue: VecDeque::new(),
             base: 0,
-            pending: HashMap::default(),
+            pending: HashMap::with_capacity_and_hasher(1 << 16, Mix::default()),
             attach,
             attached: 0,
             emitted_rows: 0,
