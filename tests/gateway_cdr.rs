@@ -84,18 +84,15 @@ fn row_by_id<'a>(rows: &'a [Value], id: &str) -> Vec<&'a Value> {
     rows.iter().filter(|r| r["gateway_id"] == id).collect()
 }
 
-/// Files under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
+/// The status of a query_sm for `id`.
+async fn query_sm(c: &telegate::sim::Client, id: &str) -> CommandStatus {
+    c.request(Body::QuerySm(telegate::smpp_codec::pdu::QuerySm {
+        message_id: Bytes::from(id.to_owned()),
+        source: telegate::sim::address(SOURCE),
+    }))
+    .await
+    .unwrap()
+    .command_status
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -413,14 +410,7 @@ async fn erase_leaves_no_trace_and_export_round_trips() {
     }
 
     // query_sm sees the message before the erasure.
-    let st = gone
-        .request(Body::QuerySm(telegate::smpp_codec::pdu::QuerySm {
-            message_id: Bytes::from(gone_ids[0].clone()),
-            source: telegate::sim::address(SOURCE),
-        }))
-        .await
-        .unwrap()
-        .command_status;
+    let st = query_sm(&gone, &gone_ids[0]).await;
     assert_eq!(st, CommandStatus::ESME_ROK);
 
     let report = match gw
@@ -439,14 +429,7 @@ async fn erase_leaves_no_trace_and_export_round_trips() {
     assert_eq!(rows_of(&gw, "AC-gone-7d1", 0).await.len(), 0);
     assert_eq!(rows_of(&gw, "AC-stays-2b9", 5).await, before);
     // Its mappings are gone: query_sm no longer knows the message.
-    let st = gone
-        .request(Body::QuerySm(telegate::smpp_codec::pdu::QuerySm {
-            message_id: Bytes::from(gone_ids[0].clone()),
-            source: telegate::sim::address(SOURCE),
-        }))
-        .await
-        .unwrap()
-        .command_status;
+    let st = query_sm(&gone, &gone_ids[0]).await;
     assert_eq!(st, CommandStatus::ESME_RINVMSGID);
     drop(gone);
     drop(stays);
@@ -515,24 +498,6 @@ async fn a_torn_last_record_is_skipped_and_the_rest_read() {
     smsc.shutdown().await;
 }
 
-/// The body of `GET /metrics`.
-async fn scrape(addr: std::net::SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("send");
-    let mut raw = String::new();
-    tokio::time::timeout(WAIT, s.read_to_string(&mut raw))
-        .await
-        .expect("scrape answered")
-        .expect("read");
-    raw.split_once("\r\n\r\n")
-        .expect("HTTP response")
-        .1
-        .to_owned()
-}
-
 /// The partition file name of the hour of `unix_s` (UTC), as the store
 /// names them: `cdr-YYYYMMDDHH.tgc`.
 fn partition_name(unix_s: u64) -> String {
@@ -593,7 +558,7 @@ async fn a_writer_that_cannot_write_throttles_esmes_and_loses_nothing() {
     let addr = gw.metrics_addr().expect("metrics listener");
     let deadline = std::time::Instant::now() + WAIT;
     loop {
-        let body = scrape(addr).await;
+        let (_, body) = scrape(addr).await;
         let value = |prefix: &str| -> f64 {
             body.lines()
                 .find(|l| l.starts_with(prefix))

@@ -373,23 +373,6 @@ async fn scenario(format: &str) -> (Vec<String>, Vec<String>) {
     (out, err)
 }
 
-/// Every file under `dir`, recursively.
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 /// Checks everything printed: nothing planted, and the events expected.
 fn check(out: &[String], err: &[String]) {
     let all: String = out.iter().chain(err).map(|l| format!("{l}\n")).collect();

@@ -10,32 +10,15 @@
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
 use telegate::metrics::{self as m, METRICS};
 use telegate::sim::BindType;
 use telegate::smpp_codec::CommandStatus;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The text of every message: must never show up in the exposition.
 const TEXT: &str = "metrics-canary text 7f3a";
-
-/// One scrape: the response head and the exposition.
-async fn scrape(addr: SocketAddr) -> (String, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("send");
-    let mut raw = String::new();
-    tokio::time::timeout(WAIT, s.read_to_string(&mut raw))
-        .await
-        .expect("scrape answered")
-        .expect("read");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("HTTP response");
-    (head.to_owned(), body.to_owned())
-}
 
 type Labels = BTreeMap<String, String>;
 

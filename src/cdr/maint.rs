@@ -354,7 +354,7 @@ mod tests {
         let mut data = std::fs::read(last).unwrap();
         data.extend_from_slice(b"\x40\0\0\0\0\0\0\0ACsecret42");
         std::fs::write(last, &data).unwrap();
-        let others_before: Vec<Record> = all_records_lenient(tmp.path())
+        let others_before: Vec<Record> = crate::cdr::store::tests::read_dir(tmp.path())
             .into_iter()
             .filter(|r| &*r.account == "other")
             .collect();
@@ -366,7 +366,7 @@ mod tests {
         // Submits 0..=10 by submit time; receipts 0..=9 by receipt time
         // (receipt 10 came 2 ms after `until`).
         assert_eq!(r.records_removed, 11 + 10);
-        let left = all_records_lenient(tmp.path());
+        let left = crate::cdr::store::tests::read_dir(tmp.path());
         assert!(left
             .iter()
             .filter(|r| &*r.account == "ACsecret42")
@@ -379,23 +379,12 @@ mod tests {
         assert_eq!(r.records_removed, 60 - 21);
         assert!(r.partitions_deleted > 0);
         assert!(dir_contains(tmp.path(), b"ACsecret42").is_empty());
-        let others_after: Vec<Record> = all_records_lenient(tmp.path());
+        let others_after: Vec<Record> = crate::cdr::store::tests::read_dir(tmp.path());
         assert_eq!(others_after, others_before);
         assert_eq!(
             erase(tmp.path(), "ACsecret42", None).unwrap(),
             EraseReport::default()
         );
-    }
-
-    fn all_records_lenient(dir: &Path) -> Vec<Record> {
-        let mut out = Vec::new();
-        for p in partitions(dir).unwrap() {
-            let mut r = FrameReader::open(&p.path).unwrap().unwrap();
-            while let Some(f) = r.next().unwrap() {
-                out.push(Record::decode(f.payload).unwrap());
-            }
-        }
-        out
     }
 
     #[test]
@@ -437,7 +426,7 @@ mod tests {
         handle.shutdown();
         erased += erase(&dir, "gone", None).unwrap().records_removed;
         assert_eq!(erased, n / 2);
-        let left = all_records_lenient(&dir);
+        let left = crate::cdr::store::tests::read_dir(&dir);
         let want: Vec<u64> = (0..n).step_by(2).collect();
         let got: Vec<u64> = left.iter().map(|r| r.gateway_id).collect();
         assert_eq!(got, want);

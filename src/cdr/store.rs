@@ -719,8 +719,20 @@ pub(crate) fn rewrite_partition(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Every record of every partition of `dir`, in file order.
+    pub(crate) fn read_dir(dir: &Path) -> Vec<Record> {
+        let mut out = Vec::new();
+        for p in partitions(dir).unwrap() {
+            let mut r = FrameReader::open(&p.path).unwrap().unwrap();
+            while let Some(f) = r.next().unwrap() {
+                out.push(Record::decode(f.payload).unwrap());
+            }
+        }
+        out
+    }
     use crate::cdr::record::tests::random_record;
     use rand::rngs::StdRng;
     use rand::SeedableRng;

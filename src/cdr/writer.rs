@@ -367,21 +367,10 @@ impl Worker {
 mod tests {
     use super::*;
     use crate::cdr::record::tests::random_record;
-    use crate::cdr::store::{partitions, FileBackend, FrameReader};
+    use crate::cdr::store::FileBackend;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
     use std::sync::{Condvar, Mutex};
-
-    fn read_dir_records(dir: &std::path::Path) -> Vec<Record> {
-        let mut out = Vec::new();
-        for p in partitions(dir).unwrap() {
-            let mut r = FrameReader::open(&p.path).unwrap().unwrap();
-            while let Some(f) = r.next().unwrap() {
-                out.push(Record::decode(f.payload).unwrap());
-            }
-        }
-        out
-    }
 
     #[test]
     fn records_through_the_writer_are_all_read_back() {
@@ -424,7 +413,7 @@ mod tests {
         assert_eq!(st.queued, 0);
         assert_eq!(st.errors, 0);
         assert!(st.bytes > 0);
-        assert_eq!(read_dir_records(tmp.path()), recs);
+        assert_eq!(crate::cdr::store::tests::read_dir(tmp.path()), recs);
         assert!(w.try_reserve().is_none(), "closed after shutdown");
     }
 

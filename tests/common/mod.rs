@@ -530,3 +530,33 @@ pub fn raw_pdu(command_id: u32, seq: u32, body: &[u8]) -> Vec<u8> {
 pub async fn stop(gw: Gateway) {
     gw.shutdown(Duration::from_secs(5)).await;
 }
+
+/// Every file under `dir`, recursively (none if it does not exist).
+pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// `GET /metrics` of a Prometheus listener: the response head and body.
+pub async fn scrape(addr: SocketAddr) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("send");
+    let mut raw = String::new();
+    tokio::time::timeout(WAIT, s.read_to_string(&mut raw))
+        .await
+        .expect("scrape answered")
+        .expect("read");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("HTTP response");
+    (head.to_owned(), body.to_owned())
+}
