@@ -41,6 +41,21 @@ pub const JOIN_WINDOW: usize = 1_000_000;
 /// How long after a candidate's deadline (by partition write hour) its
 /// receipt may still turn up.
 const JOIN_SLACK_S: u64 = 3600;
+/// Most receipts kept waiting for a Submit record written after them.
+/// A carrier's receipt can overtake its own submit_sm_resp, so its Receipt
+/// record can precede the Submit record by a few records (the gateway
+/// writes the Submit when it answers the ESME); older ones are dropped.
+const ORPHAN_WINDOW: usize = 65_536;
+
+/// A Receipt record read before its Submit record.
+#[derive(Clone, Copy)]
+struct Orphan {
+    state: ReceiptState,
+    time_ms: u64,
+    error_code: u16,
+    /// Its place in `Joiner::orphan_order`.
+    seq: u64,
+}
 
 /// An account's retention, as the caller's configuration says at the time
 /// of the call.
@@ -312,6 +327,11 @@ struct Joiner<'r> {
     attached: usize,
     emitted_rows: usize,
     receipt_filter: Option<ReceiptState>,
+    /// Receipts whose Submit record has not been read yet, by key.
+    orphans: HashMap<(u32, u64), Orphan, Mix>,
+    /// Orphan keys in arrival order, with their sequence numbers.
+    orphan_order: VecDeque<((u32, u64), u64)>,
+    orphan_seq: u64,
 }
 
 impl<'r> Joiner<'r> {
@@ -334,6 +354,32 @@ impl<'r> Joiner<'r> {
             attached: 0,
             emitted_rows: 0,
             receipt_filter,
+            orphans: HashMap::default(),
+            orphan_order: VecDeque::new(),
+            orphan_seq: 0,
+        }
+    }
+
+    /// Keeps a receipt whose Submit record may still come.
+    fn park_orphan(&mut self, key: (u32, u64), v: &RecordView<'_>) {
+        let seq = self.orphan_seq;
+        self.orphan_seq += 1;
+        self.orphans.insert(
+            key,
+            Orphan {
+                state: v.receipt(),
+                time_ms: v.final_time_ms(),
+                error_code: v.error_code(),
+                seq,
+            },
+        );
+        self.orphan_order.push_back((key, seq));
+        while self.orphan_order.len() > ORPHAN_WINDOW {
+            if let Some((k, s)) = self.orphan_order.pop_front() {
+                if self.orphans.get(&k).is_some_and(|o| o.seq == s) {
+                    self.orphans.remove(&k);
+                }
+            }
         }
     }
 
@@ -364,6 +410,13 @@ impl<'r> Joiner<'r> {
             v.receipt()
         };
         let key = (account, v.gateway_id());
+        // Its receipt may have been written first.
+        let orphan = if self.orphans.is_empty() {
+            None
+        } else {
+            self.orphans.remove(&key)
+        };
+        let state = orphan.map_or(state, |o| o.state);
         let seq = self.base + self.queue.len() as u64;
         // Entries of candidates already finished are stale, not removed
         // one by one (that would cost a second hash probe per record);
@@ -397,8 +450,8 @@ impl<'r> Joiner<'r> {
                 segments: v.segments(),
                 submit_time_ms: v.submit_time_ms(),
                 answer_time_ms: v.final_time_ms(),
-                receipt_time_ms: None,
-                final_time_ms: v.final_time_ms(),
+                receipt_time_ms: orphan.map(|o| o.time_ms),
+                final_time_ms: orphan.map_or(v.final_time_ms(), |o| o.time_ms),
                 carrier: carrier_name,
                 route_prefix: v.route_prefix().map(Arc::from),
                 country_code: v.country_code(),
@@ -407,7 +460,7 @@ impl<'r> Joiner<'r> {
                 rules: v.rules().map(Arc::from).collect(),
                 submit_status: v.submit_status(),
                 receipt: state,
-                error_code: v.error_code(),
+                error_code: orphan.map_or(v.error_code(), |o| o.error_code),
                 carrier_latency_us: v.carrier_latency_us(),
                 receipt_by_s: v.receipt_by_s(),
                 key_id: v.key_id(),
@@ -434,7 +487,7 @@ impl<'r> Joiner<'r> {
             state,
             deadline_s,
             prev_same: prev.unwrap_or(u64::MAX),
-            resolved: false,
+            resolved: orphan.is_some(),
             row,
         });
         while self.queue.len() > JOIN_WINDOW {
@@ -449,9 +502,12 @@ impl<'r> Joiner<'r> {
         sink: &mut dyn FnMut(Done) -> io::Result<()>,
     ) -> io::Result<()> {
         let Some(account) = self.accounts.find(v.account()) else {
+            let key = (self.accounts.id(v.account()), v.gateway_id());
+            self.park_orphan(key, v);
             return Ok(());
         };
         let Some(&latest) = self.pending.get(&(account, v.gateway_id())) else {
+            self.park_orphan((account, v.gateway_id()), v);
             return Ok(());
         };
         // Segments sharing a gateway id: the one with the receipt's segment
@@ -1442,6 +1498,36 @@ pub(crate) mod tests {
                 (3, ReceiptState::Delivered)
             ]
         );
+    }
+
+    #[test]
+    fn a_receipt_written_before_its_submit_still_joins() {
+        // The carrier's receipt overtook its submit_sm_resp: the Receipt
+        // record was written a moment before the Submit record.
+        let tmp = tempfile::tempdir().unwrap();
+        let s = submit("acme", 7, T0);
+        let r = receipt_for(&s, ReceiptState::Delivered, T0 + 1);
+        let other = submit("acme", 8, T0 + 2);
+        write_events(tmp.path(), vec![(T0 + 1, r), (T0 + 2, s), (T0 + 3, other)]);
+        for account in [None, Some("acme".to_owned())] {
+            let res = query(
+                tmp.path(),
+                &Query {
+                    account: account.clone(),
+                    limit: 10,
+                    ..Query::default()
+                },
+                T0 / 1000,
+                &retention,
+            )
+            .unwrap();
+            assert_eq!(res.rows.len(), 2, "{account:?}");
+            assert_eq!(res.rows[0].gateway_id, 7);
+            assert_eq!(res.rows[0].receipt, ReceiptState::Delivered);
+            assert_eq!(res.rows[0].receipt_time_ms, Some(T0 + 1));
+            assert_ne!(res.rows[1].receipt, ReceiptState::Delivered);
+            assert_eq!(res.totals.by_receipt.get("delivered"), Some(&1));
+        }
     }
 
     #[test]
