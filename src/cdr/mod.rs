@@ -9,7 +9,7 @@
 //! directory, also from another process.
 
 mod audit;
-mod civil;
+pub(crate) mod civil;
 mod holds;
 mod maint;
 pub mod pseudonym;

@@ -185,45 +185,18 @@ wire_enum! {
 }
 
 impl DataCodingClass {
-    /// Classifies an SMPP `data_coding` octet (SMPP 3.4 §5.2.19; values the
-    /// SMPP table leaves reserved follow the GSM 03.38 coding groups).
+    /// Classifies an SMPP `data_coding` octet as the codec reads it
+    /// ([`telegate_smpp::text::Alphabet::from_data_coding`]: SMPP 3.4
+    /// §5.2.19, reserved values by the GSM 03.38 coding groups).
     pub fn from_data_coding(dc: u8) -> Self {
-        match dc {
-            0x00 => DataCodingClass::Gsm7,
-            0x01 => DataCodingClass::Ascii,
-            0x02 | 0x04 => DataCodingClass::Binary,
-            0x03 => DataCodingClass::Latin1,
-            0x08 => DataCodingClass::Ucs2,
-            // JIS, Cyrillic, Hebrew, pictogram, ISO-2022-JP, extended Kanji,
-            // KS C 5601 and the reserved values of the SMPP table.
-            0x05..=0x07 | 0x09..=0x0F => DataCodingClass::Other,
-            // GSM 03.38 general data coding (00xx) and automatic deletion
-            // (01xx) groups: bit 5 = compressed, bits 3..2 = alphabet.
-            0x10..=0x7F => {
-                if dc & 0x20 != 0 {
-                    return DataCodingClass::Other;
-                }
-                match (dc >> 2) & 0x03 {
-                    0 => DataCodingClass::Gsm7,
-                    1 => DataCodingClass::Binary,
-                    2 => DataCodingClass::Ucs2,
-                    _ => DataCodingClass::Other,
-                }
-            }
-            // Reserved coding groups 1000..1011.
-            0x80..=0xBF => DataCodingClass::Other,
-            // Message waiting indication: discard / store (GSM 7-bit).
-            0xC0..=0xDF => DataCodingClass::Gsm7,
-            // Message waiting indication: store (UCS-2).
-            0xE0..=0xEF => DataCodingClass::Ucs2,
-            // Data coding / message class: bit 2 = 8-bit data.
-            0xF0..=0xFF => {
-                if dc & 0x04 != 0 {
-                    DataCodingClass::Binary
-                } else {
-                    DataCodingClass::Gsm7
-                }
-            }
+        use telegate_smpp::text::Alphabet;
+        match Alphabet::from_data_coding(dc) {
+            Alphabet::Gsm7 => DataCodingClass::Gsm7,
+            Alphabet::Ascii => DataCodingClass::Ascii,
+            Alphabet::Latin1 => DataCodingClass::Latin1,
+            Alphabet::Ucs2 => DataCodingClass::Ucs2,
+            Alphabet::Binary => DataCodingClass::Binary,
+            Alphabet::Cyrillic | Alphabet::Hebrew | Alphabet::Other(_) => DataCodingClass::Other,
         }
     }
 }
