@@ -9,7 +9,7 @@ use std::io;
 use std::path::Path;
 
 use super::query::Retention;
-use super::record::{peek_account, RecordKind, RecordView};
+use super::record::{is_account, RecordKind, RecordView};
 use super::store::{
     partitions, read_partition, remove_stale_tmp, rewrite_partition, Decision, DirLock,
 };
@@ -132,7 +132,7 @@ pub fn erase(dir: &Path, account: &str, until_ms: Option<u64>) -> io::Result<Era
     }
     let want = account.as_bytes();
     let mut decide = |payload: &[u8]| -> Decision {
-        if peek_account(payload) != Some(want) {
+        if !is_account(payload, want) {
             return Decision::Keep;
         }
         let Some(until) = until_ms else {

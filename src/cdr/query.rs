@@ -15,10 +15,16 @@
 //! size of the directory. A Receipt record with no waiting Submit (erased,
 //! expired, or outside the query) is skipped.
 //!
+//! Submit records sharing an account and gateway id (a message's segments,
+//! or a submit_multi's destinations) are one message; the gateway writes
+//! them all within the ESME's response timeout, and the join recognises
+//! them for an hour after the message's submit time.
+//!
 //! A row's receipt state is the Receipt's state if there is one; else, if
 //! the Submit says pending and `now_s` is past its `receipt_by_s`,
 //! [`ReceiptState::NoReceipt`]; else the Submit's state.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, BufRead, Write};
@@ -31,9 +37,9 @@ use serde::{Deserialize, Serialize};
 use super::civil::rfc3339;
 use super::pseudonym::{hex16, parse_hex16};
 use super::record::{
-    peek_account, peek_kind, DataCodingClass, ReceiptState, RecordKind, RecordView, Verdict,
+    is_account, peek_kind, DataCodingClass, ReceiptState, RecordKind, RecordView, Verdict,
 };
-use super::store::{partitions, read_partition, DirLock};
+use super::store::{partitions, read_partition_where, DirLock};
 
 /// Most candidate rows waiting for their receipts at once; see the
 /// [module docs](self).
@@ -46,6 +52,14 @@ const JOIN_SLACK_S: u64 = 3600;
 /// record can precede the Submit record by a few records (the gateway
 /// writes the Submit when it answers the ESME); older ones are dropped.
 const ORPHAN_WINDOW: usize = 65_536;
+/// How long after a message's submit time another Submit record with its
+/// gateway id (a segment or submit_multi destination) may still be
+/// written: the gateway writes each at its carrier's answer, which comes
+/// within the ESME's response timeout, far less than this.
+const DUPLICATE_WINDOW_MS: u64 = 3_600_000;
+/// The join's key map is purged when it holds more than this and twice
+/// what the last purge left.
+const PURGE_MIN: usize = 1 << 16;
 
 /// A Receipt record read before its Submit record.
 #[derive(Clone, Copy)]
@@ -218,6 +232,14 @@ type Mix = BuildHasherDefault<MixHasher>;
 
 const NONE: u32 = u32::MAX;
 
+/// Unix seconds of unix ms, as the join keeps them.
+fn seconds(ms: u64) -> u32 {
+    u32::try_from(ms / 1000).unwrap_or(u32::MAX)
+}
+
+/// Up to this many names, [`Names`] finds an id by comparing, not hashing.
+const QUICK_NAMES: usize = 8;
+
 /// Interns byte strings to small ids.
 #[derive(Default)]
 struct Names {
@@ -230,10 +252,8 @@ struct Names {
 
 impl Names {
     fn id(&mut self, s: &str) -> u32 {
-        if let Some(n) = self.names.get(self.last as usize) {
-            if n.as_bytes() == s.as_bytes() {
-                return self.last;
-            }
+        if let Some(id) = self.quick(s) {
+            return id;
         }
         let id = match self.ids.get(s.as_bytes()) {
             Some(&id) => id,
@@ -249,17 +269,43 @@ impl Names {
     }
 
     fn find(&self, s: &str) -> Option<u32> {
+        self.quick(s)
+            .or_else(|| self.ids.get(s.as_bytes()).copied())
+    }
+
+    /// The id without hashing: the last one, or any of a few names
+    /// (carriers are a handful).
+    fn quick(&self, s: &str) -> Option<u32> {
         if let Some(n) = self.names.get(self.last as usize) {
             if n.as_bytes() == s.as_bytes() {
                 return Some(self.last);
             }
         }
-        self.ids.get(s.as_bytes()).copied()
+        if self.names.len() <= QUICK_NAMES {
+            return self
+                .names
+                .iter()
+                .position(|n| n.as_bytes() == s.as_bytes())
+                .map(|i| i as u32);
+        }
+        None
     }
 
     fn get(&self, id: u32) -> Option<&Arc<str>> {
         self.names.get(id as usize)
     }
+}
+
+/// The join's entry for one (account, gateway id).
+#[derive(Clone, Copy)]
+struct Latest {
+    /// Sequence number of the latest candidate with the key.
+    seq: u64,
+    /// How many of the key's candidates still wait for a receipt (an
+    /// upper bound: one finished at its deadline is still counted).
+    waiting: u32,
+    /// The latest candidate's submit time, unix seconds.
+    submit_s: u32,
 }
 
 /// A Submit waiting for its receipt.
@@ -320,9 +366,14 @@ struct Joiner<'r> {
     queue: VecDeque<Cand>,
     /// Sequence number of `queue[0]`.
     base: u64,
-    /// Latest candidate sequence number per (account, gateway id); an
-    /// entry below `base` is stale (that candidate is finished).
-    pending: HashMap<(u32, u64), u64, Mix>,
+    /// The latest candidate per (account, gateway id); an entry below
+    /// `base` is stale (that candidate is finished). See [`Joiner::purge`]
+    /// for when entries go.
+    pending: HashMap<(u32, u64), Latest, Mix>,
+    /// `pending` is purged when it grows past this.
+    purge_at: usize,
+    /// The latest writer time seen (ms): the scan's clock.
+    clock_ms: u64,
     attach: Attach,
     attached: usize,
     emitted_rows: usize,
@@ -350,6 +401,8 @@ impl<'r> Joiner<'r> {
             queue: VecDeque::new(),
             base: 0,
             pending: HashMap::with_capacity_and_hasher(1 << 16, Mix::default()),
+            purge_at: PURGE_MIN,
+            clock_ms: 0,
             attach,
             attached: 0,
             emitted_rows: 0,
@@ -358,6 +411,23 @@ impl<'r> Joiner<'r> {
             orphan_order: VecDeque::new(),
             orphan_seq: 0,
         }
+    }
+
+    /// Drops the `pending` entries no record can still need: those of
+    /// finished candidates, and those whose candidates (the latest and the
+    /// earlier ones of its key) all have their receipts and were submitted
+    /// more than [`DUPLICATE_WINDOW_MS`] before the scan's clock. Another
+    /// Submit record of such a key (a segment or submit_multi destination
+    /// sharing the gateway id) cannot be written that late, and a second
+    /// receipt for it matches nothing either way. Without this, `pending`
+    /// would hold every candidate in the window, most of them long
+    /// answered, and each insert would miss the CPU caches.
+    fn purge(&mut self) {
+        let base = self.base;
+        let horizon_s = seconds(self.clock_ms.saturating_sub(DUPLICATE_WINDOW_MS));
+        self.pending
+            .retain(|_, e| e.seq >= base && (e.waiting > 0 || e.submit_s > horizon_s));
+        self.purge_at = (2 * self.pending.len()).max(PURGE_MIN);
     }
 
     /// Keeps a receipt whose Submit record may still come.
@@ -421,14 +491,26 @@ impl<'r> Joiner<'r> {
         // Entries of candidates already finished are stale, not removed
         // one by one (that would cost a second hash probe per record);
         // they are purged in bulk below.
-        let prev = self
-            .pending
-            .insert(key, seq)
-            .filter(|&prev| prev >= self.base);
-        if self.pending.len() > 2 * self.queue.len() + 4096 {
-            let base = self.base;
-            self.pending.retain(|_, s| *s >= base);
-        }
+        let mut latest = Latest {
+            seq,
+            waiting: u32::from(orphan.is_none()),
+            submit_s: seconds(v.submit_time_ms()),
+        };
+        let prev = match self.pending.entry(key) {
+            Entry::Occupied(mut e) => {
+                let prev = *e.get();
+                let live = prev.seq >= self.base;
+                if live {
+                    latest.waiting = latest.waiting.saturating_add(prev.waiting);
+                }
+                e.insert(latest);
+                live.then_some(prev.seq)
+            }
+            Entry::Vacant(e) => {
+                e.insert(latest);
+                None
+            }
+        };
         let attach = match self.attach {
             Attach::All => true,
             Attach::FirstN(n) => self.attached < n,
@@ -490,6 +572,10 @@ impl<'r> Joiner<'r> {
             resolved: orphan.is_some(),
             row,
         });
+        self.clock_ms = self.clock_ms.max(v.final_time_ms());
+        if self.pending.len() > self.purge_at {
+            self.purge();
+        }
         while self.queue.len() > JOIN_WINDOW {
             self.pop(sink)?;
         }
@@ -506,10 +592,11 @@ impl<'r> Joiner<'r> {
             self.park_orphan(key, v);
             return Ok(());
         };
-        let Some(&latest) = self.pending.get(&(account, v.gateway_id())) else {
+        let Some(entry) = self.pending.get_mut(&(account, v.gateway_id())) else {
             self.park_orphan((account, v.gateway_id()), v);
             return Ok(());
         };
+        let latest = entry.seq;
         // Segments sharing a gateway id: the one with the receipt's segment
         // number; if none waits, every waiting one.
         let mut matched = false;
@@ -520,6 +607,7 @@ impl<'r> Joiner<'r> {
                 let c = &mut self.queue[idx];
                 if !c.resolved && (!exact || c.segment == v.segment()) {
                     c.resolved = true;
+                    entry.waiting = entry.waiting.saturating_sub(1);
                     c.state = v.receipt();
                     if let Some(row) = &mut c.row {
                         row.receipt = v.receipt();
@@ -609,12 +697,8 @@ fn scan(
     let mut torn = 0;
     for part in &parts {
         joiner.advance_to(part.hour_s, sink)?;
-        let out = read_partition(&lock, &part.path, |payload| {
-            if let Some(want) = filter.account {
-                if peek_account(payload) != Some(want) {
-                    return Ok(());
-                }
-            }
+        let wanted = |payload: &[u8]| filter.account.is_none_or(|a| is_account(payload, a));
+        let out = read_partition_where(&lock, &part.path, wanted, |payload| {
             let Some(kind) = peek_kind(payload) else {
                 return Ok(());
             };
@@ -1528,6 +1612,124 @@ pub(crate) mod tests {
             assert_ne!(res.rows[1].receipt, ReceiptState::Delivered);
             assert_eq!(res.totals.by_receipt.get("delivered"), Some(&1));
         }
+    }
+
+    #[test]
+    fn the_key_map_forgets_answered_messages_but_not_waiting_ones() {
+        // One message waits for its receipt for hours while 3 × PURGE_MIN
+        // others over 6 hours are answered at once; a two-segment message has its
+        // second Submit record written half an hour after the first.
+        let tmp = tempfile::tempdir().unwrap();
+        let filler = 3 * PURGE_MIN as u64;
+        let step = 6 * HOUR / filler;
+        let waiting = submit("acme", 1, T0);
+        let mut events = vec![(T0, waiting.clone())];
+        let mut seg1 = submit("acme", 2, T0 + 1000);
+        seg1.segments = 2;
+        let mut seg2 = seg1.clone();
+        seg2.segment = 2;
+        events.push((T0 + 1000, seg1.clone()));
+        let mut seg2_written = false;
+        for i in 0..filler {
+            let t = T0 + 2000 + i * step;
+            let s = submit("acme", 10 + i, t);
+            events.push((t + 41, receipt_for(&s, ReceiptState::Delivered, t + 41)));
+            events.push((t, s));
+            if t > T0 + HOUR / 2 && !seg2_written {
+                seg2.final_time_ms = t;
+                events.push((t, seg2.clone()));
+                seg2_written = true;
+            }
+        }
+        let end = T0 + 7 * HOUR;
+        events.push((end, receipt_for(&waiting, ReceiptState::Delivered, end)));
+        write_events(tmp.path(), events);
+
+        let filter = Filter {
+            account: None,
+            from_ms: 0,
+            to_ms: u64::MAX,
+            carrier: None,
+            status: None,
+            gateway_id: None,
+            receipt: None,
+        };
+        let keep = retention;
+        let mut joiner = Joiner::new(end / 1000, &keep, Attach::FirstN(2), None);
+        let mut delivered = 0u64;
+        let mut segments = 0u64;
+        let mut messages = 0u64;
+        let mut rows = Vec::new();
+        scan(tmp.path(), &filter, &mut joiner, &mut |d: Done| {
+            segments += 1;
+            messages += u64::from(d.new_message);
+            delivered += u64::from(d.state == ReceiptState::Delivered);
+            rows.extend(d.row);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(segments, filler + 3);
+        assert_eq!(messages, filler + 2, "the two segments are one message");
+        assert_eq!(delivered, filler + 1, "the waiting message got its receipt");
+        assert_eq!(rows[0].gateway_id, 1);
+        assert_eq!(rows[0].receipt, ReceiptState::Delivered);
+        assert!(
+            joiner.pending.len() < filler as usize / 2,
+            "answered keys were purged: {} left",
+            joiner.pending.len()
+        );
+    }
+
+    #[test]
+    fn a_damaged_record_of_another_account_does_not_end_the_scan() {
+        use crate::cdr::store::{FRAME_HEADER, HEADER_LEN};
+        let tmp = tempfile::tempdir().unwrap();
+        let events: Vec<_> = (0..30u64)
+            .map(|i| {
+                let account = if i % 3 == 0 { "beta" } else { "acme" };
+                (T0 + i, submit(account, 100 + i, T0 + i))
+            })
+            .collect();
+        write_events(tmp.path(), events);
+        let parts = crate::cdr::store::partitions(tmp.path()).unwrap();
+        assert_eq!(parts.len(), 1);
+        // Flip the last payload byte of beta's second record (gateway id
+        // 103): its checksum no longer matches.
+        let mut bytes = std::fs::read(&parts[0].path).unwrap();
+        let mut at = HEADER_LEN as usize;
+        let mut betas = 0;
+        loop {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            let payload = &bytes[at + FRAME_HEADER..at + FRAME_HEADER + len];
+            if is_account(payload, b"beta") {
+                betas += 1;
+                if betas == 2 {
+                    bytes[at + FRAME_HEADER + len - 1] ^= 0x55;
+                    break;
+                }
+            }
+            at += FRAME_HEADER + len;
+        }
+        std::fs::write(&parts[0].path, &bytes).unwrap();
+        let run = |account: &str| {
+            let q = Query {
+                account: Some(account.into()),
+                limit: 100,
+                ..Query::default()
+            };
+            query(tmp.path(), &q, T0 / 1000, &retention).unwrap()
+        };
+        // acme's records are all checksummed and all there: beta's damaged
+        // one is stepped over by its length.
+        let acme = run("acme");
+        assert_eq!(acme.rows.len(), 20);
+        assert_eq!(acme.torn, 0);
+        // beta's own scan checks it: the partition ends there, as a torn
+        // tail does.
+        let beta = run("beta");
+        let ids: Vec<u64> = beta.rows.iter().map(|r| r.gateway_id).collect();
+        assert_eq!(ids, [100]);
+        assert!(beta.torn > 0);
     }
 
     #[test]

@@ -393,6 +393,25 @@ pub fn peek_account(payload: &[u8]) -> Option<&[u8]> {
     payload.get(FIXED_START..FIXED_START + len)
 }
 
+/// Whether a payload's account is `account`, without decoding anything
+/// else: what a scan for one account asks of every record, so the last
+/// eight bytes (where sequential SIDs differ) are compared first.
+#[inline]
+pub fn is_account(payload: &[u8], account: &[u8]) -> bool {
+    let Some(got) = peek_account(payload) else {
+        return false;
+    };
+    if got.len() != account.len() {
+        return false;
+    }
+    if let (Some(a), Some(b)) = (got.last_chunk::<8>(), account.last_chunk::<8>()) {
+        if a != b {
+            return false;
+        }
+    }
+    got == account
+}
+
 /// The kind byte of a payload without decoding anything else.
 #[inline]
 pub fn peek_kind(payload: &[u8]) -> Option<RecordKind> {
@@ -713,6 +732,17 @@ pub(crate) mod tests {
             assert_eq!(view.to_record(), r);
             assert_eq!(peek_account(&buf), Some(r.account.as_bytes()));
             assert_eq!(peek_kind(&buf), Some(r.kind));
+            let account = r.account.as_bytes();
+            assert!(is_account(&buf, account));
+            let mut other = account.to_vec();
+            if let Some(b) = other.first_mut() {
+                *b ^= 1;
+                assert!(!is_account(&buf, &other));
+                other.copy_from_slice(account);
+                *other.last_mut().unwrap() ^= 1;
+                assert!(!is_account(&buf, &other));
+            }
+            assert!(!is_account(&buf, &[account, b"x"].concat()));
         }
     }
 

@@ -28,6 +28,8 @@
 //! that is incomplete or fails its checksum and report the bytes from there
 //! on as torn; nothing after it is returned. The writer truncates a torn
 //! tail when it opens a partition for append, so new records stay readable.
+//! A scan for one account checksums only that account's frames and steps
+//! over the others by their length ([`FrameReader::next_where`]).
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -316,6 +318,21 @@ impl<'l> FrameReader<'l> {
 
     /// The next good frame, or `None` at the end or a torn tail.
     pub(crate) fn next(&mut self) -> io::Result<Option<Frame<'_>>> {
+        self.next_where(|_| true)
+    }
+
+    /// The next good frame whose payload `wanted` accepts, or `None` at the
+    /// end or a torn tail. Frames `wanted` turns down are stepped over by
+    /// their length without checking their checksum: a scan that uses a
+    /// fraction of the records (one account's) does not pay for hashing
+    /// the rest. `wanted` sees unchecked bytes, so it must only select,
+    /// never interpret; a damaged frame it turns down is passed over
+    /// rather than ending the partition, which can only let the caller
+    /// see more of its own (checksummed) records.
+    pub(crate) fn next_where(
+        &mut self,
+        mut wanted: impl FnMut(&[u8]) -> bool,
+    ) -> io::Result<Option<Frame<'_>>> {
         if self.torn.is_some() {
             return Ok(None);
         }
@@ -329,7 +346,12 @@ impl<'l> FrameReader<'l> {
                     return Ok(None);
                 }
                 if avail >= FRAME_HEADER + len {
-                    break (len, FRAME_HEADER + len);
+                    if wanted(&b[FRAME_HEADER..FRAME_HEADER + len]) {
+                        break (len, FRAME_HEADER + len);
+                    }
+                    self.start += FRAME_HEADER + len;
+                    self.pos += (FRAME_HEADER + len) as u64;
+                    continue;
                 }
             }
             if self.eof || !self.fill()? {
@@ -418,13 +440,24 @@ pub(crate) struct ReadOutcome {
 pub(crate) fn read_partition(
     lock: &DirLock,
     path: &Path,
+    f: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<ReadOutcome> {
+    read_partition_where(lock, path, |_| true, f)
+}
+
+/// [`read_partition`] for the frames `wanted` accepts, checksumming only
+/// those ([`FrameReader::next_where`]); `records` counts them.
+pub(crate) fn read_partition_where(
+    lock: &DirLock,
+    path: &Path,
+    mut wanted: impl FnMut(&[u8]) -> bool,
     mut f: impl FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<ReadOutcome> {
     let Some(mut r) = FrameReader::open_locked(path, lock)? else {
         return Ok(ReadOutcome::default());
     };
     let mut out = ReadOutcome::default();
-    while let Some(frame) = r.next()? {
+    while let Some(frame) = r.next_where(&mut wanted)? {
         f(frame.payload)?;
         out.records += 1;
     }
