@@ -8,4 +8,4 @@ pub mod rewrite;
 pub mod store;
 
 pub use held::HeldQueues;
-pub use store::{DlrStore, LogOptions, LogStore, Mapping, MemoryStore, StoreStats};
+pub use store::{DlrStore, LogOptions, LogStore, Mapping, MemoryStore, MsgId, StoreStats};
