@@ -415,6 +415,9 @@ fn parse_name_addr(v: &Bytes) -> Option<NameAddr> {
 }
 
 /// One Contact value (RFC 3261 §20.10).
+// Made on demand and dropped soon: boxing the address would cost an
+// allocation per value to save stack space nobody keeps.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Contact {
     /// `*`, in a REGISTER that removes all bindings (§10.2.2).
