@@ -35,7 +35,7 @@ macro_rules! methods {
             /// The method token.
             pub fn as_bytes(&self) -> &[u8] {
                 match self {
-                    $( Method::$variant => $text.as_bytes(), )*
+                    $( Method::$variant => $text, )*
                     Method::Other(b) => b,
                 }
             }
@@ -43,7 +43,7 @@ macro_rules! methods {
             /// The method for wire text (a token).
             pub fn from_bytes(b: Bytes) -> Method {
                 match &b[..] {
-                    $( x if x == $text.as_bytes() => Method::$variant, )*
+                    $( $text => Method::$variant, )*
                     _ => Method::Other(b),
                 }
             }
@@ -53,33 +53,33 @@ macro_rules! methods {
 
 methods! {
     /// `INVITE`
-    Invite = "INVITE";
+    Invite = b"INVITE";
     /// `ACK`
-    Ack = "ACK";
+    Ack = b"ACK";
     /// `BYE`
-    Bye = "BYE";
+    Bye = b"BYE";
     /// `CANCEL`
-    Cancel = "CANCEL";
+    Cancel = b"CANCEL";
     /// `OPTIONS`
-    Options = "OPTIONS";
+    Options = b"OPTIONS";
     /// `REGISTER`
-    Register = "REGISTER";
+    Register = b"REGISTER";
     /// `PRACK` (RFC 3262)
-    Prack = "PRACK";
+    Prack = b"PRACK";
     /// `SUBSCRIBE` (RFC 6665)
-    Subscribe = "SUBSCRIBE";
+    Subscribe = b"SUBSCRIBE";
     /// `NOTIFY` (RFC 6665)
-    Notify = "NOTIFY";
+    Notify = b"NOTIFY";
     /// `PUBLISH` (RFC 3903)
-    Publish = "PUBLISH";
+    Publish = b"PUBLISH";
     /// `INFO` (RFC 6086)
-    Info = "INFO";
+    Info = b"INFO";
     /// `REFER` (RFC 3515)
-    Refer = "REFER";
+    Refer = b"REFER";
     /// `MESSAGE` (RFC 3428)
-    Message = "MESSAGE";
+    Message = b"MESSAGE";
     /// `UPDATE` (RFC 3311)
-    Update = "UPDATE";
+    Update = b"UPDATE";
 }
 
 impl PartialEq for Method {
@@ -430,9 +430,7 @@ fn is_request_uri(uri: &[u8]) -> bool {
             .iter()
             .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
         && colon + 1 < uri.len()
-        && uri
-            .iter()
-            .all(|&c| matches!(c, 0x21..=0x7E) && !matches!(c, b'"' | b'<' | b'>'))
+        && uri.iter().all(|&c| scan::is(c, scan::URIC))
 }
 
 /// One header line: a name and its value (a [`Bytes`] slice of the
@@ -613,9 +611,11 @@ impl<'a> IntoIterator for &'a Headers {
 }
 
 /// The most header lines (continuations included) a message may have,
-/// whatever [`Limits::max_headers`] says: the line index is kept on the
-/// stack while parsing.
+/// whatever [`Limits::max_headers`] says.
 pub const MAX_HEADER_LINES: usize = 256;
+
+/// How many line ends pass 1 of [`parse`] keeps for pass 2.
+const KEPT_LINE_ENDS: usize = 32;
 
 /// How the body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1016,9 +1016,8 @@ pub(crate) fn parse(
     let max_head = limits.max_head.min(s.len()).min(u32::MAX as usize);
     let max_lines = limits.max_headers.min(MAX_HEADER_LINES);
 
-    // Pass 1: the start line and every header line end, up to the empty
-    // line. Line ends go to a fixed array on the stack, so that pass 2 can
-    // size the header list once.
+    // Pass 1: the start line, and every header line up to the empty line
+    // is found and counted, so that pass 2 can size the header list once.
     let first_lf = find_byte(&s[..max_head], b'\n', 0).ok_or(if s.len() > limits.max_head {
         Error::TooLarge(Limit::Head)
     } else {
@@ -1028,11 +1027,15 @@ pub(crate) fn parse(
         return Err(Error::StartLine);
     }
     let start = StartLine::parse(frame, first_lf - 1)?;
-    let mut ends = [0u32; MAX_HEADER_LINES];
+    let head = &s[..max_head];
+    // The first line ends are kept (a small array: zeroing the room for
+    // MAX_HEADER_LINES cost more than searching again); pass 2 searches
+    // for the others.
+    let mut ends = [0u32; KEPT_LINE_ENDS];
     let mut lines = 0;
     let mut pos = first_lf + 1;
     let head_end = loop {
-        let Some(lf) = find_byte(&s[..max_head], b'\n', pos) else {
+        let Some(lf) = find_byte(head, b'\n', pos) else {
             return Err(if s.len() > limits.max_head {
                 Error::TooLarge(Limit::Head)
             } else {
@@ -1048,20 +1051,31 @@ pub(crate) fn parse(
         if lines == max_lines {
             return Err(Error::TooLarge(Limit::Headers));
         }
-        ends[lines] = (lf - 1) as u32;
+        if let Some(slot) = ends.get_mut(lines) {
+            *slot = (lf - 1) as u32;
+        }
         lines += 1;
         pos = lf + 1;
     };
 
     // Pass 2: split the lines into headers, joining continuation lines.
+    // Every line was checked above: it ends in CRLF and is not empty.
     let mut list = Vec::with_capacity(lines);
     let mut content_length: Option<(usize, usize)> = None;
     let mut content_lengths = 0;
     let mut line_start = first_lf + 1;
     let mut current: Option<(HeaderName, usize, usize)> = None;
-    let mut i = 0;
+    let mut line = 0;
     loop {
-        let end = ends.get(i).filter(|_| i < lines).map(|&e| e as usize);
+        let end = if line_start + 2 < head_end {
+            match ends.get(line) {
+                Some(&end) => Some(end as usize),
+                None => find_byte(head, b'\n', line_start).map(|lf| lf - 1),
+            }
+        } else {
+            None
+        };
+        line += 1;
         let continuation = end.is_some() && matches!(s[line_start], b' ' | b'\t');
         if continuation {
             match &mut current {
@@ -1071,7 +1085,7 @@ pub(crate) fn parse(
         } else {
             if let Some((name, a, b)) = current.take() {
                 let (a, b) = scan::trim_range(s, a, b);
-                if name == HeaderName::ContentLength {
+                if matches!(name, HeaderName::ContentLength) {
                     content_lengths += 1;
                     content_length = Some((a, b));
                 }
@@ -1102,7 +1116,6 @@ pub(crate) fn parse(
         if let Some(end) = end {
             line_start = end + 2;
         }
-        i += 1;
     }
 
     // The body.

@@ -20,6 +20,9 @@ macro_rules! names {
             Other(Bytes),
         }
 
+        #[cfg(test)]
+        const ALL_KNOWN: &[HeaderName] = &[$( HeaderName::$variant, )*];
+
         impl HeaderName {
             /// The long form (canonical spelling), or the name as written.
             pub fn as_bytes(&self) -> &[u8] {
@@ -44,12 +47,7 @@ macro_rules! names {
                         _ => None,
                     };
                 }
-                $(
-                    if name.len() == $long.len() && name.eq_ignore_ascii_case($long.as_bytes()) {
-                        return Some(HeaderName::$variant);
-                    }
-                )*
-                None
+                long_form(name)
             }
         }
     };
@@ -116,6 +114,52 @@ names! {
     Via = "Via", b'v';
     /// `WWW-Authenticate`
     WwwAuthenticate = "WWW-Authenticate";
+}
+
+/// The known header `name` spells in long form (any case): a jump on its
+/// length and first letter, then one comparison. (A chain of comparisons,
+/// or lower-casing it first, took a tenth of the parse time.) The test
+/// `every_known_name_is_recognised_in_any_case` keeps this in step with
+/// the list above.
+fn long_form(name: &[u8]) -> Option<HeaderName> {
+    let first = name.first()?.to_ascii_lowercase();
+    Some(match (name.len(), first) {
+        (2, b't') if name.eq_ignore_ascii_case(b"To") => HeaderName::To,
+        (3, b'v') if name.eq_ignore_ascii_case(b"Via") => HeaderName::Via,
+        (4, b'c') if name.eq_ignore_ascii_case(b"CSeq") => HeaderName::CSeq,
+        (4, b'd') if name.eq_ignore_ascii_case(b"Date") => HeaderName::Date,
+        (4, b'f') if name.eq_ignore_ascii_case(b"From") => HeaderName::From,
+        (5, b'a') if name.eq_ignore_ascii_case(b"Allow") => HeaderName::Allow,
+        (5, b'e') if name.eq_ignore_ascii_case(b"Event") => HeaderName::Event,
+        (5, b'r') if name.eq_ignore_ascii_case(b"Route") => HeaderName::Route,
+        (6, b'a') if name.eq_ignore_ascii_case(b"Accept") => HeaderName::Accept,
+        (7, b'c') if name.eq_ignore_ascii_case(b"Call-ID") => HeaderName::CallId,
+        (7, b'c') if name.eq_ignore_ascii_case(b"Contact") => HeaderName::Contact,
+        (7, b'e') if name.eq_ignore_ascii_case(b"Expires") => HeaderName::Expires,
+        (7, b'r') if name.eq_ignore_ascii_case(b"Require") => HeaderName::Require,
+        (7, b's') if name.eq_ignore_ascii_case(b"Subject") => HeaderName::Subject,
+        (8, b'r') if name.eq_ignore_ascii_case(b"Refer-To") => HeaderName::ReferTo,
+        (9, b's') if name.eq_ignore_ascii_case(b"Supported") => HeaderName::Supported,
+        (9, b't') if name.eq_ignore_ascii_case(b"Timestamp") => HeaderName::Timestamp,
+        (10, b'u') if name.eq_ignore_ascii_case(b"User-Agent") => HeaderName::UserAgent,
+        (11, b'u') if name.eq_ignore_ascii_case(b"Unsupported") => HeaderName::Unsupported,
+        (12, b'a') if name.eq_ignore_ascii_case(b"Allow-Events") => HeaderName::AllowEvents,
+        (12, b'c') if name.eq_ignore_ascii_case(b"Content-Type") => HeaderName::ContentType,
+        (12, b'm') if name.eq_ignore_ascii_case(b"Max-Forwards") => HeaderName::MaxForwards,
+        (12, b'r') if name.eq_ignore_ascii_case(b"Record-Route") => HeaderName::RecordRoute,
+        (13, b'a') if name.eq_ignore_ascii_case(b"Authorization") => HeaderName::Authorization,
+        (13, b'p') if name.eq_ignore_ascii_case(b"Proxy-Require") => HeaderName::ProxyRequire,
+        (14, b'c') if name.eq_ignore_ascii_case(b"Content-Length") => HeaderName::ContentLength,
+        (16, b'c') if name.eq_ignore_ascii_case(b"Content-Encoding") => HeaderName::ContentEncoding,
+        (16, b'w') if name.eq_ignore_ascii_case(b"WWW-Authenticate") => HeaderName::WwwAuthenticate,
+        (18, b'p') if name.eq_ignore_ascii_case(b"Proxy-Authenticate") => {
+            HeaderName::ProxyAuthenticate
+        }
+        (19, b'p') if name.eq_ignore_ascii_case(b"Proxy-Authorization") => {
+            HeaderName::ProxyAuthorization
+        }
+        _ => return None,
+    })
 }
 
 impl HeaderName {
@@ -227,6 +271,18 @@ mod tests {
             HeaderName::from_static("C%6Fntact"),
             HeaderName::Other(_)
         ));
+    }
+
+    #[test]
+    fn every_known_name_is_recognised_in_any_case() {
+        for name in ALL_KNOWN {
+            let long = name.as_bytes();
+            assert_eq!(HeaderName::from_known(long).as_ref(), Some(name));
+            let upper = long.to_ascii_uppercase();
+            assert_eq!(HeaderName::from_known(&upper).as_ref(), Some(name));
+        }
+        assert_eq!(HeaderName::from_known(b"Proxy-Authorization-X"), None);
+        assert_eq!(HeaderName::from_known(b""), None);
     }
 
     #[test]

@@ -5,31 +5,36 @@
 use bytes::Bytes;
 
 /// `token` (§25.1): alphanum / `-.!%*_+` and backquote, quote, tilde.
-pub(crate) const TOKEN: u8 = 1;
+pub(crate) const TOKEN: u16 = 1;
 /// `unreserved`: alphanum / mark (`-_.!~*'()`).
-pub(crate) const UNRESERVED: u8 = 2;
+pub(crate) const UNRESERVED: u16 = 2;
 /// `user-unreserved`: `&=+$,;?/`.
-pub(crate) const USER: u8 = 4;
+pub(crate) const USER: u16 = 4;
 /// The extra characters of `password`: `&=+$,`.
-pub(crate) const PASSWORD: u8 = 8;
+pub(crate) const PASSWORD: u16 = 8;
 /// `param-unreserved`: `[]/:&+$`.
-pub(crate) const PARAM: u8 = 16;
+pub(crate) const PARAM: u16 = 16;
 /// `hnv-unreserved`: `[]/?:+$`.
-pub(crate) const HNV: u8 = 32;
+pub(crate) const HNV: u16 = 32;
 /// `word` (Call-ID): token plus `()<>:\"/[]?{}`.
-pub(crate) const WORD: u8 = 64;
+pub(crate) const WORD: u16 = 64;
 /// Host name characters: alphanum / `-` / `.`.
-pub(crate) const HOST: u8 = 128;
+pub(crate) const HOST: u16 = 128;
+/// Graphic ASCII but `"`, `<` and `>`: what a URI in a start line may hold.
+pub(crate) const URIC: u16 = 256;
 
-static CLASS: [u8; 256] = classes();
+static CLASS: [u16; 256] = classes();
 
-const fn classes() -> [u8; 256] {
-    let mut t = [0u8; 256];
+const fn classes() -> [u16; 256] {
+    let mut t = [0u16; 256];
     let mut c = 0;
     while c < 256 {
         let b = c as u8;
         if b.is_ascii_alphanumeric() {
             t[c] = TOKEN | UNRESERVED | WORD | HOST;
+        }
+        if b > 0x20 && b < 0x7F && b != b'"' && b != b'<' && b != b'>' {
+            t[c] |= URIC;
         }
         c += 1;
     }
@@ -44,7 +49,7 @@ const fn classes() -> [u8; 256] {
     t
 }
 
-const fn mark(mut t: [u8; 256], chars: &[u8], class: u8) -> [u8; 256] {
+const fn mark(mut t: [u16; 256], chars: &[u8], class: u16) -> [u16; 256] {
     let mut i = 0;
     while i < chars.len() {
         t[chars[i] as usize] |= class;
@@ -55,7 +60,7 @@ const fn mark(mut t: [u8; 256], chars: &[u8], class: u8) -> [u8; 256] {
 
 /// Whether `c` is in any of the `class` bits.
 #[inline]
-pub(crate) fn is(c: u8, class: u8) -> bool {
+pub(crate) fn is(c: u8, class: u16) -> bool {
     CLASS[c as usize] & class != 0
 }
 
@@ -66,7 +71,7 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
 
 /// Whether `s` is non-empty and every octet is in `class` or part of a
 /// `%HH` escape.
-pub(crate) fn is_escaped(s: &[u8], class: u8) -> bool {
+pub(crate) fn is_escaped(s: &[u8], class: u16) -> bool {
     let mut i = 0;
     while i < s.len() {
         if s[i] == b'%' {
@@ -228,7 +233,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Consumes octets in `class`; returns their range (maybe empty).
-    pub(crate) fn take_class(&mut self, class: u8) -> (usize, usize) {
+    pub(crate) fn take_class(&mut self, class: u16) -> (usize, usize) {
         let start = self.pos;
         while self.peek().is_some_and(|c| is(c, class)) {
             self.pos += 1;
@@ -297,6 +302,7 @@ mod tests {
         assert!(is(b'?', USER) && !is(b'?', PASSWORD));
         assert!(is(b'{', WORD) && !is(b'{', TOKEN));
         assert!(is(b'-', HOST) && !is(b'_', HOST));
+        assert!(is(b'~', URIC) && !is(b'<', URIC) && !is(b' ', URIC) && !is(0x80, URIC));
     }
 
     #[test]
