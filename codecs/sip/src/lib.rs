@@ -21,6 +21,33 @@
 //!   (RFC 3261 §8.2.6 for responses).
 //! * [`Error`] is a small `Copy` enum that says whether a message is
 //!   malformed (drop it) or parsed but to be answered with a 4xx/5xx.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use telegate_sip::{parse_datagram, Method, Response};
+//!
+//! let datagram = Bytes::from_static(
+//!     b"MESSAGE sip:+44-7700-900123@sms.example.net;user=phone SIP/2.0\r\n\
+//!       Via: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK776sgdkse\r\n\
+//!       Max-Forwards: 70\r\n\
+//!       From: <sip:alice@example.com>;tag=49583\r\n\
+//!       t: <sip:+447700900123@sms.example.net>\r\n\
+//!       Call-ID: asd88asd77a@192.0.2.7\r\n\
+//!       CSeq: 1 MESSAGE\r\n\
+//!       Content-Type: text/plain\r\n\
+//!       Content-Length: 5\r\n\r\nHello",
+//! );
+//! let (request, _extra) = parse_datagram(datagram)?;
+//! request.validate()?;
+//! assert_eq!(request.method(), Some(&Method::Message));
+//! let number = request.request_uri()?.phone_number().expect("a number");
+//! assert_eq!(number.to_string(), "+447700900123");
+//! assert_eq!(&request.body()[..], b"Hello");
+//!
+//! let answer = Response::for_request(&request, 202).to_tag("gw1").build()?;
+//! assert_eq!(answer.to()?.tag().as_deref(), Some(&b"gw1"[..]));
+//! # Ok::<(), telegate_sip::Error>(())
+//! ```
 
 pub mod builder;
 pub mod error;
