@@ -897,6 +897,17 @@ impl Message {
                 return Err(Error::BadRequestUri);
             }
         }
+        // List headers that may not be empty (an empty Supported is fine).
+        for name in [
+            HeaderName::Via,
+            HeaderName::Contact,
+            HeaderName::Route,
+            HeaderName::RecordRoute,
+        ] {
+            if self.headers.get_all(&name).any(Bytes::is_empty) {
+                return Err(Error::BadHeader(name.label()));
+            }
+        }
         let mut vias = 0;
         for via in self.vias() {
             via?;
@@ -1065,57 +1076,54 @@ pub(crate) fn parse(
     let mut content_lengths = 0;
     let mut line_start = first_lf + 1;
     let mut current: Option<(HeaderName, usize, usize)> = None;
-    let mut line = 0;
+    let mut index = 0;
     loop {
-        let end = if line_start + 2 < head_end {
-            match ends.get(line) {
-                Some(&end) => Some(end as usize),
-                None => find_byte(head, b'\n', line_start).map(|lf| lf - 1),
-            }
-        } else {
-            None
-        };
-        line += 1;
-        let continuation = end.is_some() && matches!(s[line_start], b' ' | b'\t');
-        if continuation {
-            match &mut current {
-                Some((_, _, value_end)) => *value_end = end.unwrap_or(line_start),
-                None => return Err(Error::HeaderLine),
-            }
-        } else {
-            if let Some((name, a, b)) = current.take() {
-                let (a, b) = scan::trim_range(s, a, b);
-                if matches!(name, HeaderName::ContentLength) {
-                    content_lengths += 1;
-                    content_length = Some((a, b));
-                }
-                list.push(Header {
-                    name,
-                    value: frame.slice(a..b),
-                });
-            }
-            let Some(end) = end else { break };
-            let line = &s[line_start..end];
-            let name_len = line
-                .iter()
-                .position(|&c| !scan::is(c, TOKEN))
-                .ok_or(Error::HeaderLine)?;
-            let mut colon = name_len;
-            while matches!(line.get(colon), Some(b' ' | b'\t')) {
-                colon += 1;
-            }
-            if name_len == 0 || line.get(colon) != Some(&b':') {
+        // The end (before its CRLF) of the next header line; `None` at the
+        // empty line.
+        let end = (line_start + 2 < head_end).then(|| match ends.get(index) {
+            Some(&end) => end as usize,
+            None => find_byte(head, b'\n', line_start).map_or(line_start, |lf| lf - 1),
+        });
+        index += 1;
+        if let Some(end) = end.filter(|_| matches!(s[line_start], b' ' | b'\t')) {
+            // A continuation line: it extends the value before it.
+            let Some((_, _, value_end)) = &mut current else {
                 return Err(Error::HeaderLine);
-            }
-            let name = match HeaderName::from_known(&line[..name_len]) {
-                Some(n) => n,
-                None => HeaderName::Other(frame.slice(line_start..line_start + name_len)),
             };
-            current = Some((name, line_start + colon + 1, end));
-        }
-        if let Some(end) = end {
+            *value_end = end;
             line_start = end + 2;
+            continue;
         }
+        if let Some((name, a, b)) = current.take() {
+            let (a, b) = scan::trim_range(s, a, b);
+            if matches!(name, HeaderName::ContentLength) {
+                content_lengths += 1;
+                content_length = Some((a, b));
+            }
+            list.push(Header {
+                name,
+                value: frame.slice(a..b),
+            });
+        }
+        let Some(end) = end else { break };
+        let line = &s[line_start..end];
+        let name_len = line
+            .iter()
+            .position(|&c| !scan::is(c, TOKEN))
+            .ok_or(Error::HeaderLine)?;
+        let mut colon = name_len;
+        while matches!(line.get(colon), Some(b' ' | b'\t')) {
+            colon += 1;
+        }
+        if name_len == 0 || line.get(colon) != Some(&b':') {
+            return Err(Error::HeaderLine);
+        }
+        let name = match HeaderName::from_known(&line[..name_len]) {
+            Some(n) => n,
+            None => HeaderName::Other(frame.slice(line_start..line_start + name_len)),
+        };
+        current = Some((name, line_start + colon + 1, end));
+        line_start = end + 2;
     }
 
     // The body.
@@ -1260,6 +1268,25 @@ v=0\n";
             b"sip:x@y"
         );
         assert_eq!(Message::parse(m.to_bytes()), Ok(m));
+    }
+
+    #[test]
+    fn many_lines_and_late_folds() {
+        // Past the line ends pass 1 keeps for pass 2.
+        let mut text = String::from("OPTIONS sip:a@b SIP/2.0\r\n");
+        for i in 0..KEPT_LINE_ENDS + 8 {
+            text.push_str(&format!("X-{i}: v{i}\r\n"));
+        }
+        text.push_str("Subject: a\r\n b\r\n\r\n");
+        let m = parse_str(&text).expect("parses");
+        assert_eq!(m.headers().len(), KEPT_LINE_ENDS + 9);
+        let last = m.headers().iter().last().expect("last");
+        assert_eq!(
+            (last.name(), &last.value()[..]),
+            (&HeaderName::Subject, &b"a\r\n b"[..])
+        );
+        let x = HeaderName::from_static("X-39");
+        assert_eq!(m.headers().get(&x).map(|v| &v[..]), Some(&b"v39"[..]));
     }
 
     #[test]
@@ -1446,6 +1473,15 @@ v=0\n";
             v(base("Authorization: Digest\r\n", "1 OPTIONS")),
             Err(Error::BadHeader("Authorization"))
         );
+        assert_eq!(
+            v(base("Via:\r\n", "1 OPTIONS")),
+            Err(Error::BadHeader("Via"))
+        );
+        assert_eq!(
+            v(base("Route: \r\n", "1 OPTIONS")),
+            Err(Error::BadHeader("Route"))
+        );
+        assert_eq!(v(base("Supported:\r\n", "1 OPTIONS")), Ok(()));
         assert_eq!(
             v("OPTIONS sip:a@b SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n".to_string()),
             Err(Error::MissingHeader("Via"))
