@@ -242,6 +242,10 @@ impl Via {
     }
 }
 
+fn small_number(v: &[u8], max: u64) -> bool {
+    scan::parse_u64(v).is_some_and(|n| n <= max)
+}
+
 fn parse_ip(s: &[u8]) -> Option<IpAddr> {
     let s = std::str::from_utf8(s).ok()?;
     let s = s
@@ -313,13 +317,25 @@ fn parse_via(v: &Bytes) -> Option<Via> {
         port,
         params,
     };
-    let p = &via.params;
-    let ok = p.get("branch").is_none_or(|b| !b.is_empty())
-        && p.get("received").is_none_or(|r| parse_ip(r).is_some())
-        && p.get("rport")
-            .is_none_or(|r| r.is_empty() || via.rport().flatten().is_some())
-        && p.get("maddr").is_none_or(|_| via.maddr().is_some())
-        && p.get("ttl").is_none_or(|_| via.ttl().is_some());
+    // One pass over the parameters: every branch, received, rport, maddr
+    // and ttl must hold what its accessor reads.
+    let ok = via.params.iter().all(|(name, value)| {
+        let v = value.unwrap_or_default();
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        if is("branch") {
+            !v.is_empty()
+        } else if is("received") {
+            parse_ip(v).is_some()
+        } else if is("rport") {
+            v.is_empty() || small_number(v, u64::from(u16::MAX))
+        } else if is("maddr") {
+            Host::is_valid(v)
+        } else if is("ttl") {
+            small_number(v, 255)
+        } else {
+            true
+        }
+    });
     ok.then_some(via)
 }
 

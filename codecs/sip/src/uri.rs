@@ -80,23 +80,42 @@ pub enum Host {
     Ipv6(Ipv6Addr),
 }
 
+/// What a host's text is, before any [`Bytes`] is made of it.
+enum HostKind {
+    Name,
+    Ipv4(Ipv4Addr),
+    Ipv6(Ipv6Addr),
+}
+
+fn host_kind(s: &[u8]) -> Option<HostKind> {
+    if let Some(inner) = s.strip_prefix(b"[").and_then(|r| r.strip_suffix(b"]")) {
+        return std::str::from_utf8(inner)
+            .ok()?
+            .parse()
+            .ok()
+            .map(HostKind::Ipv6);
+    }
+    if s.first().is_some_and(u8::is_ascii_digit) {
+        if let Some(ip) = std::str::from_utf8(s).ok().and_then(|t| t.parse().ok()) {
+            return Some(HostKind::Ipv4(ip));
+        }
+    }
+    is_hostname(s).then_some(HostKind::Name)
+}
+
 impl Host {
     /// Parses `hostname / IPv4address / IPv6reference` (RFC 3261 §25.1).
     pub(crate) fn parse(src: &Bytes) -> Option<Host> {
-        let s = &src[..];
-        if let Some(inner) = s.strip_prefix(b"[").and_then(|r| r.strip_suffix(b"]")) {
-            return std::str::from_utf8(inner)
-                .ok()?
-                .parse()
-                .ok()
-                .map(Host::Ipv6);
-        }
-        if s.first().is_some_and(u8::is_ascii_digit) {
-            if let Some(ip) = std::str::from_utf8(s).ok().and_then(|t| t.parse().ok()) {
-                return Some(Host::Ipv4(ip));
-            }
-        }
-        is_hostname(s).then(|| Host::Name(src.clone()))
+        Some(match host_kind(src)? {
+            HostKind::Name => Host::Name(src.clone()),
+            HostKind::Ipv4(ip) => Host::Ipv4(ip),
+            HostKind::Ipv6(ip) => Host::Ipv6(ip),
+        })
+    }
+
+    /// Whether `s` is a host, without making one.
+    pub(crate) fn is_valid(s: &[u8]) -> bool {
+        host_kind(s).is_some()
     }
 }
 
