@@ -10,13 +10,13 @@ cd "$(dirname "$0")/.."
 
 if ! command -v tshark >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "run-all: installing tshark (Debian) for the SMPP dissector test"
+    echo "run-all: installing tshark (Debian) for the SMPP and SIP dissector tests"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null && apt-get install -y -qq tshark >/dev/null \
-      || echo "run-all: could not install tshark; its test will skip"
+      || echo "run-all: could not install tshark; its tests will skip"
     APT_UPDATED=1
   else
-    echo "run-all: tshark not found and cannot be installed here; its test will skip"
+    echo "run-all: tshark not found and cannot be installed here; its tests will skip"
   fi
 fi
 
