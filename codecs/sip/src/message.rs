@@ -440,6 +440,10 @@ fn is_request_uri(uri: &[u8]) -> bool {
 pub struct Header {
     name: HeaderName,
     value: Bytes,
+    /// An extension header's whole line as received (without its final
+    /// CRLF), when writing it as `name: value` would change it (other
+    /// spacing around the colon, trailing whitespace); encoded as is.
+    raw: Option<Bytes>,
 }
 
 impl Header {
@@ -460,6 +464,7 @@ impl Header {
         Ok(Header {
             name,
             value: value.slice(a..b),
+            raw: None,
         })
     }
 
@@ -474,13 +479,20 @@ impl Header {
     }
 
     fn encoded_len(&self) -> usize {
-        self.name.as_bytes().len() + 2 + self.value.len() + 2
+        match &self.raw {
+            Some(raw) => raw.len() + 2,
+            None => self.name.as_bytes().len() + 2 + self.value.len() + 2,
+        }
     }
 
     fn encode(&self, dst: &mut BytesMut) {
-        dst.put_slice(self.name.as_bytes());
-        dst.put_slice(b": ");
-        dst.put_slice(&self.value);
+        if let Some(raw) = &self.raw {
+            dst.put_slice(raw);
+        } else {
+            dst.put_slice(self.name.as_bytes());
+            dst.put_slice(b": ");
+            dst.put_slice(&self.value);
+        }
         dst.put_slice(b"\r\n");
     }
 }
@@ -739,6 +751,7 @@ impl Message {
         self.headers.set(Header {
             name: HeaderName::ContentLength,
             value: len.freeze(),
+            raw: None,
         });
         self.body = body;
     }
@@ -1075,7 +1088,8 @@ pub(crate) fn parse(
     let mut content_length: Option<(usize, usize)> = None;
     let mut content_lengths = 0;
     let mut line_start = first_lf + 1;
-    let mut current: Option<(HeaderName, usize, usize)> = None;
+    // (name, its line's start, value start, value end)
+    let mut current: Option<(HeaderName, usize, usize, usize)> = None;
     let mut index = 0;
     loop {
         // The end (before its CRLF) of the next header line; `None` at the
@@ -1087,22 +1101,35 @@ pub(crate) fn parse(
         index += 1;
         if let Some(end) = end.filter(|_| matches!(s[line_start], b' ' | b'\t')) {
             // A continuation line: it extends the value before it.
-            let Some((_, _, value_end)) = &mut current else {
+            let Some((_, _, _, value_end)) = &mut current else {
                 return Err(Error::HeaderLine);
             };
             *value_end = end;
             line_start = end + 2;
             continue;
         }
-        if let Some((name, a, b)) = current.take() {
-            let (a, b) = scan::trim_range(s, a, b);
+        if let Some((name, start, a, line_end)) = current.take() {
+            let (a, b) = scan::trim_range(s, a, line_end);
             if matches!(name, HeaderName::ContentLength) {
                 content_lengths += 1;
                 content_length = Some((a, b));
             }
+            // An extension header is re-encoded byte for byte: its line
+            // is kept unless `name: value` spells it exactly.
+            let raw = match &name {
+                HeaderName::Other(n)
+                    if !(b == line_end
+                        && a == start + n.len() + 2
+                        && s[start + n.len()..a] == *b": ") =>
+                {
+                    Some(frame.slice(start..line_end))
+                }
+                _ => None,
+            };
             list.push(Header {
                 name,
                 value: frame.slice(a..b),
+                raw,
             });
         }
         let Some(end) = end else { break };
@@ -1122,7 +1149,7 @@ pub(crate) fn parse(
             Some(n) => n,
             None => HeaderName::Other(frame.slice(line_start..line_start + name_len)),
         };
-        current = Some((name, line_start + colon + 1, end));
+        current = Some((name, line_start, line_start + colon + 1, end));
         line_start = end + 2;
     }
 
@@ -1253,6 +1280,37 @@ v=0\n";
             &compact.to_bytes()[..],
             b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nContent-Length: 0\r\nX-Y: z\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn extension_headers_are_written_back_byte_for_byte() {
+        let lines = [
+            "X-Plain: one",
+            "x-lower:two",
+            "X-Spaced \t:   three  ",
+            "X-Folded:\r\n four\r\n\tfive",
+            "X-Empty:",
+            "P-Asserted-Identity : <sip:+15551234567@example.com>",
+        ];
+        let text = format!(
+            "OPTIONS sip:a@b SIP/2.0\r\n{}\r\nl: 0\r\n\r\n",
+            lines.join("\r\n")
+        );
+        let m = parse_str(&text).expect("parses");
+        let out = m.to_bytes();
+        assert_eq!(out.len(), m.encoded_len());
+        let out = std::str::from_utf8(&out).expect("ascii");
+        for line in lines {
+            assert!(
+                out.contains(&format!("\r\n{line}\r\n")),
+                "{line:?} in {out:?}"
+            );
+        }
+        let values: Vec<&[u8]> = m.headers().iter().map(|h| &h.value()[..]).collect();
+        assert_eq!(values[2], b"three");
+        assert_eq!(values[3], b"four\r\n\tfive");
+        assert_eq!(values[4], b"");
+        assert_eq!(Message::parse(Bytes::from(out.to_owned())), Ok(m));
     }
 
     #[test]
