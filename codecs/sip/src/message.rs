@@ -443,7 +443,9 @@ pub struct Header {
     /// An extension header's whole line as received (without its final
     /// CRLF), when writing it as `name: value` would change it (other
     /// spacing around the colon, trailing whitespace); encoded as is.
-    raw: Option<Bytes>,
+    /// Boxed: it is rare, and every header would otherwise carry a
+    /// `Bytes` for it (parse writes a few headers per microsecond).
+    raw: Option<Box<Bytes>>,
 }
 
 impl Header {
@@ -1122,7 +1124,7 @@ pub(crate) fn parse(
                         && a == start + n.len() + 2
                         && s[start + n.len()..a] == *b": ") =>
                 {
-                    Some(frame.slice(start..line_end))
+                    Some(Box::new(frame.slice(start..line_end)))
                 }
                 _ => None,
             };
