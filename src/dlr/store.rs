@@ -37,7 +37,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::DlrConfig;
-use crate::smpp_codec::receipt::{message_id_candidates, normalize_message_id};
+use crate::smpp_codec::receipt::{message_id_body, message_id_candidates, normalize_message_id};
 
 /// One submitted message, as its receipt will need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,19 +170,7 @@ impl MsgId {
     /// trimmed, leading zeros dropped but one, ASCII lowercase), without
     /// allocating when the result fits inline.
     pub fn normalized(id: &[u8]) -> MsgId {
-        let start = id.iter().position(|&b| !is_id_sep(b)).unwrap_or(id.len());
-        let end = id
-            .iter()
-            .rposition(|&b| !is_id_sep(b))
-            .map_or(start, |i| i + 1);
-        let trimmed = id.get(start..end).unwrap_or_default();
-        let zeros = trimmed.iter().take_while(|&&b| b == b'0').count();
-        let zeros = if zeros == trimmed.len() {
-            zeros.saturating_sub(1)
-        } else {
-            zeros
-        };
-        let body = trimmed.get(zeros..).unwrap_or_default();
+        let body = message_id_body(id);
         if body.len() > MSG_ID_INLINE {
             return MsgId(MsgIdRepr::Heap(normalize_message_id(id).as_bytes().into()));
         }
@@ -192,11 +180,6 @@ impl MsgId {
         }
         out
     }
-}
-
-/// The separators [`normalize_message_id`] trims.
-fn is_id_sep(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'\x0b' | b'\x0c' | 0)
 }
 
 impl std::ops::Deref for MsgId {

@@ -820,6 +820,13 @@ impl fmt::Display for NormalizedId {
 /// Normalizes a message id (SMPP 3.4 §5.2.23 `message_id`, and the `id:`
 /// of an Appendix B receipt); see [`NormalizedId`].
 pub fn normalize_message_id(id: &[u8]) -> NormalizedId {
+    NormalizedId(message_id_body(id).to_ascii_lowercase())
+}
+
+/// The part of a message id that [`normalize_message_id`] keeps, before
+/// it lowercases it: separators trimmed, leading zeros dropped but one.
+/// For callers that store the normalised id without allocating.
+pub fn message_id_body(id: &[u8]) -> &[u8] {
     let start = id.iter().position(|&b| !is_sep(b)).unwrap_or(id.len());
     let end = id
         .iter()
@@ -833,8 +840,7 @@ pub fn normalize_message_id(id: &[u8]) -> NormalizedId {
     } else {
         zeros
     };
-    let body = trimmed.get(zeros..).unwrap_or_default();
-    NormalizedId(body.to_ascii_lowercase())
+    trimmed.get(zeros..).unwrap_or_default()
 }
 
 /// How a carrier writes message ids (like Kannel's `msg-id-type`).
