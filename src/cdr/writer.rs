@@ -25,7 +25,7 @@ const BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from
 /// After shutdown was asked for, a batch that still fails this many times
 /// is given up (and logged with its size) so that shutdown finishes.
 const SHUTDOWN_RETRIES: u32 = 5;
-/// After a batch smaller than half of [`WriterOptions::batch`], the writer
+/// After a batch short of a full [`WriterOptions::batch`], the writer
 /// waits this long for more before its next append: under load that
 /// makes batches of hundreds of records (one lock, one write, one stat per
 /// batch) instead of a wake-up and five system calls per record. It only
@@ -290,7 +290,12 @@ impl Worker {
                     self.shared.inflight.store(0, Ordering::Relaxed);
                     self.shared.inflight_since.store(0, Ordering::Release);
                     dirty = true;
-                    if n < self.opts.batch / 2 && !closing {
+                    // A batch short of full emptied the queue: let the
+                    // next records gather for a moment instead of parking
+                    // on the channel, where every send would have to wake
+                    // this thread (a futex call on the data path). Full
+                    // batches go back to back, so this caps no throughput.
+                    if n < self.opts.batch && !closing {
                         thread::sleep(LINGER);
                     }
                 }
