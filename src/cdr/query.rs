@@ -301,8 +301,9 @@ impl Names {
 struct Latest {
     /// Sequence number of the latest candidate with the key.
     seq: u64,
-    /// How many of the key's candidates still wait for a receipt (an
-    /// upper bound: one finished at its deadline is still counted).
+    /// How many of the key's candidates still wait for a receipt they
+    /// expect (an upper bound: one finished at its deadline is still
+    /// counted).
     waiting: u32,
     /// The latest candidate's submit time, unix seconds.
     submit_s: u32,
@@ -491,9 +492,13 @@ impl<'r> Joiner<'r> {
         // Entries of candidates already finished are stale, not removed
         // one by one (that would cost a second hash probe per record);
         // they are purged in bulk below.
+        // A Submit written expecting no receipt (not requested, or
+        // refused) does not keep its key beyond the duplicate window. Its
+        // own state, not the one derived from `now_s`: a receipt may still
+        // be further on in the files.
         let mut latest = Latest {
             seq,
-            waiting: u32::from(orphan.is_none()),
+            waiting: u32::from(orphan.is_none() && v.receipt() == ReceiptState::Pending),
             submit_s: seconds(v.submit_time_ms()),
         };
         let prev = match self.pending.entry(key) {
@@ -1655,7 +1660,10 @@ pub(crate) mod tests {
             receipt: None,
         };
         let keep = retention;
-        let mut joiner = Joiner::new(end / 1000, &keep, Attach::FirstN(2), None);
+        // "Now" is past the waiting message's receipt_by: its receipt,
+        // further on in the files, must still join.
+        let now_s = waiting.receipt_by_s + 3600;
+        let mut joiner = Joiner::new(now_s, &keep, Attach::FirstN(2), None);
         let mut delivered = 0u64;
         let mut segments = 0u64;
         let mut messages = 0u64;
