@@ -4,50 +4,13 @@
 //! gen_seeds`. Existing `seed-*` files are replaced; inputs the fuzzer
 //! added (other names) are left alone.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+mod seed_out;
 
 use telegate_smpp::receipt::{Receipt, ReceiptDate, ReceiptErr, ReceiptStat};
 use telegate_smpp::text::{cyrillic, gsm7, hebrew, latin1, ucs2};
 use telegate_smpp::Pdu;
 
-fn dir(target: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("corpus")
-        .join(target);
-    fs::create_dir_all(&d).expect("create corpus dir");
-    for entry in fs::read_dir(&d).expect("read corpus dir") {
-        let path = entry.expect("dir entry").path();
-        let is_seed = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("seed-"));
-        if is_seed {
-            fs::remove_file(&path).expect("remove old seed");
-        }
-    }
-    d
-}
-
-struct Out {
-    dir: PathBuf,
-    n: usize,
-}
-
-impl Out {
-    fn new(target: &str) -> Out {
-        Out {
-            dir: dir(target),
-            n: 0,
-        }
-    }
-
-    fn put(&mut self, name: &str, data: &[u8]) {
-        let file = self.dir.join(format!("seed-{:02}-{name}", self.n));
-        fs::write(&file, data).expect("write seed");
-        self.n += 1;
-    }
-}
+use seed_out::Out;
 
 fn with_dc(dc: u8, body: &[u8]) -> Vec<u8> {
     let mut v = vec![dc];
@@ -170,6 +133,6 @@ fn main() {
     receipt.put("receipt-date", b"2402292359");
 
     for o in [&pdu, &pdu_frame, &text, &udh, &receipt] {
-        println!("{}: {} seeds", o.dir.display(), o.n);
+        o.report();
     }
 }

@@ -8,6 +8,8 @@
 //! gen_sip_seeds`. Existing `seed-*` files are replaced; inputs the fuzzer
 //! added (other names) are left alone.
 
+mod seed_out;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,43 +17,7 @@ use std::process::ExitCode;
 use bytes::Bytes;
 use telegate_sip::{parse_datagram, Contact, HeaderName, Message, Method, Request, Response};
 
-fn dir(target: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("corpus")
-        .join(target);
-    fs::create_dir_all(&d).expect("create corpus dir");
-    for entry in fs::read_dir(&d).expect("read corpus dir") {
-        let path = entry.expect("dir entry").path();
-        let is_seed = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("seed-"));
-        if is_seed {
-            fs::remove_file(&path).expect("remove old seed");
-        }
-    }
-    d
-}
-
-struct Out {
-    dir: PathBuf,
-    n: usize,
-}
-
-impl Out {
-    fn new(target: &str) -> Out {
-        Out {
-            dir: dir(target),
-            n: 0,
-        }
-    }
-
-    fn put(&mut self, name: &str, data: &[u8]) {
-        let file = self.dir.join(format!("seed-{:02}-{name}", self.n));
-        fs::write(&file, data).expect("write seed");
-        self.n += 1;
-    }
-}
+use seed_out::Out;
 
 /// The torture messages, `(file name, bytes)`, in a stable order.
 fn torture(root: &Path) -> Vec<(String, Vec<u8>)> {
@@ -182,7 +148,7 @@ fn main() -> ExitCode {
     }
 
     for o in [&message, &stream, &uri] {
-        println!("{}: {} seeds", o.dir.display(), o.n);
+        o.report();
     }
     ExitCode::SUCCESS
 }
