@@ -24,6 +24,13 @@
 //! rules, URLs or sender below that; a confident "ham" contributes nothing
 //! (so rules alone need the full `block_score`).
 //!
+//! A rule with a negative score is a discount, not a signal of its own: it
+//! marks traffic the model was never shown as ham (balances, masked account
+//! numbers, one-time passwords, appointment reminders: the UCI training set
+//! is personal chat) and lowers the classifier's contribution only. It
+//! never offsets a keyword, regex, URL, sender or velocity hit, so a
+//! smishing text dressed as a bank alert is still judged on its lures.
+//!
 //! An account may be exempt from named rules (never from all of them); an
 //! exempt rule's hit is dropped before scoring.
 
@@ -270,6 +277,7 @@ impl Engine {
     /// The content signals of `text` (rules, URLs, classifier), appended
     /// to `hits`.
     pub fn content(&self, text: &str, n: &Normalized, hits: &mut Vec<Hit>) {
+        let start = hits.len();
         self.rules.scan(n, hits);
         let scores = &self.rules.lists.url_scores;
         let url_hits = hits.len();
@@ -292,8 +300,13 @@ impl Engine {
         if let Some(m) = &self.model {
             let p = m.score_normalized(n);
             let t = self.settings.classifier_threshold.unwrap_or(m.threshold());
+            // A rule with a negative score marks traffic the model never saw
+            // as ham (bank alerts, one-time passwords, reminders): it
+            // discounts the model's contribution, never another signal's.
+            let discount: f32 = hits[start..].iter().map(|h| h.score.min(0.0)).sum();
             let s = self.settings.block_score * self.settings.classifier_base
-                + self.settings.classifier_weight * (logit(p) - logit(t));
+                + self.settings.classifier_weight * (logit(p) - logit(t))
+                + discount;
             if s > 0.0 {
                 hits.push(self.hit(Builtin::Classifier, s));
             }
@@ -438,7 +451,8 @@ impl Engine {
 
     /// The action and total score for a set of hits.
     pub fn decide(&self, hits: &[Hit]) -> (Action, f32) {
-        let score: f32 = hits.iter().map(|h| h.score).sum();
+        // Negative scores only discount the classifier (see `content`).
+        let score: f32 = hits.iter().map(|h| h.score.max(0.0)).sum();
         let action = if score >= self.settings.block_score {
             Action::Block
         } else if score >= self.settings.flag_score {
@@ -546,6 +560,67 @@ scores = { brand = 0.6, invalid = 0.2 }
         assert_eq!(v.action, Action::Block);
         assert!((v.score - 1.1).abs() < 1e-4, "{}", v.score);
         assert_eq!(v.evidence, "act now! claim your prize");
+    }
+
+    #[test]
+    fn a_negative_score_discounts_the_classifier_and_nothing_else() {
+        use crate::filter::classifier::{train, TrainOptions};
+        let spam = "win a cash prize now, call 09061701461 to claim";
+        let ham = "are we still on for lunch tomorrow";
+        let examples: Vec<(bool, &str)> = (0..20)
+            .map(|i| (i % 2 == 0, if i % 2 == 0 { spam } else { ham }))
+            .collect();
+        let model = train(
+            &examples,
+            &TrainOptions {
+                cv_folds: 0,
+                ..TrainOptions::default()
+            },
+        );
+        let with = |extra: &str| {
+            let rules = RuleSet::from_toml(&format!(
+                r#"
+[[keyword]]
+id = "prize"
+score = 0.6
+phrases = ["cash prize"]
+{extra}
+[sender]
+scores = {{ brand = 0.6, invalid = 0.2 }}
+"#
+            ))
+            .unwrap();
+            Engine::new(rules, Some(model.clone()), Settings::default())
+        };
+        let p = AccountPolicy::default();
+        let marker = "[[regex]]\nid = \"a2p.balance\"\nscore = -0.4\npattern = 'avl bal'\n";
+        let plain = judge(&with(""), &format!("{spam} avl bal"), &p);
+        let discounted = judge(&with(marker), &format!("{spam} avl bal"), &p);
+        let score_of =
+            |v: &Verdict, id: &str| v.hits.iter().find(|h| &*h.rule == id).map(|h| h.score);
+        let before = score_of(&plain, "classifier").expect("the model scores the spam");
+        assert!(before > 0.4, "{plain:?}");
+        let after = score_of(&discounted, "classifier").unwrap_or(0.0);
+        assert!((before - 0.4 - after).abs() < 1e-4, "{before} -> {after}");
+        assert_eq!(score_of(&discounted, "a2p.balance"), Some(-0.4));
+        // The keyword rule keeps its full score, and the total is the
+        // positive hits' sum.
+        assert_eq!(score_of(&discounted, "prize"), Some(0.6));
+        assert!(
+            (discounted.score - (0.6 + after)).abs() < 1e-4,
+            "{discounted:?}"
+        );
+
+        // With nothing to discount (no model), a negative rule lowers
+        // nothing: the keyword alone still flags.
+        let rules = RuleSet::from_toml(&format!(
+            "[[keyword]]\nid = \"prize\"\nscore = 0.6\nphrases = [\"cash prize\"]\n{marker}"
+        ))
+        .unwrap();
+        let e = Engine::new(rules, None, Settings::default());
+        let v = judge(&e, "cash prize avl bal", &p);
+        assert_eq!(v.action, Action::Flag, "{v:?}");
+        assert!((v.score - 0.6).abs() < 1e-6, "{v:?}");
     }
 
     #[test]

@@ -43,7 +43,8 @@
 //! - it has a letter on both sides (`c4sh`, `r3@d`), except a lone `|`
 //!   between two letters, which stays a separator (`w|i|n` squeezes to `win`);
 //! - or it has a letter on its left, at most two characters, and no
-//!   alphanumeric on its right (`fr33`, `h3ll0`);
+//!   alphanumeric on its right (`fr33`, `h3ll0`), unless a digit group goes
+//!   on after a `,` or `.` (`usd50.00`, `ngn1,234` are amounts);
 //! - or it is only symbols (`$ @ |`), at most two, with a letter on its right
 //!   and no alphanumeric on its left (`$ave`, `@ttention`).
 //!
@@ -479,7 +480,11 @@ fn fold_leet<T: Sym>(v: &mut [T]) {
         let fold = if letter(left) && letter(right) {
             !(len == 1 && run.first().map(|c| c.ch()) == Some('|'))
         } else if letter(left) {
-            len <= 2 && !alnum(right)
+            // `usd50.00`, `ngn1,234`: a currency code before an amount, not
+            // leetspeak; the digits go on past the separator.
+            let amount = matches!(right, Some(',' | '.'))
+                && v.get(end + 1).is_some_and(|c| c.ch().is_ascii_digit());
+            len <= 2 && !alnum(right) && !amount
         } else if letter(right) {
             only_symbols && len <= 2 && !alnum(left)
         } else {
@@ -686,6 +691,12 @@ mod tests {
         assert_eq!(folded("meet 5pm on the 1st"), "meet 5pm on the 1st");
         assert_eq!(folded("covid19 win1000"), "covid19 win1000");
         assert_eq!(folded("FREE!!!"), "free!!!");
+        // A currency code glued to an amount keeps its digits.
+        assert_eq!(folded("Bal:NGN1,234.00"), "bal:ngn1,234.00");
+        assert_eq!(folded("debited USD50.00"), "debited usd50.00");
+        assert_eq!(folded("of N1,000.00"), "of n1,000.00");
+        // Leetspeak before a full stop still folds.
+        assert_eq!(folded("fr33. c4sh."), "free. cash.");
     }
 
     #[test]

@@ -27,6 +27,10 @@
 //!   `\w` and `\d` are ASCII (the folded text is mostly ASCII, and Unicode
 //!   word boundaries would make the set far slower), and sizes are capped.
 //! * Each rule fires at most once per message.
+//! * A negative score marks ham the classifier was never shown (bank
+//!   alerts, one-time passwords): it discounts the classifier's
+//!   contribution only ([`Engine`](super::engine::Engine)), never another
+//!   rule's.
 
 use std::collections::HashSet;
 use std::path::Path;

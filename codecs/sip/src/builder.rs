@@ -101,18 +101,18 @@ impl Response {
             StatusCode::SERVER_INTERNAL_ERROR
         });
         let mut headers = Headers::default();
+        let copied = [
+            HeaderName::Via,
+            HeaderName::From,
+            HeaderName::To,
+            HeaderName::CallId,
+            HeaderName::CSeq,
+        ];
         for h in request.headers() {
-            let copy = match h.name() {
-                HeaderName::Via
-                | HeaderName::From
-                | HeaderName::To
-                | HeaderName::CallId
-                | HeaderName::CSeq => true,
-                HeaderName::Timestamp => status == StatusCode::TRYING,
-                _ => false,
-            };
+            let copy = copied.iter().any(|name| h.is(name))
+                || (status == StatusCode::TRYING && h.is(&HeaderName::Timestamp));
             if copy {
-                headers.push(h.clone());
+                headers.push(h.to_header());
             }
         }
         Response {
@@ -151,12 +151,8 @@ impl Response {
     /// Copies the request's Record-Route lines (§12.1.1: a UAS does, in a
     /// response that creates a dialog).
     pub fn copy_record_route(mut self, request: &Message) -> Response {
-        for rr in request
-            .headers()
-            .iter()
-            .filter(|h| h.name() == &HeaderName::RecordRoute)
-        {
-            self.headers.push(rr.clone());
+        for rr in request.headers().find_all(&HeaderName::RecordRoute) {
+            self.headers.push(rr.to_header());
         }
         self
     }
@@ -200,10 +196,11 @@ impl Response {
 
 /// Appends `;tag=…` to the To value when it has no tag.
 fn add_to_tag(headers: &mut Headers, tag: &Bytes) -> Result<(), Error> {
-    let Some(to) = headers.get(&HeaderName::To) else {
+    let Some(to) = headers.find_all(&HeaderName::To).next() else {
         return Ok(());
     };
-    let has_tag = crate::header::NameAddr::parse(to, "To")
+    let to = to.value_bytes();
+    let has_tag = crate::header::NameAddr::parse(&to, "To")
         .map(|n| n.tag().is_some())
         .unwrap_or_else(|_| {
             // A To we cannot parse: look for a tag parameter after the last '>'.
@@ -214,7 +211,7 @@ fn add_to_tag(headers: &mut Headers, tag: &Bytes) -> Result<(), Error> {
         return Ok(());
     }
     let mut value = BytesMut::with_capacity(to.len() + 5 + tag.len());
-    value.extend_from_slice(to);
+    value.extend_from_slice(&to);
     value.extend_from_slice(b";tag=");
     value.extend_from_slice(tag);
     headers.set(Header::new(HeaderName::To, value.freeze())?);

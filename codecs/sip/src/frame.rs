@@ -58,8 +58,9 @@ pub fn parse_datagram_with(datagram: Bytes, limits: &Limits) -> Result<(Message,
     } else {
         datagram.slice(skip..)
     };
-    let (message, end) = message::parse(&frame, limits, Framing::Datagram)?;
-    Ok((message, frame.len() - end))
+    let len = frame.len();
+    let (message, end) = message::parse(frame, limits, Framing::Datagram)?;
+    Ok((message, len - end))
 }
 
 fn leading_crlf(s: &[u8]) -> usize {
@@ -158,7 +159,7 @@ impl StreamDecoder {
         self.pending = None;
         self.scanned = 0;
         let frame = buf.split_to(total).freeze();
-        message::parse(&frame, &self.limits, Framing::Exact).map(|(m, _)| Some(m))
+        message::parse(frame, &self.limits, Framing::Exact).map(|(m, _)| Some(m))
     }
 }
 

@@ -2,6 +2,7 @@
 //! 3261 §20, grammar in §25.1). Every part is a slice of the value; none
 //! of these allocate.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -24,12 +25,22 @@ use crate::uri::{parse_hostport, Host, Uri};
 /// each element. An empty value has no elements; an empty element between
 /// two commas is yielded (empty) so the element's parser rejects it.
 pub fn split_list(value: &Bytes) -> impl Iterator<Item = Bytes> + '_ {
+    split(value)
+}
+
+/// [`split_list`] of a value it keeps.
+pub(crate) fn split_list_owned(value: Bytes) -> impl Iterator<Item = Bytes> {
+    split(value)
+}
+
+fn split<V: Borrow<Bytes>>(value: V) -> impl Iterator<Item = Bytes> {
     let mut pos = 0;
-    let mut done = value.iter().all(|&c| scan::is_ws(c));
+    let mut done = value.borrow().iter().all(|&c| scan::is_ws(c));
     std::iter::from_fn(move || {
         if done {
             return None;
         }
+        let value: &Bytes = value.borrow();
         let start = pos;
         let (mut quoted, mut angle, mut escape) = (false, false, false);
         let mut end = value.len();

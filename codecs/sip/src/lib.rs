@@ -3,11 +3,14 @@
 //! * [`Message`] parses a request or response from one frame and encodes it
 //!   back. Any method, status codes 100–699 with any reason phrase, SIP/2.0
 //!   (other versions parse, and [`Message::validate`] answers them with 505).
-//! * Header values, the Request-URI and the body are [`bytes::Bytes`]
-//!   slices of the received frame: parsing copies nothing, and allocates
-//!   the header list once per message. Names are case-insensitive, compact
-//!   forms map to long ones ([`HeaderName`]), folded lines are joined, and
-//!   unknown headers are kept and written back verbatim.
+//! * The Request-URI and the body are [`bytes::Bytes`] slices of the
+//!   received frame, and header values are read from it: [`Headers`] keeps
+//!   each line as offsets into the frame and hands values out as `&[u8]`
+//!   or as `Bytes` sharing it ([`HeaderRef::value_bytes`]). Parsing copies
+//!   nothing, and allocates the header list once per message. Names are
+//!   case-insensitive, compact forms map to long ones ([`HeaderName`]),
+//!   folded lines are joined, and unknown headers are kept and written
+//!   back verbatim.
 //! * Typed headers are parsed on demand: [`Via`], [`NameAddr`] (From, To,
 //!   Route, Record-Route), [`Contact`], [`CSeq`], [`MediaType`], [`Auth`]
 //!   (digest credentials and challenges), Call-ID, Max-Forwards, Expires,
@@ -64,7 +67,7 @@ pub use builder::{Request, Response};
 pub use error::{Error, Limit};
 pub use frame::{parse_datagram, parse_datagram_with, Limits, StreamDecoder};
 pub use header::{split_list, Auth, CSeq, Contact, MediaType, NameAddr, Transport, Via};
-pub use message::{Header, Headers, Message, Method, StartLine, StatusCode, Version};
+pub use message::{Header, HeaderRef, Headers, Message, Method, StartLine, StatusCode, Version};
 pub use name::HeaderName;
 pub use params::Params;
 pub use uri::{unescape, Host, PhoneNumber, Scheme, Uri};

@@ -8,13 +8,14 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::ops::Range;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{Error, Limit};
 use crate::frame::Limits;
-use crate::header::{self, split_list, Auth, CSeq, Contact, MediaType, NameAddr, Via};
-use crate::name::HeaderName;
+use crate::header::{self, split_list_owned, Auth, CSeq, Contact, MediaType, NameAddr, Via};
+use crate::name::{HeaderName, Known};
 use crate::scan::{self, find_byte, TOKEN};
 use crate::uri::{Scheme, Uri};
 
@@ -42,9 +43,14 @@ macro_rules! methods {
 
             /// The method for wire text (a token).
             pub fn from_bytes(b: Bytes) -> Method {
-                match &b[..] {
-                    $( $text => Method::$variant, )*
-                    _ => Method::Other(b),
+                Method::known(&b).unwrap_or(Method::Other(b))
+            }
+
+            /// The known method `b` spells.
+            fn known(b: &[u8]) -> Option<Method> {
+                match b {
+                    $( $text => Some(Method::$variant), )*
+                    _ => None,
                 }
             }
         }
@@ -370,7 +376,7 @@ impl StartLine {
             return Err(Error::StartLine);
         }
         Ok(StartLine::Request {
-            method: Method::from_bytes(frame.slice(..sp1)),
+            method: Method::known(method).unwrap_or_else(|| Method::Other(frame.slice(..sp1))),
             uri: frame.slice(sp1 + 1..sp2),
             version,
         })
@@ -430,12 +436,11 @@ fn is_request_uri(uri: &[u8]) -> bool {
             .iter()
             .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
         && colon + 1 < uri.len()
-        && uri.iter().all(|&c| scan::is(c, scan::URIC))
+        && uri.iter().fold(true, |ok, &c| ok & scan::is(c, scan::URIC))
 }
 
-/// One header line: a name and its value (a [`Bytes`] slice of the
-/// received frame, with surrounding whitespace trimmed and any folding
-/// kept as received).
+/// A header line to add to a message (or one taken out of it): a name and
+/// its value, with surrounding whitespace trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     name: HeaderName,
@@ -443,8 +448,7 @@ pub struct Header {
     /// An extension header's whole line as received (without its final
     /// CRLF), when writing it as `name: value` would change it (other
     /// spacing around the colon, trailing whitespace); encoded as is.
-    /// Boxed: it is rare, and every header would otherwise carry a
-    /// `Bytes` for it (parse writes a few headers per microsecond).
+    /// Only a line taken out of a parsed message has one.
     raw: Option<Box<Bytes>>,
 }
 
@@ -479,36 +483,289 @@ impl Header {
     pub fn value(&self) -> &Bytes {
         &self.value
     }
+}
+
+/// A header line of a parsed message, as offsets into its frame (every
+/// offset fits a `u32`: the head is at most `u32::MAX` octets). Twelve
+/// octets: a message keeps one per line, and parsing writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    /// A known name, written back as `Long-Name: value`.
+    Known {
+        /// The name.
+        name: Known,
+        /// Where the trimmed value starts.
+        value: u32,
+        /// Where it ends (continuation lines included).
+        value_end: u32,
+    },
+    /// An extension header, written back exactly as received: the whole
+    /// line (without its final CRLF). Its name and value are found in it
+    /// again when asked for ([`split_line`]).
+    Other {
+        /// Where the line starts.
+        start: u32,
+        /// Where it ends (continuation lines included).
+        end: u32,
+    },
+}
+
+/// One entry of [`Headers`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    /// A line of the frame the message was parsed from.
+    Line(Line),
+    /// A line added since (rare: boxed, so that parsed lines stay small).
+    Added(Box<Header>),
+}
+
+/// A header line `token *(SP / HTAB) ":" value` (continuation lines
+/// included, without the final CRLF): the name's length and the colon's
+/// position, or `None` if it is not one. Every octet of the name is
+/// checked (no early exit at the first that is not a token octet: the
+/// colon is found first, so the loop's exit is always predicted).
+#[inline]
+fn split_name(line: &[u8]) -> Option<(usize, usize)> {
+    let colon = find_byte(line, b':', 0)?;
+    let mut name_len = colon;
+    while name_len > 0 && matches!(line[name_len - 1], b' ' | b'\t') {
+        name_len -= 1;
+    }
+    let name = &line[..name_len];
+    let token = name.iter().fold(true, |ok, &c| ok & scan::is(c, TOKEN));
+    (token && !name.is_empty()).then_some((name_len, colon))
+}
+
+/// The name and the trimmed value of a header line that was parsed
+/// (so [`split_name`] holds), as ranges of `line`.
+fn split_line(line: &[u8]) -> (Range<usize>, Range<usize>) {
+    let (name_len, colon) = split_name(line).unwrap_or((line.len(), line.len()));
+    let (a, b) = scan::trim_range(line, (colon + 1).min(line.len()), line.len());
+    (0..name_len, a..b)
+}
+
+/// One header line of [`Headers`], borrowed: its name and its value, a
+/// slice of the received frame (or of the value it was added with).
+#[derive(Clone, Copy)]
+pub struct HeaderRef<'a> {
+    frame: &'a Bytes,
+    entry: &'a Entry,
+}
+
+impl<'a> HeaderRef<'a> {
+    /// A parsed line's value, as a range of the frame.
+    fn line_value(&self, line: &Line) -> Range<usize> {
+        match *line {
+            Line::Known {
+                value, value_end, ..
+            } => range(value, value_end),
+            Line::Other { start, end } => self.split_other(start, end).1,
+        }
+    }
+
+    /// An extension line's name and value, as ranges of the frame.
+    fn split_other(&self, start: u32, end: u32) -> (Range<usize>, Range<usize>) {
+        let start = start as usize;
+        let (name, value) = split_line(&self.frame[start..end as usize]);
+        (
+            start + name.start..start + name.end,
+            start + value.start..start + value.end,
+        )
+    }
+
+    /// The name (for an extension name, a slice of the frame).
+    pub fn name(&self) -> HeaderName {
+        match self.entry {
+            Entry::Line(Line::Known { name, .. }) => name.name(),
+            Entry::Line(Line::Other { start, end }) => {
+                HeaderName::Other(self.frame.slice(self.split_other(*start, *end).0))
+            }
+            Entry::Added(h) => h.name.clone(),
+        }
+    }
+
+    /// The name's long form, or an extension name as written.
+    pub fn name_bytes(&self) -> &'a [u8] {
+        match self.entry {
+            Entry::Line(Line::Known { name, .. }) => name.as_bytes(),
+            Entry::Line(Line::Other { start, end }) => {
+                &self.frame[self.split_other(*start, *end).0]
+            }
+            Entry::Added(h) => h.name.as_bytes(),
+        }
+    }
+
+    /// Whether the line is called `name` (names compare as
+    /// [`HeaderName`]s do).
+    #[inline]
+    pub fn is(&self, name: &HeaderName) -> bool {
+        match (self.entry, name) {
+            (Entry::Line(Line::Known { name: known, .. }), _) => Some(*known) == name.known(),
+            (Entry::Line(Line::Other { start, end }), HeaderName::Other(n)) => {
+                self.other_is(*start, *end, n)
+            }
+            (Entry::Line(Line::Other { .. }), _) => false,
+            (Entry::Added(h), _) => &h.name == name,
+        }
+    }
+
+    /// Whether an extension line is called `name` (kept out of
+    /// [`HeaderRef::is`], so that the lookups of known names inline it).
+    #[inline(never)]
+    fn other_is(&self, start: u32, end: u32, name: &[u8]) -> bool {
+        self.frame[self.split_other(start, end).0].eq_ignore_ascii_case(name)
+    }
+
+    /// The value (trimmed, any folding kept as received).
+    #[inline]
+    pub fn value(&self) -> &'a [u8] {
+        match self.entry {
+            Entry::Line(line) => &self.frame[self.line_value(line)],
+            Entry::Added(h) => &h.value,
+        }
+    }
+
+    /// The value as [`Bytes`]: a slice of the frame, not a copy.
+    pub fn value_bytes(&self) -> Bytes {
+        match self.entry {
+            Entry::Line(line) => self.frame.slice(self.line_value(line)),
+            Entry::Added(h) => h.value.clone(),
+        }
+    }
+
+    /// The line as a [`Header`] of its own (slices of the frame), to add
+    /// to another message; an extension line is still written as
+    /// received.
+    pub fn to_header(&self) -> Header {
+        match self.entry {
+            Entry::Line(line) => Header {
+                name: self.name(),
+                value: self.value_bytes(),
+                raw: match *line {
+                    Line::Other { start, end } if self.raw().is_some() => {
+                        Some(Box::new(self.frame.slice(range(start, end))))
+                    }
+                    _ => None,
+                },
+            },
+            Entry::Added(h) => Header::clone(h),
+        }
+    }
+
+    /// An extension line as received, when writing it as `name: value`
+    /// would change it.
+    fn raw(&self) -> Option<&'a [u8]> {
+        match self.entry {
+            Entry::Line(Line::Known { .. }) => None,
+            Entry::Line(Line::Other { start, end }) => {
+                let (name, value) = self.split_other(*start, *end);
+                let exact = value.start == name.end + 2
+                    && value.end == *end as usize
+                    && self.frame[name.end..value.start] == *b": ";
+                (!exact).then(|| &self.frame[range(*start, *end)])
+            }
+            Entry::Added(h) => h.raw.as_deref().map(|raw| &raw[..]),
+        }
+    }
+
+    /// How the line is written back: a parsed extension line as received
+    /// (which is `name: value` if it was received so), an added one with
+    /// its line as that line, any other as `name: value`.
+    #[inline(always)] // in the encoding loops (it was not inlined there)
+    fn written(&self) -> Written<'a> {
+        match self.entry {
+            Entry::Line(Line::Known {
+                name,
+                value,
+                value_end,
+            }) => Written::Prefixed(name.prefix(), &self.frame[range(*value, *value_end)]),
+            Entry::Line(Line::Other { start, end }) => {
+                Written::Verbatim(&self.frame[range(*start, *end)])
+            }
+            Entry::Added(h) => match &h.raw {
+                Some(raw) => Written::Verbatim(raw),
+                None => Written::NameValue(h.name.as_bytes(), &h.value),
+            },
+        }
+    }
 
     fn encoded_len(&self) -> usize {
-        match &self.raw {
-            Some(raw) => raw.len() + 2,
-            None => self.name.as_bytes().len() + 2 + self.value.len() + 2,
+        match self.written() {
+            Written::Verbatim(line) => line.len() + 2,
+            Written::Prefixed(prefix, value) => prefix.len() + value.len() + 2,
+            Written::NameValue(name, value) => name.len() + 2 + value.len() + 2,
         }
     }
 
     fn encode(&self, dst: &mut BytesMut) {
-        if let Some(raw) = &self.raw {
-            dst.put_slice(raw);
-        } else {
-            dst.put_slice(self.name.as_bytes());
-            dst.put_slice(b": ");
-            dst.put_slice(&self.value);
+        match self.written() {
+            Written::Verbatim(line) => dst.put_slice(line),
+            Written::Prefixed(prefix, value) => {
+                dst.put_slice(prefix);
+                dst.put_slice(value);
+            }
+            Written::NameValue(name, value) => {
+                dst.put_slice(name);
+                dst.put_slice(b": ");
+                dst.put_slice(value);
+            }
         }
         dst.put_slice(b"\r\n");
     }
 }
 
-/// The header lines of a message, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// How [`HeaderRef::encode`] writes a line.
+enum Written<'a> {
+    /// The whole line, as it is.
+    Verbatim(&'a [u8]),
+    /// `Long-Name: ` (one static string) and the value.
+    Prefixed(&'static [u8], &'a [u8]),
+    /// `name: value`.
+    NameValue(&'a [u8], &'a [u8]),
+}
+
+impl PartialEq for HeaderRef<'_> {
+    /// Same name, same value, and written back the same way.
+    fn eq(&self, other: &HeaderRef<'_>) -> bool {
+        self.value() == other.value() && self.name() == other.name() && self.raw() == other.raw()
+    }
+}
+
+impl Eq for HeaderRef<'_> {}
+
+impl fmt::Debug for HeaderRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Header")
+            .field("name", &self.name())
+            .field("value", &String::from_utf8_lossy(self.value()))
+            .finish()
+    }
+}
+
+/// `start..end` as a `usize` range.
+#[inline]
+fn range(start: u32, end: u32) -> Range<usize> {
+    start as usize..end as usize
+}
+
+/// The header lines of a message, in order. A parsed message's lines are
+/// offsets into its frame, which this holds: values are handed out as
+/// slices of it ([`HeaderRef::value`]) or [`Bytes`] sharing it
+/// ([`HeaderRef::value_bytes`], [`Headers::values`]), never copied.
+#[derive(Clone, Default)]
 pub struct Headers {
-    list: Vec<Header>,
+    /// The frame the lines were parsed from (empty when built).
+    frame: Bytes,
+    list: Vec<Entry>,
 }
 
 impl Headers {
     /// Every header line in order.
-    pub fn iter(&self) -> std::slice::Iter<'_, Header> {
-        self.list.iter()
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            frame: &self.frame,
+            entries: self.list.iter(),
+        }
     }
 
     /// The number of header lines.
@@ -521,8 +778,16 @@ impl Headers {
         self.list.is_empty()
     }
 
+    /// Every line called `name`, in order.
+    pub fn find_all<'a, 'n>(
+        &'a self,
+        name: &'n HeaderName,
+    ) -> impl Iterator<Item = HeaderRef<'a>> + use<'a, 'n> {
+        self.iter().filter(move |h| h.is(name))
+    }
+
     /// The value of the first line called `name`.
-    pub fn get(&self, name: &HeaderName) -> Option<&Bytes> {
+    pub fn get(&self, name: &HeaderName) -> Option<&[u8]> {
         self.get_all(name).next()
     }
 
@@ -530,16 +795,13 @@ impl Headers {
     pub fn get_all<'a, 'n>(
         &'a self,
         name: &'n HeaderName,
-    ) -> impl Iterator<Item = &'a Bytes> + use<'a, 'n> {
-        self.list
-            .iter()
-            .filter(move |h| &h.name == name)
-            .map(|h| &h.value)
+    ) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
+        self.find_all(name).map(|h| h.value())
     }
 
     /// Whether a line called `name` is present.
     pub fn contains(&self, name: &HeaderName) -> bool {
-        self.get(name).is_some()
+        self.find_all(name).next().is_some()
     }
 
     /// The elements of every line called `name`: for a list header
@@ -547,11 +809,12 @@ impl Headers {
     /// otherwise each line's whole value.
     pub fn values<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = Bytes> + 'a {
         let list = name.is_list();
-        self.get_all(name).flat_map(move |v| {
+        self.find_all(name).flat_map(move |h| {
+            let v = h.value_bytes();
             let (split, whole) = if list {
-                (Some(split_list(v)), None)
+                (Some(split_list_owned(v)), None)
             } else {
-                (None, Some(v.clone()))
+                (None, Some(v))
             };
             split.into_iter().flatten().chain(whole)
         })
@@ -559,8 +822,8 @@ impl Headers {
 
     /// The one line called `name`: `Ok(None)` if absent,
     /// [`Error::DuplicateHeader`] if there are several.
-    pub fn single(&self, name: &HeaderName) -> Result<Option<&Bytes>, Error> {
-        let mut all = self.get_all(name);
+    pub fn single(&self, name: &HeaderName) -> Result<Option<HeaderRef<'_>>, Error> {
+        let mut all = self.find_all(name);
         let first = all.next();
         if all.next().is_some() {
             return Err(Error::DuplicateHeader(name.label()));
@@ -570,39 +833,55 @@ impl Headers {
 
     /// Appends a line.
     pub fn push(&mut self, header: Header) {
-        self.list.push(header);
+        self.list.push(Entry::Added(Box::new(header)));
     }
 
     /// Inserts a line at `index` (0 is the top; a proxy puts its Via
     /// there), or at the end if `index` is past it.
     pub fn insert(&mut self, index: usize, header: Header) {
         let index = index.min(self.list.len());
-        self.list.insert(index, header);
+        self.list.insert(index, Entry::Added(Box::new(header)));
+    }
+
+    /// The index of the first line called `name`.
+    fn position(&self, name: &HeaderName) -> Option<usize> {
+        self.iter().position(|h| h.is(name))
     }
 
     /// Removes and returns the first line called `name`.
     pub fn remove_first(&mut self, name: &HeaderName) -> Option<Header> {
-        let i = self.list.iter().position(|h| &h.name == name)?;
-        Some(self.list.remove(i))
+        let i = self.position(name)?;
+        let header = match self.list.remove(i) {
+            Entry::Added(h) => *h,
+            line => HeaderRef {
+                frame: &self.frame,
+                entry: &line,
+            }
+            .to_header(),
+        };
+        Some(header)
     }
 
     /// Removes every line called `name`; returns how many there were.
     pub fn remove_all(&mut self, name: &HeaderName) -> usize {
         let before = self.list.len();
-        self.list.retain(|h| &h.name != name);
+        let frame = &self.frame;
+        self.list
+            .retain(|entry| !HeaderRef { frame, entry }.is(name));
         before - self.list.len()
     }
 
     /// Replaces every line called by `header`'s name with `header`, at the
     /// position of the first one (or at the end).
     pub fn set(&mut self, header: Header) {
-        match self.list.iter().position(|h| h.name == header.name) {
+        match self.position(&header.name) {
             Some(i) => {
                 let name = header.name.clone();
-                self.list[i] = header;
+                self.list[i] = Entry::Added(Box::new(header));
+                let frame = &self.frame;
                 let mut seen = 0;
-                self.list.retain(|h| {
-                    if h.name == name {
+                self.list.retain(|entry| {
+                    if (HeaderRef { frame, entry }).is(&name) {
                         seen += 1;
                         seen == 1
                     } else {
@@ -610,17 +889,69 @@ impl Headers {
                     }
                 });
             }
-            None => self.list.push(header),
+            None => self.push(header),
         }
     }
 }
 
+impl PartialEq for Headers {
+    /// The same lines (names, values, and how extension lines are
+    /// written), whatever frames they are in.
+    fn eq(&self, other: &Headers) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The lines of [`Headers`], in order ([`Headers::iter`]).
+#[derive(Debug, Clone)]
+pub struct Iter<'a> {
+    frame: &'a Bytes,
+    entries: std::slice::Iter<'a, Entry>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = HeaderRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<HeaderRef<'a>> {
+        let entry = self.entries.next()?;
+        Some(HeaderRef {
+            frame: self.frame,
+            entry,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.entries.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let entry = self.entries.next_back()?;
+        Some(HeaderRef {
+            frame: self.frame,
+            entry,
+        })
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
 impl<'a> IntoIterator for &'a Headers {
-    type Item = &'a Header;
-    type IntoIter = std::slice::Iter<'a, Header>;
+    type Item = HeaderRef<'a>;
+    type IntoIter = Iter<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.list.iter()
+        self.iter()
     }
 }
 
@@ -628,8 +959,9 @@ impl<'a> IntoIterator for &'a Headers {
 /// whatever [`Limits::max_headers`] says.
 pub const MAX_HEADER_LINES: usize = 256;
 
-/// How many line ends pass 1 of [`parse`] keeps for pass 2.
-const KEPT_LINE_ENDS: usize = 32;
+/// How many header lines [`parse`] keeps in an array before it sizes the
+/// header list: one with more counts the lines left to size it once.
+const INLINE_LINES: usize = 32;
 
 /// How the body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -661,7 +993,7 @@ impl Message {
 
     /// [`Message::parse`] with the given limits.
     pub fn parse_with(frame: Bytes, limits: &Limits) -> Result<Message, Error> {
-        parse(&frame, limits, Framing::Exact).map(|(m, _)| m)
+        parse(frame, limits, Framing::Exact).map(|(m, _)| m)
     }
 
     /// A message from its parts (used by the builders). Content-Length is
@@ -758,14 +1090,17 @@ impl Message {
         self.body = body;
     }
 
-    fn required(&self, name: HeaderName) -> Result<&Bytes, Error> {
+    /// The value of the one line called `name`.
+    fn required(&self, name: HeaderName) -> Result<Bytes, Error> {
         self.headers
             .single(&name)?
+            .map(|h| h.value_bytes())
             .ok_or(Error::MissingHeader(name.label()))
     }
 
-    fn optional(&self, name: HeaderName) -> Result<Option<&Bytes>, Error> {
-        self.headers.single(&name)
+    /// The value of the line called `name`, if there is one.
+    fn optional(&self, name: HeaderName) -> Result<Option<&[u8]>, Error> {
+        Ok(self.headers.single(&name)?.map(|h| h.value()))
     }
 
     /// The topmost Via value (the first element of the first Via line).
@@ -787,19 +1122,19 @@ impl Message {
 
     /// The From header.
     pub fn from(&self) -> Result<NameAddr, Error> {
-        NameAddr::parse(self.required(HeaderName::From)?, "From")
+        NameAddr::parse(&self.required(HeaderName::From)?, "From")
     }
 
     /// The To header.
     pub fn to(&self) -> Result<NameAddr, Error> {
-        NameAddr::parse(self.required(HeaderName::To)?, "To")
+        NameAddr::parse(&self.required(HeaderName::To)?, "To")
     }
 
     /// The Call-ID (`word [ "@" word ]`, checked).
     pub fn call_id(&self) -> Result<Bytes, Error> {
         let v = self.required(HeaderName::CallId)?;
-        if header::is_call_id(v) {
-            Ok(v.clone())
+        if header::is_call_id(&v) {
+            Ok(v)
         } else {
             Err(Error::BadHeader("Call-ID"))
         }
@@ -807,7 +1142,7 @@ impl Message {
 
     /// The CSeq header.
     pub fn cseq(&self) -> Result<CSeq, Error> {
-        CSeq::parse(self.required(HeaderName::CSeq)?)
+        CSeq::parse(&self.required(HeaderName::CSeq)?)
     }
 
     /// Max-Forwards (0–255), if present.
@@ -847,8 +1182,9 @@ impl Message {
 
     /// Content-Type, if present.
     pub fn content_type(&self) -> Result<Option<MediaType>, Error> {
-        self.optional(HeaderName::ContentType)?
-            .map(MediaType::parse)
+        self.headers
+            .single(&HeaderName::ContentType)?
+            .map(|h| MediaType::parse(&h.value_bytes()))
             .transpose()
     }
 
@@ -865,8 +1201,8 @@ impl Message {
         label: &'static str,
     ) -> impl Iterator<Item = Result<Auth, Error>> + 'a {
         self.headers
-            .get_all(name)
-            .map(move |v| Auth::parse(v, label))
+            .find_all(name)
+            .map(move |h| Auth::parse(&h.value_bytes(), label))
     }
 
     /// Every Authorization header.
@@ -919,7 +1255,7 @@ impl Message {
             HeaderName::Route,
             HeaderName::RecordRoute,
         ] {
-            if self.headers.get_all(&name).any(Bytes::is_empty) {
+            if self.headers.get_all(&name).any(<[u8]>::is_empty) {
                 return Err(Error::BadHeader(name.label()));
             }
         }
@@ -969,12 +1305,7 @@ impl Message {
     /// The length of [`Message::encode`]'s output.
     pub fn encoded_len(&self) -> usize {
         self.start.encoded_len()
-            + self
-                .headers
-                .list
-                .iter()
-                .map(Header::encoded_len)
-                .sum::<usize>()
+            + self.headers.iter().map(|h| h.encoded_len()).sum::<usize>()
             + 2
             + self.body.len()
     }
@@ -986,7 +1317,7 @@ impl Message {
     pub fn encode(&self, dst: &mut BytesMut) {
         dst.reserve(self.encoded_len());
         self.start.encode(dst);
-        for h in &self.headers.list {
+        for h in &self.headers {
             h.encode(dst);
         }
         dst.put_slice(b"\r\n");
@@ -1034,125 +1365,106 @@ pub(crate) fn find_head_end(s: &[u8], from: usize) -> Option<usize> {
 /// Parses the message at the start of `frame`. Returns it and the offset
 /// where it ends.
 pub(crate) fn parse(
-    frame: &Bytes,
+    frame: Bytes,
     limits: &Limits,
     framing: Framing,
 ) -> Result<(Message, usize), Error> {
     let s = &frame[..];
-    let max_head = limits.max_head.min(s.len()).min(u32::MAX as usize);
+    // Offsets into the head fit a u32.
+    let head = &s[..limits.max_head.min(s.len()).min(u32::MAX as usize)];
     let max_lines = limits.max_headers.min(MAX_HEADER_LINES);
-
-    // Pass 1: the start line, and every header line up to the empty line
-    // is found and counted, so that pass 2 can size the header list once.
-    let first_lf = find_byte(&s[..max_head], b'\n', 0).ok_or(if s.len() > limits.max_head {
+    // No empty line in the head.
+    let no_end = if s.len() > limits.max_head {
         Error::TooLarge(Limit::Head)
     } else {
         Error::Incomplete
-    })?;
+    };
+
+    let first_lf = find_byte(head, b'\n', 0).ok_or(no_end)?;
     if first_lf == 0 || s[first_lf - 1] != b'\r' {
         return Err(Error::StartLine);
     }
-    let start = StartLine::parse(frame, first_lf - 1)?;
-    let head = &s[..max_head];
-    // The first line ends are kept (a small array: zeroing the room for
-    // MAX_HEADER_LINES cost more than searching again); pass 2 searches
-    // for the others.
-    let mut ends = [0u32; KEPT_LINE_ENDS];
+    let start = StartLine::parse(&frame, first_lf - 1)?;
+
+    // The header lines, in one pass. The first INLINE_LINES are kept in
+    // an array, so that the list is allocated once, at its size.
+    let mut inline = [Line::Other { start: 0, end: 0 }; INLINE_LINES];
+    let mut list: Vec<Entry> = Vec::new();
+    let mut count = 0;
+    // Lines read (continuation lines count).
     let mut lines = 0;
+    let mut content_length: Option<(usize, usize)> = None;
+    let mut content_lengths = 0;
+    // The header being read: its name, where its line starts, where its
+    // value starts (untrimmed) and where it ends so far.
+    let mut current: Option<(Option<Known>, usize, usize, usize)> = None;
     let mut pos = first_lf + 1;
     let head_end = loop {
-        let Some(lf) = find_byte(head, b'\n', pos) else {
-            return Err(if s.len() > limits.max_head {
-                Error::TooLarge(Limit::Head)
-            } else {
-                Error::Incomplete
-            });
-        };
+        let lf = find_byte(head, b'\n', pos).ok_or(no_end)?;
         if lf == pos || s[lf - 1] != b'\r' {
             return Err(Error::HeaderLine);
         }
-        if lf == pos + 1 {
+        let end = lf - 1;
+        let continuation = end > pos && matches!(s[pos], b' ' | b'\t');
+        if !continuation {
+            if let Some((name, start, value, end)) = current.take() {
+                let line = match name {
+                    Some(name) => {
+                        let (a, b) = scan::trim_range(s, value, end);
+                        if name == Known::ContentLength {
+                            content_lengths += 1;
+                            content_length = Some((a, b));
+                        }
+                        Line::Known {
+                            name,
+                            value: a as u32,
+                            value_end: b as u32,
+                        }
+                    }
+                    None => Line::Other {
+                        start: start as u32,
+                        end: end as u32,
+                    },
+                };
+                if count < INLINE_LINES {
+                    inline[count] = line;
+                } else {
+                    if count == INLINE_LINES {
+                        // Every line left is at most one more header.
+                        let left = count_lines(head, pos).min(max_lines);
+                        list = Vec::with_capacity(INLINE_LINES + 1 + left);
+                        list.extend(inline.iter().map(|&line| Entry::Line(line)));
+                    }
+                    list.push(Entry::Line(line));
+                }
+                count += 1;
+            }
+        }
+        if end == pos {
             break lf + 1; // the empty line
         }
         if lines == max_lines {
             return Err(Error::TooLarge(Limit::Headers));
         }
-        if let Some(slot) = ends.get_mut(lines) {
-            *slot = (lf - 1) as u32;
-        }
         lines += 1;
+        if continuation {
+            // It extends the value before it.
+            match &mut current {
+                Some((_, _, _, value_end)) => *value_end = end,
+                None => return Err(header_line_error(head, lf + 1, lines, max_lines, no_end)),
+            }
+        } else {
+            let Some((name_len, colon)) = split_name(&s[pos..end]) else {
+                return Err(header_line_error(head, lf + 1, lines, max_lines, no_end));
+            };
+            let name = Known::parse(&s[pos..pos + name_len]);
+            current = Some((name, pos, pos + colon + 1, end));
+        }
         pos = lf + 1;
     };
-
-    // Pass 2: split the lines into headers, joining continuation lines.
-    // Every line was checked above: it ends in CRLF and is not empty.
-    let mut list = Vec::with_capacity(lines);
-    let mut content_length: Option<(usize, usize)> = None;
-    let mut content_lengths = 0;
-    let mut line_start = first_lf + 1;
-    // (name, its line's start, value start, value end)
-    let mut current: Option<(HeaderName, usize, usize, usize)> = None;
-    let mut index = 0;
-    loop {
-        // The end (before its CRLF) of the next header line; `None` at the
-        // empty line.
-        let end = (line_start + 2 < head_end).then(|| match ends.get(index) {
-            Some(&end) => end as usize,
-            None => find_byte(head, b'\n', line_start).map_or(line_start, |lf| lf - 1),
-        });
-        index += 1;
-        if let Some(end) = end.filter(|_| matches!(s[line_start], b' ' | b'\t')) {
-            // A continuation line: it extends the value before it.
-            let Some((_, _, _, value_end)) = &mut current else {
-                return Err(Error::HeaderLine);
-            };
-            *value_end = end;
-            line_start = end + 2;
-            continue;
-        }
-        if let Some((name, start, a, line_end)) = current.take() {
-            let (a, b) = scan::trim_range(s, a, line_end);
-            if matches!(name, HeaderName::ContentLength) {
-                content_lengths += 1;
-                content_length = Some((a, b));
-            }
-            // An extension header is re-encoded byte for byte: its line
-            // is kept unless `name: value` spells it exactly.
-            let raw = match &name {
-                HeaderName::Other(n)
-                    if !(b == line_end
-                        && a == start + n.len() + 2
-                        && s[start + n.len()..a] == *b": ") =>
-                {
-                    Some(Box::new(frame.slice(start..line_end)))
-                }
-                _ => None,
-            };
-            list.push(Header {
-                name,
-                value: frame.slice(a..b),
-                raw,
-            });
-        }
-        let Some(end) = end else { break };
-        let line = &s[line_start..end];
-        let name_len = line
-            .iter()
-            .position(|&c| !scan::is(c, TOKEN))
-            .ok_or(Error::HeaderLine)?;
-        let mut colon = name_len;
-        while matches!(line.get(colon), Some(b' ' | b'\t')) {
-            colon += 1;
-        }
-        if name_len == 0 || line.get(colon) != Some(&b':') {
-            return Err(Error::HeaderLine);
-        }
-        let name = match HeaderName::from_known(&line[..name_len]) {
-            Some(n) => n,
-            None => HeaderName::Other(frame.slice(line_start..line_start + name_len)),
-        };
-        current = Some((name, line_start, line_start + colon + 1, end));
-        line_start = end + 2;
+    if count <= INLINE_LINES {
+        list = Vec::with_capacity(count);
+        list.extend(inline[..count].iter().map(|&line| Entry::Line(line)));
     }
 
     // The body.
@@ -1183,12 +1495,53 @@ pub(crate) fn parse(
         }
     };
     let end = head_end + body_len;
+    let body = frame.slice(head_end..end);
     let message = Message {
         start,
-        headers: Headers { list },
-        body: frame.slice(head_end..end),
+        headers: Headers { frame, list },
+        body,
     };
     Ok((message, end))
+}
+
+/// How many lines there are from `pos` to the empty line (or the end).
+fn count_lines(head: &[u8], mut pos: usize) -> usize {
+    let mut n = 0;
+    while let Some(lf) = find_byte(head, b'\n', pos) {
+        if lf <= pos + 1 {
+            break; // the empty line (or a bare LF)
+        }
+        n += 1;
+        pos = lf + 1;
+    }
+    n
+}
+
+/// The error for a header line that does not parse, `lines` lines into
+/// the head, the next one at `pos`: an error of the head as a whole (no
+/// end, a bare LF, too many lines) further on is reported first, as if
+/// every line had been checked before any was split.
+#[cold]
+fn header_line_error(
+    head: &[u8],
+    mut pos: usize,
+    mut lines: usize,
+    max_lines: usize,
+    no_end: Error,
+) -> Error {
+    loop {
+        let Some(lf) = find_byte(head, b'\n', pos) else {
+            return no_end;
+        };
+        if lf == pos || head[lf - 1] != b'\r' || lf == pos + 1 {
+            return Error::HeaderLine; // a bare LF, or the empty line
+        }
+        if lines == max_lines {
+            return Error::TooLarge(Limit::Headers);
+        }
+        lines += 1;
+        pos = lf + 1;
+    }
 }
 
 #[cfg(test)]
@@ -1225,9 +1578,7 @@ v=0\n";
         assert_eq!(m.headers().len(), 10);
         assert_eq!(&m.body()[..], b"v=0\n");
         assert_eq!(
-            m.headers()
-                .get(&HeaderName::from_static("x-custom"))
-                .map(|v| &v[..]),
+            m.headers().get(&HeaderName::from_static("x-custom")),
             Some(&b"kept  as is"[..])
         );
         let vias: Vec<Via> = m.vias().collect::<Result<_, _>>().expect("vias");
@@ -1308,7 +1659,7 @@ v=0\n";
                 "{line:?} in {out:?}"
             );
         }
-        let values: Vec<&[u8]> = m.headers().iter().map(|h| &h.value()[..]).collect();
+        let values: Vec<&[u8]> = m.headers().iter().map(|h| h.value()).collect();
         assert_eq!(values[2], b"three");
         assert_eq!(values[3], b"four\r\n\tfive");
         assert_eq!(values[4], b"");
@@ -1320,33 +1671,30 @@ v=0\n";
         let m = parse_str("OPTIONS sip:a@b SIP/2.0\r\nSubject: one\r\n two\r\n\tthree\r\nTO :\r\n sip:x@y\r\n\r\n")
             .expect("parses");
         assert_eq!(
-            &m.headers().get(&HeaderName::Subject).expect("subject")[..],
+            m.headers().get(&HeaderName::Subject).expect("subject"),
             b"one\r\n two\r\n\tthree"
         );
-        assert_eq!(
-            &m.headers().get(&HeaderName::To).expect("to")[..],
-            b"sip:x@y"
-        );
+        assert_eq!(m.headers().get(&HeaderName::To).expect("to"), b"sip:x@y");
         assert_eq!(Message::parse(m.to_bytes()), Ok(m));
     }
 
     #[test]
     fn many_lines_and_late_folds() {
-        // Past the line ends pass 1 keeps for pass 2.
+        // More lines than parsing keeps in its array.
         let mut text = String::from("OPTIONS sip:a@b SIP/2.0\r\n");
-        for i in 0..KEPT_LINE_ENDS + 8 {
+        for i in 0..INLINE_LINES + 8 {
             text.push_str(&format!("X-{i}: v{i}\r\n"));
         }
         text.push_str("Subject: a\r\n b\r\n\r\n");
         let m = parse_str(&text).expect("parses");
-        assert_eq!(m.headers().len(), KEPT_LINE_ENDS + 9);
+        assert_eq!(m.headers().len(), INLINE_LINES + 9);
         let last = m.headers().iter().last().expect("last");
         assert_eq!(
-            (last.name(), &last.value()[..]),
-            (&HeaderName::Subject, &b"a\r\n b"[..])
+            (last.name(), last.value()),
+            (HeaderName::Subject, &b"a\r\n b"[..])
         );
         let x = HeaderName::from_static("X-39");
-        assert_eq!(m.headers().get(&x).map(|v| &v[..]), Some(&b"v39"[..]));
+        assert_eq!(m.headers().get(&x), Some(&b"v39"[..]));
     }
 
     #[test]
@@ -1405,6 +1753,77 @@ v=0\n";
         );
         assert_eq!(m.version(), Version { major: 7, minor: 0 });
         assert_eq!(m.validate(), Err(Error::VersionNotSupported));
+    }
+
+    #[test]
+    fn header_refs() {
+        let m = parse_str(
+            "OPTIONS sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h\r\nX-Odd \t:  y \r\nx-odd: z\r\n\r\n",
+        )
+        .expect("parses");
+        let hs: Vec<HeaderRef<'_>> = m.headers().iter().collect();
+        assert_eq!(hs[0].name(), HeaderName::Via);
+        assert_eq!(hs[0].name_bytes(), b"Via");
+        assert_eq!(hs[0].value(), b"SIP/2.0/UDP h");
+        let x = HeaderName::from_static("X-ODD");
+        assert!(hs[1].is(&x) && hs[2].is(&x) && !hs[0].is(&x) && !hs[1].is(&HeaderName::Via));
+        assert_eq!(hs[1].name_bytes(), b"X-Odd");
+        assert_eq!(hs[1].value(), b"y");
+        assert_eq!(&hs[1].value_bytes()[..], b"y");
+        assert_eq!(m.headers().get_all(&x).collect::<Vec<_>>(), [b"y", b"z"]);
+        assert_eq!(
+            m.headers().single(&x).map(|h| h.is_some()),
+            Err(Error::DuplicateHeader("extension"))
+        );
+        // Taken out and added to another message, an extension line is
+        // still written as received.
+        let mut other = Headers::default();
+        other.push(hs[1].to_header());
+        other.push(hs[2].to_header());
+        let mut rest = m.headers().clone();
+        assert!(rest.remove_first(&HeaderName::Via).is_some());
+        assert_eq!(other, rest);
+        let mut out = BytesMut::new();
+        for h in &other {
+            h.encode(&mut out);
+        }
+        assert_eq!(&out[..], b"X-Odd \t:  y \r\nx-odd: z\r\n");
+        assert!(
+            std::mem::size_of::<Entry>() <= 16,
+            "a parsed line stays small"
+        );
+    }
+
+    #[test]
+    fn head_errors_come_before_header_line_errors() {
+        // As if every line were found before any is split: a head with no
+        // end, or with too many lines, is reported as such whatever line
+        // is bad.
+        assert_eq!(
+            parse_str("OPTIONS sip:a@b SIP/2.0\r\nBad Name: x\r\nA: b\r\n"),
+            Err(Error::Incomplete)
+        );
+        assert_eq!(
+            parse_str("OPTIONS sip:a@b SIP/2.0\r\n folded: x\r\nA: b\r\n"),
+            Err(Error::Incomplete)
+        );
+        let tight = Limits {
+            max_headers: 2,
+            ..Limits::default()
+        };
+        assert_eq!(
+            Message::parse_with(
+                Bytes::from_static(
+                    b"OPTIONS sip:a@b SIP/2.0\r\nBad Name: x\r\nA: b\r\nC: d\r\n\r\n"
+                ),
+                &tight
+            ),
+            Err(Error::TooLarge(Limit::Headers))
+        );
+        assert_eq!(
+            parse_str("OPTIONS sip:a@b SIP/2.0\r\nBad Name: x\r\nA: b\nC: d\r\n\r\n"),
+            Err(Error::HeaderLine)
+        );
     }
 
     #[test]
@@ -1589,7 +2008,7 @@ v=0\n";
         hs.set(Header::new(HeaderName::Expires, "3").expect("h"));
         let names: Vec<String> = hs
             .iter()
-            .map(|h| format!("{}={:?}", h.name(), h.value()))
+            .map(|h| format!("{}={:?}", h.name(), h.value_bytes()))
             .collect();
         assert_eq!(names, ["Expires=b\"3\"", "Subject=b\"s\""]);
     }
