@@ -7,9 +7,7 @@
 //! unlinks older records: the [`Pseudonymizer::key_id`] stored in each record
 //! says which key made its pseudonyms.
 
-use std::cell::RefCell;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -20,16 +18,6 @@ type HmacSha256 = Hmac<Sha256>;
 /// hash of the key that some other use of the key could also produce.
 const KEY_ID_DOMAIN: &[u8] = b"telegate-cdr-key-id\0";
 
-/// Slots of each thread's cache of recent pseudonyms (a power of two).
-const CACHE_SLOTS: usize = 64;
-/// Longer numbers are not cached (SMPP addresses are at most 20 octets,
-/// E.164 numbers 15 digits).
-const CACHE_MAX_NUMBER: usize = 24;
-
-/// Tells pseudonymizers apart in the caches: a new key (a config reload)
-/// never finds the pseudonyms of the one before.
-static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
-
 /// Makes pseudonyms of phone numbers under one key; see the
 /// [module docs](self). Cheap to share (`&self` methods only).
 #[derive(Clone)]
@@ -38,9 +26,6 @@ pub struct Pseudonymizer {
     /// instead of hashing the key's pads again.
     mac: HmacSha256,
     key_id: u32,
-    /// Unique per [`Pseudonymizer::new`], never 0: the owner of cache
-    /// entries.
-    instance: u64,
 }
 
 impl Pseudonymizer {
@@ -54,11 +39,7 @@ impl Pseudonymizer {
         h.update(key);
         let digest = h.finalize();
         let key_id = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
-        Pseudonymizer {
-            mac,
-            key_id,
-            instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
-        }
+        Pseudonymizer { mac, key_id }
     }
 
     /// Identifies the key without revealing it: the first 4 bytes
@@ -76,67 +57,6 @@ impl Pseudonymizer {
         out.copy_from_slice(&full[..16]);
         out
     }
-
-    /// [`pseudonym`](Self::pseudonym), looked up first in a small cache of
-    /// the calling thread's recent numbers: a sender id or the destination
-    /// of a message's other segments comes back often, and each HMAC costs
-    /// two SHA-256 blocks.
-    ///
-    /// Privacy: the cache holds numbers as they were given (beside their
-    /// pseudonyms) in memory only, [`CACHE_SLOTS`] entries per thread,
-    /// each replaced by the next number that maps to its slot; nothing of
-    /// it is ever written, logged or printed.
-    pub fn pseudonym_cached(&self, number: &[u8]) -> [u8; 16] {
-        if number.len() > CACHE_MAX_NUMBER {
-            return self.pseudonym(number);
-        }
-        let slot = slot_of(number);
-        let hit = CACHE.try_with(|c| {
-            let c = c.borrow();
-            let e = &c[slot];
-            (e.owner == self.instance && &e.number[..usize::from(e.len)] == number)
-                .then_some(e.pseudonym)
-        });
-        if let Ok(Some(p)) = hit {
-            return p;
-        }
-        let p = self.pseudonym(number);
-        let _ = CACHE.try_with(|c| {
-            let mut c = c.borrow_mut();
-            let e = &mut c[slot];
-            e.owner = self.instance;
-            e.len = number.len() as u8;
-            e.number = [0; CACHE_MAX_NUMBER];
-            e.number[..number.len()].copy_from_slice(number);
-            e.pseudonym = p;
-        });
-        p
-    }
-}
-
-/// One cached pseudonym.
-#[derive(Clone, Copy, Default)]
-struct Cached {
-    /// [`Pseudonymizer::instance`]; 0 = empty.
-    owner: u64,
-    len: u8,
-    number: [u8; CACHE_MAX_NUMBER],
-    pseudonym: [u8; 16],
-}
-
-thread_local! {
-    /// Recent numbers and their pseudonyms, direct-mapped by [`slot_of`].
-    static CACHE: RefCell<Box<[Cached; CACHE_SLOTS]>> =
-        RefCell::new(Box::new([Cached::default(); CACHE_SLOTS]));
-}
-
-/// A number's cache slot: a multiplicative hash of its bytes.
-fn slot_of(number: &[u8]) -> usize {
-    let mut h = number.len() as u64;
-    for &b in number {
-        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-    (h >> (64 - CACHE_SLOTS.trailing_zeros())) as usize
 }
 
 impl fmt::Debug for Pseudonymizer {
@@ -213,32 +133,6 @@ mod tests {
             "e3c2e88c8b85cb947441fab78ebe5fc1"
         );
         assert_eq!(p.key_id(), 0x10da_7d01);
-    }
-
-    #[test]
-    fn cached_pseudonyms_equal_computed_ones() {
-        let a = Pseudonymizer::new(b"key one");
-        let b = Pseudonymizer::new(b"key two");
-        let long = [b'7'; CACHE_MAX_NUMBER + 1];
-        // Many numbers, so slots are replaced; each asked several times
-        // and under both keys, so both hits and misses are checked.
-        for round in 0..3 {
-            for i in 0..500u32 {
-                let n = format!("4477009{i:05}");
-                let n = n.as_bytes();
-                assert_eq!(a.pseudonym_cached(n), a.pseudonym(n), "round {round}");
-                assert_eq!(b.pseudonym_cached(n), b.pseudonym(n), "round {round}");
-                assert_eq!(a.pseudonym_cached(n), a.pseudonym(n), "round {round}");
-            }
-        }
-        assert_eq!(a.pseudonym_cached(&long), a.pseudonym(&long));
-        assert_eq!(a.pseudonym_cached(b""), a.pseudonym(b""));
-        // A prefix of a cached number is another number.
-        assert_eq!(a.pseudonym_cached(b"4477"), a.pseudonym(b"4477"));
-        assert_eq!(a.pseudonym_cached(b"447"), a.pseudonym(b"447"));
-        // A clone shares the key, and so the cache.
-        let c = a.clone();
-        assert_eq!(c.pseudonym_cached(b"12345"), a.pseudonym(b"12345"));
     }
 
     #[test]

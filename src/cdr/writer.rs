@@ -24,7 +24,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -107,8 +107,6 @@ struct Pending {
 // lock and buffer) sits first, beside the `Arc`'s counts.
 #[repr(C)]
 struct Shared {
-    /// This writer's id in [`WRITERS`].
-    id: u64,
     /// Slots taken (reserved, or written and not yet taken by the writer),
     /// with [`CLOSED`] set once shutdown began.
     slots: AtomicUsize,
@@ -135,12 +133,6 @@ impl fmt::Debug for Shared {
             .field("slots", &(self.slots.load(Ordering::Relaxed) & !CLOSED))
             .field("capacity", &self.capacity)
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        writers().retain(|(i, _)| *i != self.id);
     }
 }
 
@@ -218,62 +210,32 @@ impl fmt::Debug for CdrWriter {
 /// A reserved queue slot: writing it ([`CdrWriter::write_reserved`],
 /// [`write`](Self::write)) never blocks nor fails. Dropping it unused
 /// frees the slot.
-///
-/// It holds its writer's id rather than a reference: a reference count
-/// shared by every record would be one more cache line passed between the
-/// threads that reserve and write, twice per record.
 #[derive(Debug)]
 pub struct CdrPermit {
-    writer: u64,
+    shared: Arc<Shared>,
     used: bool,
 }
 
 impl CdrPermit {
-    /// Queues the record in the reserved slot. Finds the writer by its id;
-    /// [`CdrWriter::write_reserved`] is quicker.
+    /// Queues the record in the reserved slot.
     pub fn write(self, record: Record) {
         self.write_ref(&record.as_ref());
     }
 
     /// Queues the record in the reserved slot, encoding it from borrowed
-    /// fields. Finds the writer by its id; [`CdrWriter::write_reserved`]
-    /// is quicker.
+    /// fields.
     pub fn write_ref(mut self, record: &RecordRef<'_>) {
         self.used = true;
-        match writer_by_id(self.writer) {
-            Some(shared) => push_encoded(&shared, record),
-            // Unreachable: a writer lives as long as its reserved slots
-            // (shutdown waits for them) and is only then dropped.
-            None => tracing::error!("CDR record written after its writer was dropped; not stored"),
-        }
+        push_encoded(&self.shared, record);
     }
 }
 
 impl Drop for CdrPermit {
     fn drop(&mut self) {
         if !self.used {
-            if let Some(shared) = writer_by_id(self.writer) {
-                shared.release();
-            }
+            self.shared.release();
         }
     }
-}
-
-/// Every live writer by id, for permits written or dropped without their
-/// writer at hand (the rare paths; see [`CdrPermit`]).
-static WRITERS: Mutex<Vec<(u64, Weak<Shared>)>> = Mutex::new(Vec::new());
-/// The next writer id (ids are never reused).
-static NEXT_WRITER: AtomicU64 = AtomicU64::new(1);
-
-fn writers() -> MutexGuard<'static, Vec<(u64, Weak<Shared>)>> {
-    WRITERS.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn writer_by_id(id: u64) -> Option<Arc<Shared>> {
-    writers()
-        .iter()
-        .find(|(i, _)| *i == id)
-        .and_then(|(_, w)| w.upgrade())
 }
 
 thread_local! {
@@ -330,9 +292,7 @@ impl CdrWriter {
             batch: opts.batch.max(1),
             fsync_interval: opts.fsync_interval,
         };
-        let id = NEXT_WRITER.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared {
-            id,
             slots: AtomicUsize::new(0),
             capacity: opts.queue,
             pending: Mutex::new(Pending::default()),
@@ -346,11 +306,6 @@ impl CdrWriter {
             inflight: AtomicUsize::new(0),
             inflight_since: AtomicU64::new(0),
         });
-        {
-            let mut all = writers();
-            all.retain(|(_, w)| w.strong_count() > 0);
-            all.push((id, Arc::downgrade(&shared)));
-        }
         let worker = Worker {
             backend,
             opts,
@@ -374,7 +329,7 @@ impl CdrWriter {
         // free a slot it never had.
         if self.shared.try_reserve() {
             Some(CdrPermit {
-                writer: self.shared.id,
+                shared: self.shared.clone(),
                 used: false,
             })
         } else {
@@ -386,7 +341,7 @@ impl CdrWriter {
     /// borrowed fields: never blocks nor fails. A permit of another writer
     /// is written to its own writer.
     pub fn write_reserved(&self, mut permit: CdrPermit, record: &RecordRef<'_>) {
-        if permit.writer == self.shared.id {
+        if Arc::ptr_eq(&permit.shared, &self.shared) {
             permit.used = true;
             push_encoded(&self.shared, record);
         } else {
@@ -944,16 +899,5 @@ mod tests {
         assert_eq!(ra.batches.lock().unwrap().concat(), vec![x]);
         assert_eq!(rb.batches.lock().unwrap().concat(), vec![y]);
         assert_eq!((wa.stats().queued, wb.stats().queued), (0, 0));
-        // Once a writer is gone, its permits are inert.
-        let (wc, hc) = CdrWriter::start(Box::new(Recorder::default()), opts).unwrap();
-        let pc = wc.try_reserve().unwrap();
-        let id = wc.shared.id;
-        drop(pc);
-        hc.shutdown();
-        drop(wc);
-        assert!(
-            writer_by_id(id).is_none(),
-            "a dropped writer leaves the registry"
-        );
     }
 }

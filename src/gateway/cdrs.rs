@@ -23,10 +23,10 @@ use crate::cdr::store::{
     self as cdr_store, AuditAction, AuditEntry, AuditLog, CdrPermit, CdrWriter, EraseReport,
     ExportFormat, FileBackend, Holds, Query, QueryResult, Retention, WriterHandle, WriterOptions,
 };
-use crate::config::{CdrConfig, Config, RoutingConfig};
+use crate::config::{CdrConfig, Config};
 use crate::filter::engine::Action;
 use crate::metrics;
-use crate::routing::{country_code, normalize, MAX_DIGITS};
+use crate::routing::{country_code, RoutingTable, MAX_DIGITS};
 
 /// Unix time of monotonic instants: lets a CDR take its times from the
 /// instants the gateway reads anyway (a clock reading costs about as much
@@ -268,15 +268,15 @@ impl std::fmt::Debug for Draft {
 /// a number, else its bytes as sent (an alphanumeric sender id).
 fn pseudonym_of(
     key: &Pseudonymizer,
-    routing: &RoutingConfig,
+    routing: &RoutingTable,
     (ton, npi, addr): (u8, u8, &[u8]),
 ) -> Option<[u8; 16]> {
     if addr.is_empty() {
         return None;
     }
     let mut buf = [0u8; MAX_DIGITS];
-    let number = normalize(routing, ton, npi, addr, &mut buf).unwrap_or(addr);
-    Some(key.pseudonym_cached(number))
+    let number = routing.normalize(ton, npi, addr, &mut buf).unwrap_or(addr);
+    Some(key.pseudonym(number))
 }
 
 /// [`Outcome`] borrowed.
@@ -319,10 +319,10 @@ impl Core {
             return Ok(None);
         };
         let permit = cdr.writer.try_reserve().ok_or(())?;
-        let routing = &rt.config.routing;
+        let routing = &rt.routes;
         let mut buf = [0u8; MAX_DIGITS];
-        let (cc, dest_pseudonym) = match normalize(routing, dest.0, dest.1, dest.2, &mut buf) {
-            Some(e164) => (country_code(e164), Some(key.pseudonym_cached(e164))),
+        let (cc, dest_pseudonym) = match routing.normalize(dest.0, dest.1, dest.2, &mut buf) {
+            Some(e164) => (country_code(e164), Some(key.pseudonym(e164))),
             None => (0, pseudonym_of(key, routing, dest)),
         };
         let (segment, segments) = concat.map_or((1, 1), |(_, total, seq)| (seq, total));
