@@ -99,7 +99,7 @@ STORE_F=$(mktemp -d)
 sed -e "s|127.0.0.1:$GW_PORT|127.0.0.1:$GWF_PORT|" -e "s|$STORE|$STORE_F|" \
   -e 's|^system_id = "telegate"|system_id = "telegate-f"|' "$OUT/telegate.toml" >"$OUT/telegate-filter.toml"
 printf '\n[filter]\nenabled = true\n\n[suspension]\nenabled = false\n' >>"$OUT/telegate-filter.toml"
-TELEGATE_LOG=warn "$TELEGATE" run --config "$OUT/telegate-filter.toml" >"$OUT/telegate-filter.log" 2>&1 & PIDS+=($!)
+TELEGATE_LOG=warn "$TELEGATE" run --config "$OUT/telegate-filter.toml" >"$OUT/telegate-filter.log" 2>&1 & GWF_PID=$!; PIDS+=($GWF_PID)
 STORE_C=$(mktemp -d)
 CDR_DIR="$ROOT/$OUT/cdr"
 rm -rf "$CDR_DIR"
@@ -107,7 +107,7 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$OUT/cdr-key"
 sed -e "s|127.0.0.1:$GW_PORT|127.0.0.1:$GWC_PORT|" -e "s|$STORE|$STORE_C|" \
   -e 's|^system_id = "telegate"|system_id = "telegate-c"|' "$OUT/telegate.toml" >"$OUT/telegate-cdr.toml"
 printf '\n[cdr]\ndir = "%s"\npseudonym_key = { file = "%s" }\n' "$CDR_DIR" "$ROOT/$OUT/cdr-key" >>"$OUT/telegate-cdr.toml"
-TELEGATE_LOG=warn "$TELEGATE" run --config "$OUT/telegate-cdr.toml" >"$OUT/telegate-cdr.log" 2>&1 & PIDS+=($!)
+TELEGATE_LOG=warn "$TELEGATE" run --config "$OUT/telegate-cdr.toml" >"$OUT/telegate-cdr.log" 2>&1 & GWC_PID=$!; PIDS+=($GWC_PID)
 wait_port "$GW_PORT"
 wait_port "$GWF_PORT"
 wait_port "$GWC_PORT"
@@ -119,27 +119,23 @@ run_esme() { # target port, window, connections, extra...
     --count "$COUNT" --window "$window" --connections "$conns" --json "$@" 2>/dev/null || true
 }
 
+# CPU time (user + system, all threads) a gateway spent on one run, in
+# clock ticks: the second figure beside throughput, steadier on a shared VM.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+run_gw() { # name-who-round, gateway pid, then run_esme's arguments
+  local tag=$1 pid=$2; shift 2
+  local before; before=$(cpu_ticks "$pid")
+  run_esme "$@" >"$OUT/$tag.json"
+  echo $(( $(cpu_ticks "$pid") - before )) >"$OUT/$tag.cpu"
+}
+
 for r in $(seq 1 "$ROUNDS"); do
-  run_esme "$GW_PORT" 256 4 --expect-dlr >"$OUT/cdr-telegate-$r.json"
-  run_esme "$GWC_PORT" 256 4 --expect-dlr >"$OUT/cdr-cdr-$r.json"
+  run_gw "cdr-telegate-$r" "$GW_PID" "$GW_PORT" 256 4 --expect-dlr
+  run_gw "cdr-cdr-$r" "$GWC_PID" "$GWC_PORT" 256 4 --expect-dlr
 done
 if [ "$ONLY" = cdr ]; then
-  python3 - "$OUT" "$ROUNDS" <<'PY'
-import json, statistics, sys, os
-out, rounds = sys.argv[1], int(sys.argv[2])
-tp = {}
-for who in ["telegate", "cdr"]:
-    v = []
-    for r in range(1, rounds + 1):
-        try:
-            j = json.load(open(os.path.join(out, f"cdr-{who}-{r}.json")))
-            v.append(j["throughput_msgs_per_s"])
-            print(f"cdr-w256c4dlr {who:<10} round {r}: {j['throughput_msgs_per_s']:.0f} msg/s, ok {j['ok']}, dlr {(j.get('dlr') or {}).get('matched', 0)}")
-        except Exception:
-            pass
-    tp[who] = statistics.median(v) if v else float('nan')
-print(f"window 256, 4 binds, receipts: CDRs on / off throughput = {tp['cdr'] / tp['telegate']:.2f}  (target >= 0.90)")
-PY
+  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$ROUNDS" "$COUNT" "$(getconf CLK_TCK)" cdr telegate cdr \
+    "window 256, 4 binds, receipts: CDRs on / off" 0.90
   exit 0
 fi
 
@@ -154,8 +150,8 @@ done
 
 if [ -s "$HAM" ]; then
   for r in $(seq 1 "$ROUNDS"); do
-    run_esme "$GW_PORT" 256 4 --expect-dlr --text-file "$HAM" >"$OUT/ham-telegate-$r.json"
-    run_esme "$GWF_PORT" 256 4 --expect-dlr --text-file "$HAM" >"$OUT/ham-filtered-$r.json"
+    run_gw "ham-telegate-$r" "$GW_PID" "$GW_PORT" 256 4 --expect-dlr --text-file "$HAM"
+    run_gw "ham-filtered-$r" "$GWF_PID" "$GWF_PORT" 256 4 --expect-dlr --text-file "$HAM"
   done
 fi
 
@@ -197,7 +193,6 @@ for name in ["w256c4dlr", "w64c1"]:
 tp_ratio = res[("w256c4dlr", "telegate")][0] / res[("w256c4dlr", "relay")][0]
 p99_delta = res[("w64c1", "telegate")][1] - res[("w64c1", "relay")][1]
 per_bind = (during - before) / idle
-ham = {}
 for who in ["telegate", "filtered"]:
     rows = load("ham", who)
     if rows:
@@ -206,21 +201,15 @@ for who in ["telegate", "filtered"]:
         p99 = med(rows, lambda r: r["latency_us"]["p99"])
         ok = med(rows, lambda r: r["ok"])
         dm = med(rows, lambda r: (r.get("dlr") or {}).get("matched", 0))
-        ham[who] = tp
         print(f"{'ham-w256c4dlr':<22}{who:<10}{tp:>12.0f}{p50:>9.0f}{p99:>9.0f}{ok:>9.0f}{dm:>13.0f}")
 print()
 print(f"window 256, 4 binds, receipts: telegate/relay throughput = {tp_ratio:.2f}  (target >= 0.50)")
 print(f"window 64, 1 bind: telegate p99 - relay p99 = {p99_delta/1000:.2f} ms  (target <= 1 ms)")
 print(f"{idle} idle binds: RSS {before} KiB -> {during} KiB = {per_bind:.1f} KiB per bind  (target <= 64)")
-cdr = {}
-for who in ["telegate", "cdr"]:
-    rows = load("cdr", who)
-    if rows:
-        cdr[who] = med(rows, lambda r: r["throughput_msgs_per_s"])
-        p99 = med(rows, lambda r: r["latency_us"]["p99"])
-        print(f"{'cdr-w256c4dlr':<22}{who:<10}{cdr[who]:>12.0f}{'':>9}{p99:>9.0f}")
-if len(cdr) == 2:
-    print(f"window 256, 4 binds, receipts: CDRs on / off throughput = {cdr['cdr'] / cdr['telegate']:.2f}  (target >= 0.90)")
-if len(ham) == 2:
-    print(f"uci-test ham texts, window 256, 4 binds, receipts: filter on / off throughput = {ham['filtered'] / ham['telegate']:.2f}  (target >= 0.85)")
 PY
+python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$ROUNDS" "$COUNT" "$(getconf CLK_TCK)" cdr telegate cdr \
+  "window 256, 4 binds, receipts: CDRs on / off" 0.90
+if [ -s "$HAM" ]; then
+  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$ROUNDS" "$COUNT" "$(getconf CLK_TCK)" ham telegate filtered \
+    "uci-test ham texts, window 256, 4 binds, receipts: filter on / off" 0.85
+fi

@@ -727,6 +727,7 @@ impl Core {
         let mut drafts = Vec::with_capacity(sent.len());
         {
             let rt = self.rt_full();
+            let received = Instant::now();
             let source = (m.source.ton.0, m.source.npi.0, &m.source.addr[..]);
             for (addr, pdu) in &sent {
                 let concat = match &pdu.body {
@@ -734,7 +735,7 @@ impl Core {
                     _ => None,
                 };
                 let dest = (addr.ton.0, addr.npi.0, &addr.addr[..]);
-                match self.cdr_draft(&rt, source, dest, m.data_coding, concat) {
+                match self.cdr_draft(&rt, received, source, dest, m.data_coding, concat) {
                     Ok(d) => drafts.push(d),
                     Err(()) => {
                         account.metrics.throttled(Throttle::CdrWriter);
@@ -1043,17 +1044,9 @@ impl Core {
                     Err(()) => return Inbound::Done(CommandStatus::ESME_RTHROTTLED),
                     Ok(None) => {}
                     Ok(Some(permit)) => {
-                        let sid = self
-                            .account(&m.account)
-                            .map_or_else(|| m.account.clone(), |a| a.sid.clone());
-                        self.write_receipt_cdr(
-                            permit,
-                            sid,
-                            m.carrier.clone(),
-                            m.gateway_id,
-                            s,
-                            err,
-                        );
+                        let account = self.account(&m.account);
+                        let sid = account.as_ref().map_or(&m.account, |a| &a.sid);
+                        self.write_receipt_cdr(permit, sid, &m.carrier, m.gateway_id, s, err);
                     }
                 }
             }
@@ -1336,11 +1329,13 @@ impl Core {
             return;
         }
         let extracted = rt.filter.as_ref().and_then(|_| stage::Extracted::of(&body));
+        let received = Instant::now();
         // The CDR's slot first: with the writer behind, the ESME is
         // throttled before anything is sent.
         let cdr = match &body {
             Body::SubmitSm(sm) => self.cdr_draft(
                 &rt,
+                received,
                 (sm.source.ton.0, sm.source.npi.0, &sm.source.addr),
                 (sm.dest.ton.0, sm.dest.npi.0, &sm.dest.addr),
                 sm.data_coding,
@@ -1348,6 +1343,7 @@ impl Core {
             ),
             Body::DataSm(sm) => self.cdr_draft(
                 &rt,
+                received,
                 (sm.source.ton.0, sm.source.npi.0, &sm.source.addr),
                 (sm.dest.ton.0, sm.dest.npi.0, &sm.dest.addr),
                 sm.data_coding,
@@ -1394,7 +1390,6 @@ impl Core {
             _ => return,
         };
         drop(body);
-        let received = Instant::now();
         let gw = self.ids.next();
         let seed = seed.unwrap_or(gw);
         let d = Box::new(Direct {
@@ -1435,7 +1430,7 @@ impl Core {
             .max(Instant::now() + rt.server.submit_deadline.get() / 2);
         let route = rt.routes.lookup(d.account.idx, d.ton, d.npi, &d.dest);
         if let (Some(c), Some(r)) = (d.cdr.as_mut(), route) {
-            c.route_prefix = Some(r.prefix_shared().clone());
+            c.set_route_prefix(r.prefix_shared());
         }
         let first = route
             .and_then(|r| r.candidates(d.seed).next())
@@ -1463,20 +1458,21 @@ impl Core {
         let mut exclude = None;
         match r {
             Ok(p) if p.command_status.is_ok() => {
+                let now = Instant::now();
                 if let Some(c) = d.cdr.take() {
-                    let sent = cdrs::Outcome {
-                        carrier: Some(pool.name.clone()),
+                    let sent = cdrs::SentTo {
+                        carrier: Some(&pool.name),
                         latency,
                         route_prefix: None,
                     };
-                    let sid = d.account.sid.clone();
-                    self.finish_cdr(
+                    self.finish_cdr_borrowed(
                         c,
-                        &sid,
+                        &d.account.sid,
                         d.gw,
                         d.registered_delivery,
                         CommandStatus::ESME_ROK,
                         sent,
+                        now,
                     );
                 }
                 let answer = self.answer(d.command, d.esme_seq, d.gw, Ok(()), &d.account);
@@ -1487,7 +1483,7 @@ impl Core {
                 d.account
                     .metrics
                     .submit_latency
-                    .record(d.received.elapsed());
+                    .record(now.duration_since(d.received));
                 return;
             }
             Ok(p) => {

@@ -19,7 +19,9 @@ pub mod store;
 mod writer;
 
 pub use pseudonym::{hex16, Pseudonymizer};
-pub use record::{DataCodingClass, ReceiptState, Record, RecordKind, RecordView, Verdict};
+pub use record::{
+    DataCodingClass, ReceiptState, Record, RecordKind, RecordRef, RecordView, Verdict,
+};
 pub use store::{
     dir_stats, erase, export, parse_export, query, sweep, AuditAction, AuditEntry, AuditLog,
     CdrBackend, CdrPermit, CdrWriter, DirStats, EraseReport, ExportFormat, FileBackend, Hold,

@@ -308,10 +308,60 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-impl Record {
+/// A record with its strings borrowed: the same fields as [`Record`], for
+/// encoding without cloning anything. The gateway builds one on the stack
+/// at a message's outcome and encodes it straight into the writer's queue
+/// ([`super::store::CdrPermit::write_ref`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordRef<'a> {
+    /// Submit or receipt.
+    pub kind: RecordKind,
+    /// Unix ms when the ESME's submit came in.
+    pub submit_time_ms: u64,
+    /// Unix ms of the carrier's answer (Submit) or the receipt (Receipt).
+    pub final_time_ms: u64,
+    /// The account SID.
+    pub account: &'a str,
+    /// The gateway's message id.
+    pub gateway_id: u64,
+    /// The carrier it went to, if any.
+    pub carrier: Option<&'a str>,
+    /// The matched route prefix.
+    pub route_prefix: Option<&'a str>,
+    /// E.164 country calling code of the destination, 0 = unknown.
+    pub country_code: u16,
+    /// 1-based segment index.
+    pub segment: u8,
+    /// Segment count.
+    pub segments: u8,
+    /// Alphabet class of the segment.
+    pub data_coding: DataCodingClass,
+    /// Content filter verdict.
+    pub verdict: Verdict,
+    /// Filter rule ids that hit; at most [`MAX_RULES`] are kept.
+    pub rules: &'a [Arc<str>],
+    /// SMPP command_status answered to the ESME.
+    pub submit_status: u32,
+    /// Receipt state.
+    pub receipt: ReceiptState,
+    /// Receipt or network error code, 0 if none.
+    pub error_code: u16,
+    /// Carrier latency in µs, 0 if none.
+    pub carrier_latency_us: u32,
+    /// Unix seconds after which no receipt is expected, 0 if none.
+    pub receipt_by_s: u64,
+    /// The pseudonym key's id.
+    pub key_id: u32,
+    /// Pseudonym of the source address.
+    pub source: Option<[u8; 16]>,
+    /// Pseudonym of the destination address.
+    pub dest: Option<[u8; 16]>,
+}
+
+impl RecordRef<'_> {
     /// Appends the record's payload (see the [module docs](self)) to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let account = clamp(&self.account, MAX_STR);
+        let account = clamp(self.account, MAX_STR);
         out.reserve(FIXED_START + account.len() + FIXED_LEN + 40);
         out.push(self.kind as u8);
         out.push(account.len() as u8);
@@ -354,10 +404,10 @@ impl Record {
         if let Some(d) = &self.dest {
             out.extend_from_slice(d);
         }
-        if let Some(c) = &self.carrier {
+        if let Some(c) = self.carrier {
             put_str(out, c);
         }
-        if let Some(r) = &self.route_prefix {
+        if let Some(r) = self.route_prefix {
             put_str(out, r);
         }
         let n = self.rules.len().min(MAX_RULES);
@@ -377,6 +427,45 @@ impl Record {
         let crc = crc32fast::hash(payload);
         out[start..start + 4].copy_from_slice(&len.to_le_bytes());
         out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    }
+}
+
+impl Record {
+    /// The record with its strings borrowed.
+    pub fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            kind: self.kind,
+            submit_time_ms: self.submit_time_ms,
+            final_time_ms: self.final_time_ms,
+            account: &self.account,
+            gateway_id: self.gateway_id,
+            carrier: self.carrier.as_deref(),
+            route_prefix: self.route_prefix.as_deref(),
+            country_code: self.country_code,
+            segment: self.segment,
+            segments: self.segments,
+            data_coding: self.data_coding,
+            verdict: self.verdict,
+            rules: &self.rules,
+            submit_status: self.submit_status,
+            receipt: self.receipt,
+            error_code: self.error_code,
+            carrier_latency_us: self.carrier_latency_us,
+            receipt_by_s: self.receipt_by_s,
+            key_id: self.key_id,
+            source: self.source,
+            dest: self.dest,
+        }
+    }
+
+    /// Appends the record's payload (see the [module docs](self)) to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        self.as_ref().encode(out);
+    }
+
+    /// Appends the record as a whole frame: length, CRC-32, payload.
+    pub fn encode_frame(&self, out: &mut Vec<u8>) {
+        self.as_ref().encode_frame(out);
     }
 
     /// Decodes an owned record from a payload.

@@ -63,6 +63,26 @@ pub trait CdrBackend: Send + 'static {
     /// Appends a batch. On error nothing of the batch may be left visible
     /// half-written; the writer retries the whole batch.
     fn append(&mut self, batch: &[Record]) -> io::Result<()>;
+    /// Appends a batch of whole frames back to back, as
+    /// [`Record::encode_frame`] writes them (the writer's queue holds
+    /// records encoded), with the same all-or-nothing rule as
+    /// [`append`](Self::append). The default decodes them and calls
+    /// `append`; a backend that stores frames as they are overrides it.
+    fn append_frames(&mut self, frames: &[u8]) -> io::Result<()> {
+        let mut batch = Vec::new();
+        let mut rest = frames;
+        while !rest.is_empty() {
+            let (payload, next) = split_frame(rest)
+                .ok_or_else(|| invalid("a queued CDR frame is cut short".to_owned()))?;
+            if crc32fast::hash(payload) != u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]])
+            {
+                return Err(invalid("a queued CDR frame fails its checksum".to_owned()));
+            }
+            batch.push(Record::decode(payload).map_err(|e| invalid(e.to_string()))?);
+            rest = next;
+        }
+        self.append(&batch)
+    }
     /// Makes everything appended so far durable.
     fn sync(&mut self) -> io::Result<()>;
     /// Bytes appended since the backend was opened, for the writer's
@@ -70,6 +90,16 @@ pub trait CdrBackend: Send + 'static {
     fn bytes_written(&self) -> u64 {
         0
     }
+}
+
+/// The payload of the first frame of `frames` and the frames after it;
+/// `None` if the first frame is cut short.
+pub(crate) fn split_frame(frames: &[u8]) -> Option<(&[u8], &[u8])> {
+    let head = frames.get(..FRAME_HEADER)?;
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    let end = FRAME_HEADER.checked_add(len)?;
+    let payload = frames.get(FRAME_HEADER..end)?;
+    Some((payload, &frames[end..]))
 }
 
 pub(crate) fn unix_ms_now() -> u64 {
@@ -556,10 +586,18 @@ impl FileBackend {
 
     /// [`CdrBackend::append`] with the write time given (tests, benches).
     pub fn append_at(&mut self, batch: &[Record], now_ms: u64) -> io::Result<()> {
-        self.buf.clear();
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
         for r in batch {
-            r.encode_frame(&mut self.buf);
+            r.encode_frame(&mut buf);
         }
+        let r = self.append_frames_at(&buf, now_ms);
+        self.buf = buf;
+        r
+    }
+
+    /// [`CdrBackend::append_frames`] with the write time given.
+    pub fn append_frames_at(&mut self, frames: &[u8], now_ms: u64) -> io::Result<()> {
         let hour_s = now_ms / 1000 / 3600 * 3600;
         let _guard = self.lock.exclusive()?;
         if let Some(cur) = &self.cur {
@@ -593,7 +631,7 @@ impl FileBackend {
             });
         }
         let cur = self.cur.as_mut().expect("opened above");
-        if let Err(e) = cur.file.write_all(&self.buf) {
+        if let Err(e) = cur.file.write_all(frames) {
             // Leave no partial batch behind: the writer retries it whole.
             if cur.file.set_len(cur.len).is_err() {
                 // Reopening validates and truncates whatever is torn.
@@ -601,9 +639,9 @@ impl FileBackend {
             }
             return Err(e);
         }
-        cur.len += self.buf.len() as u64;
+        cur.len += frames.len() as u64;
         self.dirty = true;
-        self.written += self.buf.len() as u64;
+        self.written += frames.len() as u64;
         Ok(())
     }
 }
@@ -611,6 +649,10 @@ impl FileBackend {
 impl CdrBackend for FileBackend {
     fn append(&mut self, batch: &[Record]) -> io::Result<()> {
         self.append_at(batch, unix_ms_now())
+    }
+
+    fn append_frames(&mut self, frames: &[u8]) -> io::Result<()> {
+        self.append_frames_at(frames, unix_ms_now())
     }
 
     fn sync(&mut self) -> io::Result<()> {

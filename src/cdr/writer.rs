@@ -1,23 +1,37 @@
-//! The CDR writer: a dedicated thread that drains a bounded queue of
-//! records in batches into a [`CdrBackend`], off the gateway's hot path.
+//! The CDR writer: a dedicated thread that appends queued records in
+//! batches to a [`CdrBackend`], off the gateway's hot path.
 //!
 //! The queue is the back-pressure: the gateway reserves a slot
 //! ([`CdrWriter::try_reserve`]) before it answers a submit, and answers
 //! with a throttling status when there is none, so a record is never
 //! dropped. A failing backend holds its batch and retries with backoff;
 //! the queue fills and the ESMEs are throttled until the disk is back.
+//!
+//! # The queue
+//!
+//! A slot is a count in one atomic (at most [`WriterOptions::queue`]
+//! taken, reserved or written and not yet picked up by the writer); its
+//! top bit closes the queue at shutdown, so no reservation can slip in
+//! after the writer decided to stop. A reserved slot's record is encoded
+//! (framed and checksummed) on the producer's thread, then appended under
+//! a mutex to one byte buffer that the writer swaps for its own empty one:
+//! no per-record allocation, no record moved between threads, and the
+//! writer's work per batch is a swap and one `write`. The writer thread
+//! is woken only when it is parked on an empty queue; after a short batch
+//! it lingers instead of parking, so under load producers never wake it.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
-use super::record::Record;
-use super::store::CdrBackend;
+use super::record::{Record, RecordRef};
+use super::store::{split_frame, CdrBackend};
 
 /// How often a failing append is retried: doubling from the first value up
 /// to the second.
@@ -29,8 +43,12 @@ const SHUTDOWN_RETRIES: u32 = 5;
 /// waits this long for more before its next append: under load that
 /// makes batches of hundreds of records (one lock, one write, one stat per
 /// batch) instead of a wake-up and five system calls per record. It only
-/// delays when records reach the disk, never an ESME's answer.
-const LINGER: Duration = Duration::from_millis(2);
+/// delays when records reach the disk, never an ESME's answer. Each batch
+/// costs the writer four system calls (lock, stat, write, unlock) and
+/// ext4 an inode update, so longer is cheaper, up to what the queue holds.
+const LINGER: Duration = Duration::from_millis(5);
+/// The top bit of [`Shared::slots`]: the queue is closed.
+const CLOSED: usize = 1 << (usize::BITS - 1);
 
 /// Writer tuning.
 #[derive(Debug, Clone, Copy)]
@@ -72,14 +90,32 @@ pub struct WriterStats {
     pub lag: Duration,
 }
 
-#[derive(Debug)]
-struct Queued {
-    record: Record,
-    at: Instant,
+/// Records written and not yet taken by the writer.
+#[derive(Default)]
+struct Pending {
+    /// Whole frames, back to back, in the order they were written.
+    frames: Vec<u8>,
+    /// How many.
+    records: usize,
+    /// When the first of them was written.
+    first_at: Option<Instant>,
+    /// The writer waits on [`Shared::wake`] for the queue to fill.
+    parked: bool,
 }
 
-#[derive(Debug)]
+// `repr(C)`: what every record touches (the slot count, the pending
+// lock and buffer) sits first, beside the `Arc`'s counts.
+#[repr(C)]
 struct Shared {
+    /// Slots taken (reserved, or written and not yet taken by the writer),
+    /// with [`CLOSED`] set once shutdown began.
+    slots: AtomicUsize,
+    capacity: usize,
+    pending: Mutex<Pending>,
+    /// Wakes the parked writer.
+    wake: Condvar,
+    /// Wakes [`CdrWriter::write`] callers waiting for room.
+    room: Notify,
     base: Instant,
     records: AtomicU64,
     bytes: AtomicU64,
@@ -88,15 +124,78 @@ struct Shared {
     inflight: AtomicUsize,
     /// µs since `base` + 1 of the oldest record in flight; 0 = none.
     inflight_since: AtomicU64,
-    stopping: AtomicBool,
-    stop: Notify,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the queued frames.
+        f.debug_struct("Shared")
+            .field("slots", &(self.slots.load(Ordering::Relaxed) & !CLOSED))
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        // A panic while holding the lock leaves whole frames behind (a
+        // frame is appended with one `extend_from_slice`).
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn try_reserve(&self) -> bool {
+        self.slots
+            .fetch_update(Ordering::Acquire, Ordering::Relaxed, |n| {
+                (n < self.capacity).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Frees a reserved slot that was not used.
+    fn release(&self) {
+        let before = self.slots.fetch_sub(1, Ordering::AcqRel);
+        if before & CLOSED != 0 {
+            // The writer may be waiting for the last slot at shutdown.
+            self.wake_writer(self.pending());
+        }
+        self.room.notify_waiters();
+    }
+
+    /// Appends one whole frame to the queue.
+    fn push(&self, frame: &[u8]) {
+        let mut p = self.pending();
+        if p.records == 0 {
+            p.first_at = Some(Instant::now());
+        }
+        p.frames.extend_from_slice(frame);
+        p.records += 1;
+        self.wake_writer(p);
+    }
+
+    fn wake_writer(&self, mut p: MutexGuard<'_, Pending>) {
+        let parked = std::mem::take(&mut p.parked);
+        drop(p);
+        if parked {
+            self.wake.notify_one();
+        }
+    }
+
+    fn close(&self) {
+        self.slots.fetch_or(CLOSED, Ordering::AcqRel);
+        // Under the lock, so a writer about to park sees it first or is
+        // woken.
+        let mut p = self.pending();
+        p.parked = false;
+        drop(p);
+        self.wake.notify_one();
+        self.room.notify_waiters();
+    }
 }
 
 /// The producer side of the writer; cheap to clone. See the
 /// [module docs](self).
 #[derive(Clone)]
 pub struct CdrWriter {
-    tx: mpsc::Sender<Queued>,
     shared: Arc<Shared>,
 }
 
@@ -108,20 +207,56 @@ impl fmt::Debug for CdrWriter {
     }
 }
 
-/// A reserved queue slot: [`write`](Self::write) never blocks nor fails.
-/// Dropping it unused frees the slot.
+/// A reserved queue slot: writing it ([`CdrWriter::write_reserved`],
+/// [`write`](Self::write)) never blocks nor fails. Dropping it unused
+/// frees the slot.
 #[derive(Debug)]
 pub struct CdrPermit {
-    permit: mpsc::OwnedPermit<Queued>,
+    shared: Arc<Shared>,
+    used: bool,
 }
 
 impl CdrPermit {
     /// Queues the record in the reserved slot.
     pub fn write(self, record: Record) {
-        self.permit.send(Queued {
-            record,
-            at: Instant::now(),
-        });
+        self.write_ref(&record.as_ref());
+    }
+
+    /// Queues the record in the reserved slot, encoding it from borrowed
+    /// fields.
+    pub fn write_ref(mut self, record: &RecordRef<'_>) {
+        self.used = true;
+        push_encoded(&self.shared, record);
+    }
+}
+
+impl Drop for CdrPermit {
+    fn drop(&mut self) {
+        if !self.used {
+            self.shared.release();
+        }
+    }
+}
+
+thread_local! {
+    /// Where a record is encoded before it is copied into the queue, so the
+    /// queue's lock is held only for the copy.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
+}
+
+/// Encodes `record` as a frame and appends it to the queue.
+fn push_encoded(shared: &Shared, record: &RecordRef<'_>) {
+    let queued = SCRATCH.try_with(|scratch| {
+        let mut buf = scratch.borrow_mut();
+        buf.clear();
+        record.encode_frame(&mut buf);
+        shared.push(&buf);
+    });
+    if queued.is_err() {
+        // The thread is being torn down: no scratch buffer left.
+        let mut buf = Vec::new();
+        record.encode_frame(&mut buf);
+        shared.push(&buf);
     }
 }
 
@@ -133,12 +268,12 @@ pub struct WriterHandle {
 }
 
 impl WriterHandle {
-    /// Stops taking records, writes and fsyncs everything queued, and
-    /// joins the thread. A batch that keeps failing after shutdown was
-    /// asked for is retried a few times, then given up with an error log.
+    /// Stops taking records, waits for the slots still reserved to be
+    /// written or dropped, writes and fsyncs everything queued, and joins
+    /// the thread. A batch that keeps failing after shutdown was asked for
+    /// is retried a few times, then given up with an error log.
     pub fn shutdown(self) {
-        self.shared.stopping.store(true, Ordering::Release);
-        self.shared.stop.notify_one();
+        self.shared.close();
         if self.thread.join().is_err() {
             tracing::error!("the CDR writer thread panicked");
         }
@@ -147,13 +282,22 @@ impl WriterHandle {
 
 impl CdrWriter {
     /// Starts the writer thread (named `cdr-writer`) over `backend`.
-    /// Fails only if the thread or its timer cannot be created.
+    /// Fails only if the thread cannot be created.
     pub fn start(
         backend: Box<dyn CdrBackend>,
         opts: WriterOptions,
     ) -> io::Result<(CdrWriter, WriterHandle)> {
-        let (tx, rx) = mpsc::channel(opts.queue.max(1));
+        let opts = WriterOptions {
+            queue: opts.queue.clamp(1, CLOSED - 1),
+            batch: opts.batch.max(1),
+            fsync_interval: opts.fsync_interval,
+        };
         let shared = Arc::new(Shared {
+            slots: AtomicUsize::new(0),
+            capacity: opts.queue,
+            pending: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+            room: Notify::new(),
             base: Instant::now(),
             records: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
@@ -161,28 +305,17 @@ impl CdrWriter {
             errors: AtomicU64::new(0),
             inflight: AtomicUsize::new(0),
             inflight_since: AtomicU64::new(0),
-            stopping: AtomicBool::new(false),
-            stop: Notify::new(),
         });
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()?;
         let worker = Worker {
             backend,
-            rx,
-            opts: WriterOptions {
-                queue: opts.queue.max(1),
-                batch: opts.batch.max(1),
-                fsync_interval: opts.fsync_interval,
-            },
+            opts,
             shared: shared.clone(),
         };
         let thread = thread::Builder::new()
             .name("cdr-writer".into())
-            .spawn(move || worker.run(rt))?;
+            .spawn(move || worker.run())?;
         Ok((
             CdrWriter {
-                tx,
                 shared: shared.clone(),
             },
             WriterHandle { thread, shared },
@@ -192,24 +325,49 @@ impl CdrWriter {
     /// A slot in the queue, or `None` when it is full (the writer is
     /// behind: throttle the ESME) or the writer has shut down.
     pub fn try_reserve(&self) -> Option<CdrPermit> {
-        self.tx
-            .clone()
-            .try_reserve_owned()
-            .ok()
-            .map(|permit| CdrPermit { permit })
+        // A permit is made only with its slot: one dropped on refusal would
+        // free a slot it never had.
+        if self.shared.try_reserve() {
+            Some(CdrPermit {
+                shared: self.shared.clone(),
+                used: false,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Queues the record in the slot `permit` reserved, encoding it from
+    /// borrowed fields: never blocks nor fails. A permit of another writer
+    /// is written to its own writer.
+    pub fn write_reserved(&self, mut permit: CdrPermit, record: &RecordRef<'_>) {
+        if Arc::ptr_eq(&permit.shared, &self.shared) {
+            permit.used = true;
+            push_encoded(&self.shared, record);
+        } else {
+            permit.write_ref(record);
+        }
     }
 
     /// Queues a record, waiting for room: for background producers. After
     /// shutdown the record is counted as an error and logged (without its
     /// contents).
     pub async fn write(&self, record: Record) {
-        let q = Queued {
-            record,
-            at: Instant::now(),
-        };
-        if self.tx.send(q).await.is_err() {
-            self.shared.errors.fetch_add(1, Ordering::Relaxed);
-            tracing::error!("CDR record written after the writer shut down; not stored");
+        loop {
+            let room = self.shared.room.notified();
+            tokio::pin!(room);
+            // Registered before the check, so room made after it wakes us.
+            room.as_mut().enable();
+            if let Some(permit) = self.try_reserve() {
+                permit.write(record);
+                return;
+            }
+            if self.shared.slots.load(Ordering::Acquire) & CLOSED != 0 {
+                self.shared.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("CDR record written after the writer shut down; not stored");
+                return;
+            }
+            room.await;
         }
     }
 
@@ -228,7 +386,7 @@ impl CdrWriter {
             bytes: s.bytes.load(Ordering::Relaxed),
             batches: s.batches.load(Ordering::Relaxed),
             errors: s.errors.load(Ordering::Relaxed),
-            queued: self.tx.max_capacity() - self.tx.capacity()
+            queued: (s.slots.load(Ordering::Relaxed) & !CLOSED)
                 + s.inflight.load(Ordering::Relaxed),
             lag,
         }
@@ -237,69 +395,88 @@ impl CdrWriter {
 
 struct Worker {
     backend: Box<dyn CdrBackend>,
-    rx: mpsc::Receiver<Queued>,
     opts: WriterOptions,
     shared: Arc<Shared>,
 }
 
-enum Event {
-    Got(usize),
-    Stop,
-    Tick,
+/// What the writer does next.
+enum Step {
+    /// Append these many records, the first written at that time.
+    Batch(usize, Instant),
+    /// Time to fsync.
+    Sync,
+    /// Closed and nothing left.
+    Exit,
 }
 
 impl Worker {
-    fn run(mut self, rt: tokio::runtime::Runtime) {
-        let mut queued: Vec<Queued> = Vec::with_capacity(self.opts.batch);
-        let mut batch: Vec<Record> = Vec::with_capacity(self.opts.batch);
+    /// Waits for records, the fsync time or the end; with records, swaps
+    /// them into `frames` (which must be empty) and frees their slots.
+    fn next(&self, frames: &mut Vec<u8>, sync_at: Option<Instant>) -> Step {
+        let s = &*self.shared;
+        let mut p = s.pending();
+        loop {
+            if p.records > 0 {
+                std::mem::swap(&mut p.frames, frames);
+                let n = std::mem::take(&mut p.records);
+                let first = p.first_at.take();
+                drop(p);
+                s.slots.fetch_sub(n, Ordering::AcqRel);
+                s.room.notify_waiters();
+                return Step::Batch(n, first.unwrap_or_else(Instant::now));
+            }
+            if s.slots.load(Ordering::Acquire) == CLOSED {
+                return Step::Exit;
+            }
+            p.parked = true;
+            p = match sync_at {
+                Some(at) => {
+                    let now = Instant::now();
+                    if now >= at {
+                        p.parked = false;
+                        return Step::Sync;
+                    }
+                    s.wake
+                        .wait_timeout(p, at - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+                None => s.wake.wait(p).unwrap_or_else(PoisonError::into_inner),
+            };
+            p.parked = false;
+        }
+    }
+
+    fn run(mut self) {
+        let mut frames: Vec<u8> = Vec::with_capacity(64 * 1024);
         let mut last_sync = Instant::now();
         let mut dirty = false;
-        let mut closing = false;
         loop {
-            let wait = dirty.then(|| self.opts.fsync_interval.saturating_sub(last_sync.elapsed()));
-            let event = rt.block_on(async {
-                tokio::select! {
-                    biased;
-                    _ = self.shared.stop.notified(), if !closing => Event::Stop,
-                    n = self.rx.recv_many(&mut queued, self.opts.batch) => Event::Got(n),
-                    _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => Event::Tick,
-                }
-            });
-            match event {
-                Event::Stop => {
-                    // Refuse new records; recv_many drains what is queued,
-                    // then returns 0.
-                    self.rx.close();
-                    closing = true;
-                }
-                Event::Got(0) => break,
-                Event::Got(n) => {
-                    let oldest = queued
-                        .iter()
-                        .map(|q| q.at)
-                        .min()
-                        .unwrap_or_else(Instant::now);
-                    let since = oldest.saturating_duration_since(self.shared.base);
+            let sync_at = dirty.then(|| last_sync + self.opts.fsync_interval);
+            match self.next(&mut frames, sync_at) {
+                Step::Exit => break,
+                Step::Sync => {}
+                Step::Batch(n, first) => {
+                    let since = first.saturating_duration_since(self.shared.base);
                     self.shared
                         .inflight_since
                         .store(since.as_micros() as u64 + 1, Ordering::Release);
                     self.shared.inflight.store(n, Ordering::Relaxed);
-                    batch.extend(queued.drain(..).map(|q| q.record));
-                    self.append(&batch);
-                    batch.clear();
+                    self.append_all(&frames, n);
+                    frames.clear();
                     self.shared.inflight.store(0, Ordering::Relaxed);
                     self.shared.inflight_since.store(0, Ordering::Release);
                     dirty = true;
                     // A batch short of full emptied the queue: let the
-                    // next records gather for a moment instead of parking
-                    // on the channel, where every send would have to wake
-                    // this thread (a futex call on the data path). Full
-                    // batches go back to back, so this caps no throughput.
+                    // next records gather for a moment instead of parking,
+                    // where every write would have to wake this thread (a
+                    // futex call on the data path). Full batches go back
+                    // to back, so this caps no throughput.
+                    let closing = self.shared.slots.load(Ordering::Relaxed) & CLOSED != 0;
                     if n < self.opts.batch && !closing {
                         thread::sleep(LINGER);
                     }
                 }
-                Event::Tick => {}
             }
             if dirty && last_sync.elapsed() >= self.opts.fsync_interval {
                 self.sync();
@@ -312,15 +489,49 @@ impl Worker {
         }
     }
 
+    /// Appends `n` whole frames in batches of at most
+    /// [`WriterOptions::batch`] records.
+    fn append_all(&mut self, frames: &[u8], n: usize) {
+        if n <= self.opts.batch {
+            self.append(frames, n);
+            return;
+        }
+        let mut rest = frames;
+        while !rest.is_empty() {
+            let mut cut = 0;
+            let mut count = 0;
+            let mut tail = rest;
+            while count < self.opts.batch {
+                let Some((payload, next)) = split_frame(tail) else {
+                    break;
+                };
+                cut += super::store::FRAME_HEADER + payload.len();
+                count += 1;
+                tail = next;
+            }
+            if count == 0 {
+                // Never happens: the queue holds whole frames only.
+                self.shared.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    bytes = rest.len(),
+                    "a queued CDR batch ends in a partial frame; dropped"
+                );
+                return;
+            }
+            self.append(&rest[..cut], count);
+            rest = &rest[cut..];
+        }
+    }
+
     /// Appends with retries; gives up only after shutdown was asked for.
-    fn append(&mut self, batch: &[Record]) {
+    fn append(&mut self, frames: &[u8], n: usize) {
         let mut backoff = BACKOFF.0;
         let mut failures_stopping = 0;
         loop {
-            match self.backend.append(batch) {
+            match self.backend.append_frames(frames) {
                 Ok(()) => {
                     let s = &self.shared;
-                    s.records.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    s.records.fetch_add(n as u64, Ordering::Relaxed);
                     s.batches.fetch_add(1, Ordering::Relaxed);
                     s.bytes
                         .store(self.backend.bytes_written(), Ordering::Relaxed);
@@ -328,12 +539,12 @@ impl Worker {
                 }
                 Err(e) => {
                     self.shared.errors.fetch_add(1, Ordering::Relaxed);
-                    if self.shared.stopping.load(Ordering::Acquire) {
+                    if self.shared.slots.load(Ordering::Acquire) & CLOSED != 0 {
                         failures_stopping += 1;
                         if failures_stopping >= SHUTDOWN_RETRIES {
                             tracing::error!(
                                 error = %e,
-                                records = batch.len(),
+                                records = n,
                                 "CDR append failed during shutdown; giving up these records"
                             );
                             return;
@@ -341,7 +552,7 @@ impl Worker {
                     }
                     tracing::error!(
                         error = %e,
-                        records = batch.len(),
+                        records = n,
                         retry_in_ms = backoff.as_millis() as u64,
                         "CDR append failed; holding the batch and retrying"
                     );
@@ -510,5 +721,183 @@ mod tests {
         assert_eq!(st.errors, 1, "the one failure was retried");
         assert_eq!(st.records, 40);
         assert_eq!(gate.inner.0.lock().unwrap().stored, recs);
+    }
+
+    /// Keeps every batch as appended.
+    #[derive(Clone, Default)]
+    struct Recorder {
+        batches: Arc<Mutex<Vec<Vec<Record>>>>,
+    }
+
+    impl CdrBackend for Recorder {
+        fn append(&mut self, batch: &[Record]) -> io::Result<()> {
+            self.batches.lock().unwrap().push(batch.to_vec());
+            Ok(())
+        }
+        fn sync(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn numbered(producer: u64, i: u64) -> Record {
+        let mut rng = StdRng::seed_from_u64(producer << 32 | i);
+        let mut r = random_record(&mut rng);
+        r.gateway_id = producer << 32 | i;
+        r
+    }
+
+    #[test]
+    fn reservations_are_bounded_and_an_unused_one_frees_its_slot() {
+        let rec = Recorder::default();
+        let (w, h) = CdrWriter::start(
+            Box::new(rec.clone()),
+            WriterOptions {
+                queue: 4,
+                fsync_interval: Duration::from_millis(5),
+                batch: 4,
+            },
+        )
+        .unwrap();
+        let mut permits: Vec<CdrPermit> = (0..4).map(|_| w.try_reserve().unwrap()).collect();
+        assert!(w.try_reserve().is_none(), "bounded");
+        assert_eq!(w.stats().queued, 4);
+        drop(permits.pop());
+        assert_eq!(w.stats().queued, 3);
+        permits.push(w.try_reserve().expect("the dropped slot is free again"));
+        assert!(w.try_reserve().is_none());
+        let recs: Vec<Record> = (0..4).map(|i| numbered(0, i)).collect();
+        for (p, r) in permits.into_iter().zip(&recs) {
+            p.write(r.clone());
+        }
+        h.shutdown();
+        let got: Vec<Record> = rec.batches.lock().unwrap().concat();
+        assert_eq!(got, recs);
+        assert_eq!(w.stats().queued, 0);
+        assert!(w.try_reserve().is_none(), "closed after shutdown");
+    }
+
+    #[test]
+    fn shutdown_waits_for_reserved_slots_and_drains_everything() {
+        let rec = Recorder::default();
+        let (w, h) = CdrWriter::start(
+            Box::new(rec.clone()),
+            WriterOptions {
+                queue: 1000,
+                fsync_interval: Duration::from_secs(60),
+                batch: 64,
+            },
+        )
+        .unwrap();
+        let recs: Vec<Record> = (0..301).map(|i| numbered(1, i)).collect();
+        for r in &recs[..300] {
+            w.try_reserve().unwrap().write(r.clone());
+        }
+        let late = w.try_reserve().unwrap();
+        let unused = w.try_reserve().unwrap();
+        let stopper = thread::spawn(move || h.shutdown());
+        // New reservations are refused as soon as shutdown begins...
+        while w.try_reserve().is_some_and(|p| {
+            drop(p);
+            true
+        }) {
+            thread::yield_now();
+        }
+        // ...but the writer waits for the slots already reserved.
+        thread::sleep(Duration::from_millis(50));
+        assert!(!stopper.is_finished(), "a reserved slot is outstanding");
+        late.write(recs[300].clone());
+        thread::sleep(Duration::from_millis(20));
+        assert!(!stopper.is_finished(), "an unused slot is outstanding");
+        drop(unused);
+        stopper.join().unwrap();
+        let batches = rec.batches.lock().unwrap();
+        assert!(batches.iter().all(|b| b.len() <= 64), "batches are cut");
+        assert_eq!(batches.concat(), recs);
+        let st = w.stats();
+        assert_eq!((st.records, st.queued, st.errors), (301, 0, 0));
+    }
+
+    #[test]
+    fn each_producers_order_is_kept_under_back_pressure() {
+        const PRODUCERS: u64 = 4;
+        const EACH: u64 = 3000;
+        let rec = Recorder::default();
+        let (w, h) = CdrWriter::start(
+            Box::new(rec.clone()),
+            WriterOptions {
+                queue: 32,
+                fsync_interval: Duration::from_millis(2),
+                batch: 8,
+            },
+        )
+        .unwrap();
+        let refused = Arc::new(AtomicU64::new(0));
+        let threads: Vec<_> = (0..PRODUCERS)
+            .map(|t| {
+                let w = w.clone();
+                let refused = refused.clone();
+                thread::spawn(move || {
+                    for i in 0..EACH {
+                        let r = numbered(t, i);
+                        loop {
+                            match w.try_reserve() {
+                                Some(p) => {
+                                    // Both ways of writing a slot.
+                                    if i % 2 == 0 {
+                                        w.write_reserved(p, &r.as_ref());
+                                    } else {
+                                        p.write(r);
+                                    }
+                                    break;
+                                }
+                                None => {
+                                    refused.fetch_add(1, Ordering::Relaxed);
+                                    thread::yield_now();
+                                }
+                            }
+                        }
+                        let taken = w.shared.slots.load(Ordering::Relaxed);
+                        assert!(taken <= 32, "bounded: {taken}");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        h.shutdown();
+        let got: Vec<Record> = rec.batches.lock().unwrap().concat();
+        assert_eq!(got.len() as u64, PRODUCERS * EACH);
+        let mut next = [0u64; PRODUCERS as usize];
+        for r in &got {
+            let (t, i) = ((r.gateway_id >> 32) as usize, r.gateway_id & 0xffff_ffff);
+            assert_eq!(i, next[t], "producer {t} out of order");
+            assert_eq!(*r, numbered(t as u64, i));
+            next[t] += 1;
+        }
+        assert!(refused.load(Ordering::Relaxed) > 0, "the queue filled up");
+        assert_eq!(w.stats().records, PRODUCERS * EACH);
+    }
+
+    #[test]
+    fn a_permit_is_written_to_its_own_writer() {
+        let opts = WriterOptions {
+            queue: 2,
+            fsync_interval: Duration::from_millis(5),
+            batch: 4,
+        };
+        let (ra, rb) = (Recorder::default(), Recorder::default());
+        let (wa, ha) = CdrWriter::start(Box::new(ra.clone()), opts).unwrap();
+        let (wb, hb) = CdrWriter::start(Box::new(rb.clone()), opts).unwrap();
+        let (x, y) = (numbered(2, 0), numbered(2, 1));
+        // A's permit handed to B's writer still lands in A, in A's slot.
+        let pa = wa.try_reserve().unwrap();
+        wb.write_reserved(pa, &x.as_ref());
+        wb.write_reserved(wb.try_reserve().unwrap(), &y.as_ref());
+        ha.shutdown();
+        hb.shutdown();
+        assert_eq!(ra.batches.lock().unwrap().concat(), vec![x]);
+        assert_eq!(rb.batches.lock().unwrap().concat(), vec![y]);
+        assert_eq!((wa.stats().queued, wb.stats().queued), (0, 0));
     }
 }

@@ -10,26 +10,69 @@
 //! ever dropped.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use telegate_smpp::CommandStatus;
 
 use super::{Core, Runtime};
 use crate::cdr::pseudonym::Pseudonymizer;
-use crate::cdr::record::{DataCodingClass, ReceiptState, Record, RecordKind, Verdict};
+use crate::cdr::record::{DataCodingClass, ReceiptState, RecordKind, RecordRef, Verdict};
 use crate::cdr::store::{
     self as cdr_store, AuditAction, AuditEntry, AuditLog, CdrPermit, CdrWriter, EraseReport,
     ExportFormat, FileBackend, Holds, Query, QueryResult, Retention, WriterHandle, WriterOptions,
 };
-use crate::config::{CdrConfig, Config, RoutingConfig};
+use crate::config::{CdrConfig, Config};
 use crate::filter::engine::Action;
 use crate::metrics;
-use crate::routing::{country_code, normalize, MAX_DIGITS};
+use crate::routing::{country_code, RoutingTable, MAX_DIGITS};
+
+/// Unix time of monotonic instants: lets a CDR take its times from the
+/// instants the gateway reads anyway (a clock reading costs about as much
+/// as encoding a record). The offset between the two clocks is read at
+/// start and again every second ([`Core::cdr_upkeep`]), so a step of the
+/// wall clock shows within a second; between readings both clocks are
+/// slewed alike by NTP. Times agree with a direct reading to a
+/// millisecond or so.
+#[derive(Debug)]
+pub(crate) struct UnixClock {
+    base: Instant,
+    /// Unix ms at `base`.
+    offset_ms: AtomicU64,
+}
+
+impl UnixClock {
+    fn new() -> UnixClock {
+        let c = UnixClock {
+            base: Instant::now(),
+            offset_ms: AtomicU64::new(0),
+        };
+        c.refresh();
+        c
+    }
+
+    /// Reads both clocks again.
+    fn refresh(&self) {
+        let wall = unix_ms(SystemTime::now());
+        let since = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.offset_ms
+            .store(wall.saturating_sub(since), Ordering::Relaxed);
+    }
+
+    /// Unix ms at `at`.
+    pub(crate) fn unix_ms(&self, at: Instant) -> u64 {
+        let since = at.saturating_duration_since(self.base).as_millis();
+        self.offset_ms
+            .load(Ordering::Relaxed)
+            .saturating_add(u64::try_from(since).unwrap_or(u64::MAX))
+    }
+}
 
 /// The running CDR machinery of a gateway.
 pub(crate) struct CdrCore {
     pub(crate) writer: CdrWriter,
+    clock: UnixClock,
     handle: Mutex<Option<WriterHandle>>,
     pub(crate) dir: PathBuf,
     audit: AuditLog,
@@ -65,7 +108,9 @@ impl CdrCore {
             WriterOptions {
                 queue: c.queue as usize,
                 fsync_interval: c.fsync_interval.get(),
-                batch: 512,
+                // Records are queued encoded and the writer takes all of
+                // them at once: this caps one write at a few hundred KiB.
+                batch: 4096,
             },
         )?;
         let audit_path = c.audit_log();
@@ -74,6 +119,7 @@ impl CdrCore {
         }
         Ok(CdrCore {
             writer,
+            clock: UnixClock::new(),
             handle: Mutex::new(Some(handle)),
             dir: c.dir.clone(),
             audit: AuditLog::open(&audit_path)?,
@@ -165,7 +211,47 @@ pub(crate) struct Draft {
     dest: Option<[u8; 16]>,
     country_code: u16,
     /// The route's prefix, once routed.
-    pub(crate) route_prefix: Option<Arc<str>>,
+    route_prefix: RoutePrefix,
+}
+
+/// Longer route prefixes are kept shared rather than copied.
+const INLINE_PREFIX: usize = 22;
+
+/// A draft's route prefix: copied when short, so that no reference count
+/// shared by every message of the route is touched per message.
+enum RoutePrefix {
+    None,
+    Inline { len: u8, bytes: [u8; INLINE_PREFIX] },
+    Shared(Arc<str>),
+}
+
+impl RoutePrefix {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            RoutePrefix::None => None,
+            // Copied whole from a `str`, so always UTF-8.
+            RoutePrefix::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).ok()
+            }
+            RoutePrefix::Shared(s) => Some(s),
+        }
+    }
+}
+
+impl Draft {
+    /// Sets the route's prefix, once routed.
+    pub(crate) fn set_route_prefix(&mut self, prefix: &Arc<str>) {
+        self.route_prefix = if prefix.len() <= INLINE_PREFIX {
+            let mut bytes = [0u8; INLINE_PREFIX];
+            bytes[..prefix.len()].copy_from_slice(prefix.as_bytes());
+            RoutePrefix::Inline {
+                len: prefix.len() as u8,
+                bytes,
+            }
+        } else {
+            RoutePrefix::Shared(prefix.clone())
+        };
+    }
 }
 
 impl std::fmt::Debug for Draft {
@@ -182,15 +268,26 @@ impl std::fmt::Debug for Draft {
 /// a number, else its bytes as sent (an alphanumeric sender id).
 fn pseudonym_of(
     key: &Pseudonymizer,
-    routing: &RoutingConfig,
+    routing: &RoutingTable,
     (ton, npi, addr): (u8, u8, &[u8]),
 ) -> Option<[u8; 16]> {
     if addr.is_empty() {
         return None;
     }
     let mut buf = [0u8; MAX_DIGITS];
-    let number = normalize(routing, ton, npi, addr, &mut buf).unwrap_or(addr);
+    let number = routing.normalize(ton, npi, addr, &mut buf).unwrap_or(addr);
     Some(key.pseudonym(number))
+}
+
+/// [`Outcome`] borrowed.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct SentTo<'a> {
+    /// The carrier that answered (or that was tried last).
+    pub(crate) carrier: Option<&'a str>,
+    /// submit_sm → submit_sm_resp at that carrier.
+    pub(crate) latency: Duration,
+    /// The route's prefix (when the draft has none yet).
+    pub(crate) route_prefix: Option<&'a str>,
 }
 
 /// What a submit's outcome adds to its CDR.
@@ -205,13 +302,14 @@ pub(crate) struct Outcome {
 }
 
 impl Core {
-    /// A CDR draft for a submit, with its slot in the writer's queue.
-    /// `Err` when the queue is full: the ESME is to be throttled. `Ok(None)`
-    /// when CDRs are off.
+    /// A CDR draft for a submit taken in at `received`, with its slot in
+    /// the writer's queue. `Err` when the queue is full: the ESME is to be
+    /// throttled. `Ok(None)` when CDRs are off.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn cdr_draft(
         &self,
         rt: &Runtime,
+        received: Instant,
         source: (u8, u8, &[u8]),
         dest: (u8, u8, &[u8]),
         data_coding: u8,
@@ -221,16 +319,16 @@ impl Core {
             return Ok(None);
         };
         let permit = cdr.writer.try_reserve().ok_or(())?;
-        let routing = &rt.config.routing;
+        let routing = &rt.routes;
         let mut buf = [0u8; MAX_DIGITS];
-        let (cc, dest_pseudonym) = match normalize(routing, dest.0, dest.1, dest.2, &mut buf) {
+        let (cc, dest_pseudonym) = match routing.normalize(dest.0, dest.1, dest.2, &mut buf) {
             Some(e164) => (country_code(e164), Some(key.pseudonym(e164))),
             None => (0, pseudonym_of(key, routing, dest)),
         };
         let (segment, segments) = concat.map_or((1, 1), |(_, total, seq)| (seq, total));
         Ok(Some(Draft {
             permit,
-            submit_time_ms: unix_ms(SystemTime::now()),
+            submit_time_ms: cdr.clock.unix_ms(received),
             segment,
             segments,
             data_coding: DataCodingClass::from_data_coding(data_coding),
@@ -240,7 +338,7 @@ impl Core {
             source: pseudonym_of(key, routing, source),
             dest: dest_pseudonym,
             country_code: cc,
-            route_prefix: None,
+            route_prefix: RoutePrefix::None,
         }))
     }
 
@@ -248,16 +346,49 @@ impl Core {
     pub(crate) fn finish_cdr(
         &self,
         draft: Draft,
-        account: &Arc<str>,
+        account: &str,
         gateway_id: u64,
         registered_delivery: u8,
         status: CommandStatus,
         outcome: Outcome,
     ) {
-        let now = SystemTime::now();
+        let sent = SentTo {
+            carrier: outcome.carrier.as_deref(),
+            latency: outcome.latency,
+            route_prefix: outcome.route_prefix.as_deref(),
+        };
+        let now = Instant::now();
+        self.finish_cdr_borrowed(
+            draft,
+            account,
+            gateway_id,
+            registered_delivery,
+            status,
+            sent,
+            now,
+        );
+    }
+
+    /// [`finish_cdr`](Self::finish_cdr) at `now` with the outcome borrowed:
+    /// what a direct submit's answer writes, cloning nothing.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn finish_cdr_borrowed(
+        &self,
+        draft: Draft,
+        account: &str,
+        gateway_id: u64,
+        registered_delivery: u8,
+        status: CommandStatus,
+        outcome: SentTo<'_>,
+        now: Instant,
+    ) {
+        let now = match &self.cdr {
+            Some(c) => c.clock.unix_ms(now),
+            None => unix_ms(SystemTime::now()),
+        };
         let pending = status.is_ok() && registered_delivery & 0x03 != 0;
         let receipt_by_s = if pending {
-            unix_ms(now) / 1000 + self.rt().config.dlr.ttl.get().as_secs()
+            now / 1000 + self.rt().config.dlr.ttl.get().as_secs()
         } else {
             0
         };
@@ -275,20 +406,20 @@ impl Core {
             country_code,
             route_prefix,
         } = draft;
-        permit.write(Record {
+        let record = RecordRef {
             kind: RecordKind::Submit,
             submit_time_ms,
-            final_time_ms: unix_ms(now),
-            account: account.clone(),
+            final_time_ms: now,
+            account,
             gateway_id,
             carrier: outcome.carrier,
-            route_prefix: route_prefix.or(outcome.route_prefix),
+            route_prefix: route_prefix.as_str().or(outcome.route_prefix),
             country_code,
             segment,
             segments,
             data_coding,
             verdict,
-            rules,
+            rules: &rules,
             submit_status: status.0,
             receipt: if pending {
                 ReceiptState::Pending
@@ -301,7 +432,11 @@ impl Core {
             key_id,
             source,
             dest,
-        });
+        };
+        match &self.cdr {
+            Some(c) => c.writer.write_reserved(permit, &record),
+            None => permit.write_ref(&record),
+        }
     }
 
     /// A slot for a receipt's CDR; `Err` when the writer is behind (the
@@ -318,14 +453,14 @@ impl Core {
     pub(crate) fn write_receipt_cdr(
         &self,
         permit: CdrPermit,
-        account: Arc<str>,
-        carrier: Arc<str>,
+        account: &str,
+        carrier: &str,
         gateway_id: u64,
         state: u8,
         error_code: u16,
     ) {
         let now = unix_ms(SystemTime::now());
-        permit.write(Record {
+        let record = RecordRef {
             kind: RecordKind::Receipt,
             submit_time_ms: now,
             final_time_ms: now,
@@ -338,7 +473,7 @@ impl Core {
             segments: 1,
             data_coding: DataCodingClass::Other,
             verdict: Verdict::NotFiltered,
-            rules: Vec::new(),
+            rules: &[],
             submit_status: 0,
             receipt: ReceiptState::from_message_state(state),
             error_code,
@@ -347,7 +482,11 @@ impl Core {
             key_id: 0,
             source: None,
             dest: None,
-        });
+        };
+        match &self.cdr {
+            Some(c) => c.writer.write_reserved(permit, &record),
+            None => permit.write_ref(&record),
+        }
     }
 
     /// Sweeps expired records every `[cdr].sweep_interval`, and publishes
@@ -364,6 +503,7 @@ impl Core {
                 _ = tick.tick() => {}
                 _ = self.shutdown.cancelled() => break,
             }
+            cdr.clock.refresh();
             let s = cdr.writer.stats();
             metrics::set_cdr_writer(metrics::CdrSample {
                 records: s.records,

@@ -361,6 +361,18 @@ impl RoutingTable {
         &self.normalization
     }
 
+    /// [`normalize`](crate::routing::normalize()) under this table's
+    /// settings, checked once when the table was built.
+    pub fn normalize<'a>(
+        &self,
+        ton: u8,
+        npi: u8,
+        addr: &[u8],
+        out: &'a mut [u8; MAX_DIGITS],
+    ) -> Option<&'a [u8]> {
+        self.rules.apply(ton, npi, addr, out)
+    }
+
     /// Routes a destination address for `account`: normalises it (see
     /// [`normalize`](crate::routing::normalize())) and returns the route with the longest matching
     /// prefix among the global routes and those limited to `account`; at

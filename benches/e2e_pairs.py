@@ -1,0 +1,57 @@
+"""Reports an on/off comparison of benches/e2e.sh: two gateways run in
+alternation, one esme run each per round.
+
+    e2e_pairs.py OUT ROUNDS COUNT CLK_TCK SCENARIO BASE OTHER LABEL TARGET
+
+Reads OUT/SCENARIO-{BASE,OTHER}-{round}.json (smppkit esme --json) and
+.cpu (the gateway's CPU ticks for that run). Prints each round, then:
+- the ratio of median throughputs (the figure the targets name);
+- the median of the per-round ratios (each pair ran back to back, so a
+  slow spell of the shared machine hits both sides of a pair);
+- the gateway's CPU time per message on each side, and their ratio.
+"""
+import json
+import os
+import statistics
+import sys
+
+out, rounds, count, tck = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+scen, base, other, label, target = sys.argv[5:10]
+target = float(target)
+
+
+def run(who, r):
+    stem = os.path.join(out, f"{scen}-{who}-{r}")
+    try:
+        j = json.load(open(stem + ".json"))
+    except (OSError, ValueError):
+        return None
+    try:
+        cpu_us = int(open(stem + ".cpu").read()) * 1e6 / tck / count
+    except (OSError, ValueError):
+        cpu_us = float("nan")
+    return j, cpu_us
+
+
+pairs = []
+for r in range(1, rounds + 1):
+    a, b = run(base, r), run(other, r)
+    for who, x in ((base, a), (other, b)):
+        if x:
+            j, cpu = x
+            print(f"{scen} {who:<10} round {r}: {j['throughput_msgs_per_s']:>8.0f} msg/s, "
+                  f"{cpu:5.1f} us CPU/msg, ok {j['ok']}, dlr {(j.get('dlr') or {}).get('matched', 0)}")
+    if a and b:
+        pairs.append((a, b))
+if not pairs:
+    print(f"{label}: no complete round")
+    sys.exit(0)
+tp = lambda x: x[0]["throughput_msgs_per_s"]
+med_a = statistics.median(tp(a) for a, _ in pairs)
+med_b = statistics.median(tp(b) for _, b in pairs)
+paired = statistics.median(tp(b) / tp(a) for a, b in pairs)
+cpu_a = statistics.median(a[1] for a, _ in pairs)
+cpu_b = statistics.median(b[1] for _, b in pairs)
+print(f"{label} throughput = {med_b / med_a:.2f} (medians {med_b:.0f} / {med_a:.0f} msg/s; "
+      f"median of {len(pairs)} paired rounds {paired:.2f})  (target >= {target:.2f})")
+print(f"{label} gateway CPU per message = {cpu_b:.1f} / {cpu_a:.1f} us = {cpu_b / cpu_a:.2f}")
