@@ -18,7 +18,8 @@
 # disk under target/), window 256, 4 binds, receipts on (a submit record and
 # a receipt record per message); with CDRs / without.
 #
-#   ONLY=cdr bash benches/e2e.sh   # just the CDR on/off comparison
+#   ONLY=cdr bash benches/e2e.sh     # just the CDR on/off comparison
+#   ONLY=filter bash benches/e2e.sh  # just the filter on/off comparison
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -128,6 +129,16 @@ run_gw() { # name-who-round, gateway pid, then run_esme's arguments
   run_esme "$@" >"$OUT/$tag.json"
   echo $(( $(cpu_ticks "$pid") - before )) >"$OUT/$tag.cpu"
 }
+
+if [ "$ONLY" = filter ]; then
+  for r in $(seq 1 "$ROUNDS"); do
+    run_gw "ham-telegate-$r" "$GW_PID" "$GW_PORT" 256 4 --expect-dlr --text-file "$HAM"
+    run_gw "ham-filtered-$r" "$GWF_PID" "$GWF_PORT" 256 4 --expect-dlr --text-file "$HAM"
+  done
+  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$ROUNDS" "$COUNT" "$(getconf CLK_TCK)" ham telegate filtered \
+    "uci-test ham texts, window 256, 4 binds, receipts: filter on / off" 0.85
+  exit 0
+fi
 
 for r in $(seq 1 "$ROUNDS"); do
   run_gw "cdr-telegate-$r" "$GW_PID" "$GW_PORT" 256 4 --expect-dlr
