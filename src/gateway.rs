@@ -910,14 +910,15 @@ impl Core {
         if !receipts::is_receipt(sm.esm_class) {
             return self.on_mo(carrier, sm);
         }
-        let Some(cid) = receipts::receipt_message_id(&sm) else {
+        let view = receipts::ReceiptView::of(&sm);
+        let Some(cid) = &view.id else {
             self.stats.dlr_unmatched.fetch_add(1, Ordering::Relaxed);
             metrics::dlr(DlrResult::Unmatched);
             tracing::info!(carrier = %carrier, "receipt without a message id");
             return Inbound::Done(CommandStatus::ESME_ROK);
         };
-        match self.dlr.lookup_exact(carrier, &cid) {
-            Some(m) => self.receipt_matched(m, sm),
+        match self.dlr.lookup_exact(carrier, cid) {
+            Some(m) => self.receipt_matched(m, sm, &view),
             None => Inbound::Late(sm),
         }
     }
@@ -958,20 +959,23 @@ impl Core {
                 tracing::info!(carrier = %carrier, "receipt matches no submitted message");
                 CommandStatus::ESME_ROK
             }
-            Some(m) => match self.receipt_matched(m, sm) {
-                Inbound::Done(status) => status,
-                Inbound::Late(_) => CommandStatus::ESME_ROK,
-                Inbound::Wait(account, body, kind) => {
-                    // The ESME is behind: wait for room off this task.
-                    let core = self.clone();
-                    tokio::spawn(async move {
-                        let status = core.dispatch_wait(&account, body, kind).await;
-                        let _ = reply.send(Out::Pdu(deliver_sm_resp(seq, status)));
-                        drop(permit);
-                    });
-                    return;
+            Some(m) => {
+                let view = receipts::ReceiptView::of(&sm);
+                match self.receipt_matched(m, sm, &view) {
+                    Inbound::Done(status) => status,
+                    Inbound::Late(_) => CommandStatus::ESME_ROK,
+                    Inbound::Wait(account, body, kind) => {
+                        // The ESME is behind: wait for room off this task.
+                        let core = self.clone();
+                        tokio::spawn(async move {
+                            let status = core.dispatch_wait(&account, body, kind).await;
+                            let _ = reply.send(Out::Pdu(deliver_sm_resp(seq, status)));
+                            drop(permit);
+                        });
+                        return;
+                    }
                 }
-            },
+            }
         };
         let _ = reply.send(Out::Pdu(deliver_sm_resp(seq, status)));
     }
@@ -1029,8 +1033,13 @@ impl Core {
         }
     }
 
-    fn receipt_matched(self: &Arc<Self>, m: dlr::Mapping, sm: SubmitSm) -> Inbound {
-        let (state, err) = receipts::receipt_outcome(&sm);
+    fn receipt_matched(
+        self: &Arc<Self>,
+        m: dlr::Mapping,
+        sm: SubmitSm,
+        view: &receipts::ReceiptView,
+    ) -> Inbound {
+        let (state, err) = (view.state, view.err);
         if let Some(s) = state {
             let is_final = !matches!(
                 MessageState(s),
@@ -1075,7 +1084,7 @@ impl Core {
         let Some(account) = self.account(&m.account) else {
             return Inbound::Done(CommandStatus::ESME_ROK);
         };
-        let rewritten = receipts::rewrite_receipt(&sm, &format_id(m.gateway_id));
+        let rewritten = view.rewrite(sm, &format_id(m.gateway_id));
         self.try_dispatch(
             account,
             Body::DeliverSm(Box::new(rewritten)),

@@ -25,6 +25,31 @@ pub(crate) fn splitmix64(v: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// An unkeyed [`Hasher`](std::hash::Hasher) for maps whose keys no peer
+/// chooses (the gateway's own sequence numbers, names from the config,
+/// values in files it wrote): no defence against crafted collisions, and
+/// none needed, at a fraction of SipHash's cost.
+#[derive(Default, Debug, Clone, Copy)]
+pub(crate) struct MixHasher(u64);
+
+impl std::hash::Hasher for MixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = fnv1a(self.0 ^ FNV_OFFSET, bytes);
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.0 = splitmix64(self.0 ^ u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = splitmix64(self.0 ^ v);
+    }
+}
+
+/// [`MixHasher`] as a map's `BuildHasher`.
+pub(crate) type Mix = std::hash::BuildHasherDefault<MixHasher>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,6 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, BufRead, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -210,25 +209,7 @@ pub enum ExportFormat {
     Csv,
 }
 
-#[derive(Default)]
-struct MixHasher(u64);
-
-impl Hasher for MixHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = crate::hash::fnv1a(self.0 ^ crate::hash::FNV_OFFSET, bytes);
-    }
-    fn write_u32(&mut self, v: u32) {
-        self.0 = crate::hash::splitmix64(self.0 ^ u64::from(v));
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = crate::hash::splitmix64(self.0 ^ v);
-    }
-}
-
-type Mix = BuildHasherDefault<MixHasher>;
+use crate::hash::Mix;
 
 const NONE: u32 = u32::MAX;
 

@@ -63,121 +63,140 @@ fn text(sm: &SubmitSm) -> Option<&Bytes> {
     sm.tlvs.message_payload()
 }
 
-/// The carrier's id of the message a receipt reports on:
-/// `receipted_message_id` (§5.3.2.12) if present, else the Appendix B
-/// `id:` of the text (SMSC receipts only). `None` if the PDU is not a
-/// receipt or has neither.
-pub fn receipt_message_id(sm: &SubmitSm) -> Option<Bytes> {
-    if !is_receipt(sm.esm_class) {
-        return None;
-    }
-    if let Some(id) = sm.tlvs.receipted_message_id().filter(|id| !id.is_empty()) {
-        return Some(id.clone());
-    }
-    if !has_receipt_text(sm.esm_class) {
-        return None;
-    }
-    Receipt::parse_bytes(text(sm)?).ok().map(|r| r.id)
+/// What the gateway reads of a receipt, with its Appendix B text parsed at
+/// most once: the carrier's message id, the state and error code, and
+/// where the text's `id:` sits for [`ReceiptView::rewrite`].
+#[derive(Debug, Clone, Default)]
+pub struct ReceiptView {
+    /// The carrier's id of the message the receipt reports on:
+    /// `receipted_message_id` (§5.3.2.12) if present, else the Appendix B
+    /// `id:` of the text (SMSC receipts only). `None` if the PDU is not a
+    /// receipt or has neither.
+    pub id: Option<Bytes>,
+    /// The `message_state` (§5.2.28): the `message_state` TLV (§5.3.2.35)
+    /// if present, else the Appendix B `stat:` word (SMSC receipts only).
+    pub state: Option<u8>,
+    /// The `network_error_code` TLV's code (§5.3.2.31) if present, else
+    /// the Appendix B `err:` value; 0 if neither (or it does not fit 16
+    /// bits).
+    pub err: u16,
+    /// Where the `id:` value sits in the text, as the codec's parser reads
+    /// it (SMSC receipts with parseable text only).
+    id_range: Option<std::ops::Range<usize>>,
 }
 
-/// The `message_state` (§5.2.28) a receipt reports: the `message_state`
-/// TLV (§5.3.2.35) if present, else the Appendix B `stat:` word
-/// (SMSC receipts only).
-pub fn receipt_state(sm: &SubmitSm) -> Option<u8> {
-    if !is_receipt(sm.esm_class) {
-        return None;
-    }
-    if let Some(s) = sm.tlvs.message_state() {
-        return Some(s);
-    }
-    if !has_receipt_text(sm.esm_class) {
-        return None;
-    }
-    Receipt::parse_bytes(text(sm)?).ok()?.message_state()
-}
-
-/// A receipt's `message_state` (as [`receipt_state`]) and error code: the
-/// `network_error_code` TLV's code (§5.3.2.31) if present, else the
-/// Appendix B `err:` value; 0 if neither (or it does not fit 16 bits).
-/// The text is parsed at most once.
-pub fn receipt_outcome(sm: &SubmitSm) -> (Option<u8>, u16) {
-    if !is_receipt(sm.esm_class) {
-        return (None, 0);
-    }
-    let state = sm.tlvs.message_state();
-    let err = sm.tlvs.iter().find_map(|t| match t {
-        telegate_smpp::tlv::Tlv::NetworkErrorCode { error_code, .. } => Some(*error_code),
-        _ => None,
-    });
-    if (state.is_some() && err.is_some()) || !has_receipt_text(sm.esm_class) {
-        return (state, err.unwrap_or(0));
-    }
-    let parsed = text(sm).and_then(|t| Receipt::parse_bytes(t).ok());
-    let state = state.or_else(|| parsed.as_ref().and_then(|r| r.message_state()));
-    let err = err.or_else(|| {
-        parsed
-            .as_ref()
-            .and_then(|r| r.err.as_ref().and_then(|e| e.code()))
-            .and_then(|c| u16::try_from(c).ok())
-    });
-    (state, err.unwrap_or(0))
-}
-
-/// Where the `id:` value sits in `text`, as the codec's parser reads it.
-fn id_range(text: &Bytes) -> Option<std::ops::Range<usize>> {
-    let r = Receipt::parse_bytes(text).ok()?;
-    // `parse_bytes` returns the id as a slice of `text`.
-    let start = (r.id.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
-    let end = start.checked_add(r.id.len())?;
-    (text.get(start..end) == Some(&r.id[..])).then_some(start..end)
-}
-
-/// The receipt as the ESME gets it: the `id:` value of the Appendix B text
-/// (SMSC receipts only) and the `receipted_message_id` TLV (when present)
-/// replaced by `gateway_id_hex`; every other octet of the text and every
-/// other TLV kept as it was.
-///
-/// If the new text no longer fits `short_message` (254 octets), it moves
-/// to a `message_payload` TLV and `short_message` becomes empty, as
-/// §5.3.2.32 allows.
-pub fn rewrite_receipt(sm: &SubmitSm, gateway_id_hex: &[u8]) -> SubmitSm {
-    let mut out = sm.clone();
-    let gw = Bytes::copy_from_slice(gateway_id_hex);
-    for t in &mut out.tlvs {
-        if let Tlv::ReceiptedMessageId(id) = t {
-            *id = gw.clone();
+impl ReceiptView {
+    /// Reads `sm`; all `None` / 0 when it is not a receipt.
+    pub fn of(sm: &SubmitSm) -> ReceiptView {
+        if !is_receipt(sm.esm_class) {
+            return ReceiptView::default();
+        }
+        let tlv_id = sm
+            .tlvs
+            .receipted_message_id()
+            .filter(|id| !id.is_empty())
+            .cloned();
+        let tlv_state = sm.tlvs.message_state();
+        let tlv_err = sm.tlvs.iter().find_map(|t| match t {
+            Tlv::NetworkErrorCode { error_code, .. } => Some(*error_code),
+            _ => None,
+        });
+        let parsed = if has_receipt_text(sm.esm_class) {
+            text(sm).and_then(|t| Receipt::parse_bytes(t).ok().map(|r| (t, r)))
+        } else {
+            None
+        };
+        let Some((text, r)) = parsed else {
+            return ReceiptView {
+                id: tlv_id,
+                state: tlv_state,
+                err: tlv_err.unwrap_or(0),
+                id_range: None,
+            };
+        };
+        // `parse_bytes` returns the id as a slice of `text`.
+        let id_range = (r.id.as_ptr() as usize)
+            .checked_sub(text.as_ptr() as usize)
+            .and_then(|start| Some(start..start.checked_add(r.id.len())?))
+            .filter(|range| text.get(range.clone()) == Some(&r.id[..]));
+        let err = tlv_err.or_else(|| {
+            r.err
+                .as_ref()
+                .and_then(|e| e.code())
+                .and_then(|c| u16::try_from(c).ok())
+        });
+        ReceiptView {
+            state: tlv_state.or_else(|| r.message_state()),
+            err: err.unwrap_or(0),
+            id: tlv_id.or(Some(r.id)),
+            id_range,
         }
     }
-    if !is_receipt(sm.esm_class) || !has_receipt_text(sm.esm_class) {
-        return out;
-    }
-    let in_payload = sm.short_message.is_empty();
-    let Some(old) = text(sm) else {
-        return out;
-    };
-    let Some(range) = id_range(old) else {
-        return out;
-    };
-    let mut new = Vec::with_capacity(old.len() + gateway_id_hex.len());
-    new.extend_from_slice(&old[..range.start]);
-    new.extend_from_slice(gateway_id_hex);
-    new.extend_from_slice(&old[range.end..]);
-    let new = Bytes::from(new);
-    if in_payload {
-        for t in &mut out.tlvs {
-            if let Tlv::MessagePayload(p) = t {
-                *p = new;
-                break;
+
+    /// The receipt as the ESME gets it: the `id:` value of the Appendix B
+    /// text (SMSC receipts only) and the `receipted_message_id` TLV (when
+    /// present) replaced by `gateway_id_hex`; every other octet of the
+    /// text and every other TLV kept as it was. `sm` is the PDU this view
+    /// was read from.
+    ///
+    /// If the new text no longer fits `short_message` (254 octets), it
+    /// moves to a `message_payload` TLV and `short_message` becomes empty,
+    /// as §5.3.2.32 allows.
+    pub fn rewrite(&self, mut sm: SubmitSm, gateway_id_hex: &[u8]) -> SubmitSm {
+        let gw = Bytes::copy_from_slice(gateway_id_hex);
+        for t in &mut sm.tlvs {
+            if let Tlv::ReceiptedMessageId(id) = t {
+                *id = gw.clone();
             }
         }
-    } else if new.len() <= MAX_SHORT_MESSAGE {
-        out.short_message = new;
-    } else {
-        out.short_message = Bytes::new();
-        out.tlvs.retain(|t| !matches!(t, Tlv::MessagePayload(_)));
-        out.tlvs.push(Tlv::MessagePayload(new));
+        let Some(range) = self.id_range.clone() else {
+            return sm;
+        };
+        let in_payload = sm.short_message.is_empty();
+        let Some(old) = text(&sm) else {
+            return sm;
+        };
+        let Some(head) = old.get(..range.start) else {
+            return sm;
+        };
+        let mut new = Vec::with_capacity(old.len() + gateway_id_hex.len());
+        new.extend_from_slice(head);
+        new.extend_from_slice(gateway_id_hex);
+        new.extend_from_slice(&old[range.end..]);
+        let new = Bytes::from(new);
+        if in_payload {
+            for t in &mut sm.tlvs {
+                if let Tlv::MessagePayload(p) = t {
+                    *p = new;
+                    break;
+                }
+            }
+        } else if new.len() <= MAX_SHORT_MESSAGE {
+            sm.short_message = new;
+        } else {
+            sm.short_message = Bytes::new();
+            sm.tlvs.retain(|t| !matches!(t, Tlv::MessagePayload(_)));
+            sm.tlvs.push(Tlv::MessagePayload(new));
+        }
+        sm
     }
-    out
+}
+
+/// The carrier's id of the message a receipt reports on (see
+/// [`ReceiptView::id`]).
+pub fn receipt_message_id(sm: &SubmitSm) -> Option<Bytes> {
+    ReceiptView::of(sm).id
+}
+
+/// A receipt's `message_state` and error code (see [`ReceiptView`]).
+pub fn receipt_outcome(sm: &SubmitSm) -> (Option<u8>, u16) {
+    let v = ReceiptView::of(sm);
+    (v.state, v.err)
+}
+
+/// [`ReceiptView::rewrite`] of a copy of `sm`.
+pub fn rewrite_receipt(sm: &SubmitSm, gateway_id_hex: &[u8]) -> SubmitSm {
+    ReceiptView::of(sm).rewrite(sm.clone(), gateway_id_hex)
 }
 
 #[cfg(test)]
@@ -259,11 +278,11 @@ done date:2402291201 stat:DELIVRD err:000 text:Hello id:0000A1B2";
     #[test]
     fn state_from_tlv_then_text() {
         let sm = receipt(TEXT, vec![Tlv::MessageState(5)]);
-        assert_eq!(receipt_state(&sm), Some(5));
+        assert_eq!(ReceiptView::of(&sm).state, Some(5));
         let sm = receipt(TEXT, vec![]);
-        assert_eq!(receipt_state(&sm), Some(2));
+        assert_eq!(ReceiptView::of(&sm).state, Some(2));
         let sm = receipt(b"id:1", vec![]);
-        assert_eq!(receipt_state(&sm), None);
+        assert_eq!(ReceiptView::of(&sm).state, None);
     }
 
     #[test]

@@ -253,7 +253,9 @@ struct Names {
 #[derive(Default)]
 struct NameList {
     list: Vec<Arc<str>>,
-    by_name: HashMap<Arc<str>, u32>,
+    /// Names come from the config (carriers, accounts) and the store's own
+    /// files, never from a peer: an unkeyed hash is enough.
+    by_name: HashMap<Arc<str>, u32, crate::hash::Mix>,
 }
 
 impl Names {

@@ -21,6 +21,7 @@ use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
 use super::throttle::TokenBucket;
 use crate::config::{BindType, CarrierConfig};
 use crate::gateway::{deliver_sm_resp, Core, Inbound, LateReceipt};
+use crate::hash::Mix;
 use crate::metrics::{CarrierMetrics, Side};
 use crate::routing::CarrierIdx;
 
@@ -100,7 +101,7 @@ struct Pending {
 struct Conn {
     out: OutTx,
     seq: AtomicU32,
-    pending: Mutex<HashMap<u32, Pending>>,
+    pending: Mutex<HashMap<u32, Pending, Mix>>,
     window: Arc<Semaphore>,
     alive: AtomicBool,
     can_submit: bool,
@@ -119,7 +120,7 @@ impl Conn {
         io::next_sequence(&self.seq)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Pending>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Pending, Mix>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -593,7 +594,7 @@ impl CarrierPool {
         let conn = Arc::new(Conn {
             out: out.clone(),
             seq: AtomicU32::new(2),
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::default()),
             window: Arc::new(Semaphore::new(self.cfg.window.max(1) as usize)),
             alive: AtomicBool::new(true),
             can_submit: self.cfg.bind.can_submit(),

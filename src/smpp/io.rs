@@ -117,6 +117,24 @@ impl OutTx {
     }
 }
 
+impl OutTx {
+    /// Queues an encoding of `pdu` (the caller keeps it); `Err` when the
+    /// connection's writer is gone.
+    pub(crate) fn send_pdu(&self, pdu: &Pdu) -> Result<(), ()> {
+        let mut s = self.lock();
+        if s.closed || s.closing {
+            return Err(());
+        }
+        let wake = s.buf.is_empty();
+        encode_pdu(&mut s.buf, pdu);
+        drop(s);
+        if wake {
+            self.0.notify.notify_one();
+        }
+        Ok(())
+    }
+}
+
 /// A connection's outbox and the receiving end for its writer task;
 /// `side` labels its PDU counts.
 pub(crate) fn outbox(side: Side) -> (OutTx, OutRx) {
@@ -191,11 +209,7 @@ pub(crate) async fn write_loop(mut w: BoxWrite, rx: OutRx) {
 fn push(buf: &mut BytesMut, m: Out) -> bool {
     match m {
         Out::Pdu(p) => {
-            if let Err(e) = p.encode(buf) {
-                // Only a PDU built with an over-long field fails here; the
-                // peer gets nothing rather than a corrupt frame.
-                tracing::warn!(command = ?p.command_id(), error = %e, "PDU not encodable, dropped");
-            }
+            encode_pdu(buf, &p);
             false
         }
         Out::Reseq(b, seq) => {
@@ -221,6 +235,14 @@ fn push(buf: &mut BytesMut, m: Out) -> bool {
             false
         }
         Out::Close => true,
+    }
+}
+
+fn encode_pdu(buf: &mut BytesMut, p: &Pdu) {
+    if let Err(e) = p.encode(buf) {
+        // Only a PDU built with an over-long field fails here; the peer
+        // gets nothing rather than a corrupt frame.
+        tracing::warn!(command = ?p.command_id(), error = %e, "PDU not encodable, dropped");
     }
 }
 

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
 use crate::config::BindType;
 use crate::gateway::{AccountRt, Core};
+use crate::hash::Mix;
 use crate::metrics::{self, AuthFailure, Side, Throttle};
 
 /// What a deliver_sm to the ESME carries: a receipt or an MO message.
@@ -48,13 +49,13 @@ pub(crate) struct SessionShared {
     pub(crate) id: u64,
     out: OutTx,
     seq: AtomicU32,
-    pending: Mutex<HashMap<u32, InFlightDeliver>>,
+    pending: Mutex<HashMap<u32, InFlightDeliver, Mix>>,
     deliver_window: usize,
     alive: AtomicBool,
 }
 
 impl SessionShared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, InFlightDeliver>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, InFlightDeliver, Mix>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -81,29 +82,27 @@ impl SessionShared {
             return Err(body);
         }
         let seq = self.next_seq();
-        {
-            let mut p = self.lock();
-            if p.len() >= self.deliver_window {
-                return Err(body);
-            }
-            p.insert(
-                seq,
-                InFlightDeliver {
-                    body: body.clone(),
-                    kind,
-                    sent: Instant::now(),
-                },
-            );
+        let pdu = Pdu::new(seq, body);
+        let mut p = self.lock();
+        if p.len() >= self.deliver_window {
+            return Err(pdu.body);
         }
-        // The session may have closed (and handed back what it had)
-        // between the check above and the insert.
-        if !self.is_alive() || self.out.send(Out::Pdu(Pdu::new(seq, body))).is_err() {
-            return match self.lock().remove(&seq) {
-                Some(d) => Err(d.body),
-                // close() took it and handed it back already.
-                None => Ok(()),
-            };
+        // Encoded into the outbox while the window's lock is held: its
+        // response (settled under the same lock) cannot find it missing,
+        // and close() (which takes the window under it) either ran first,
+        // so the send fails, or hands this one back afterwards. Lock order:
+        // window, then outbox; nothing takes them the other way round.
+        if !self.is_alive() || self.out.send_pdu(&pdu).is_err() {
+            return Err(pdu.body);
         }
+        p.insert(
+            seq,
+            InFlightDeliver {
+                body: pdu.body,
+                kind,
+                sent: Instant::now(),
+            },
+        );
         Ok(())
     }
 
@@ -213,7 +212,7 @@ where
         id: SESSION_IDS.fetch_add(1, Ordering::Relaxed),
         out: out.clone(),
         seq: AtomicU32::new(1),
-        pending: Mutex::new(HashMap::new()),
+        pending: Mutex::new(HashMap::default()),
         deliver_window: server.deliver_window.max(1) as usize,
         alive: AtomicBool::new(true),
     });
@@ -300,15 +299,14 @@ impl Session {
                             }
                         };
                         enquire_sent = None;
-                        let next = self.on_frame(frame).await;
-                        // Measured after the PDU is handled: a bind's
-                        // password check is not idle time.
-                        last_rx = Instant::now();
-                        if next == Next::Close {
+                        if self.on_frame(frame).await == Next::Close {
                             return;
                         }
                         ev = reader.buffered().map(Ok);
                     }
+                    // Measured after the batch is handled: a bind's
+                    // password check is not idle time.
+                    last_rx = Instant::now();
                 }
                 _ = tokio::time::sleep_until(tick.into()) => {
                     match (&self.state, enquire_sent) {
