@@ -250,13 +250,15 @@ impl AccountRt {
     }
 
     /// A receiver bind with room in its deliver window, round robin.
-    fn pick_receiver_with_room(&self) -> Option<Arc<SessionShared>> {
+    /// A receiver bind with room in its deliver window: the one at `hint`
+    /// (modulo their count) first, else round robin.
+    fn pick_receiver_with_room(&self, hint: Option<usize>) -> Option<Arc<SessionShared>> {
         let r = self.receivers();
         let n = r.len();
         if n == 0 {
             return None;
         }
-        let start = self.rr.fetch_add(1, Ordering::Relaxed);
+        let start = hint.unwrap_or_else(|| self.rr.fetch_add(1, Ordering::Relaxed));
         (0..n)
             .map(|i| &r[(start + i) % n])
             .find(|s| s.has_room())
@@ -902,13 +904,17 @@ impl Core {
     /// bind's reader when it can be (the usual case); the status is the
     /// carrier's deliver_sm_resp. A receipt whose mapping is not in place
     /// yet comes back as [`Inbound::Late`] for [`Core::park_late_receipt`].
+    /// `bind`: the carrier bind's connection number (`OutTx::id`); what
+    /// one carrier bind brings goes to one receiver bind while it has
+    /// room, so receipts read together are written together.
     pub(crate) fn on_carrier_deliver(
         self: &Arc<Self>,
         carrier: &Arc<str>,
         sm: SubmitSm,
+        bind: usize,
     ) -> Inbound {
         if !receipts::is_receipt(sm.esm_class) {
-            return self.on_mo(carrier, sm);
+            return self.on_mo(carrier, sm, bind);
         }
         let view = receipts::ReceiptView::of(&sm);
         let Some(cid) = &view.id else {
@@ -918,8 +924,8 @@ impl Core {
             return Inbound::Done(CommandStatus::ESME_ROK);
         };
         match self.dlr.lookup_exact(carrier, cid) {
-            Some(m) => self.receipt_matched(m, sm, &view),
-            None => Inbound::Late(sm),
+            Some(m) => self.receipt_matched(m, sm, &view, Some(bind)),
+            None => Inbound::Late(sm, view),
         }
     }
 
@@ -930,7 +936,7 @@ impl Core {
     /// ([`Core::late_sweeper`]); those are not tried at once, so they never
     /// land on another message's mapping while this one's is on its way.
     pub(crate) fn park_late_receipt(self: &Arc<Self>, r: LateReceipt) {
-        let Some(cid) = receipts::receipt_message_id(&r.sm) else {
+        let Some(cid) = r.view.id.clone() else {
             return self.answer_late(None, r);
         };
         let key = late_key(&r.carrier, &cid);
@@ -948,6 +954,7 @@ impl Core {
         let LateReceipt {
             carrier,
             sm,
+            view,
             reply,
             seq,
             permit,
@@ -960,10 +967,9 @@ impl Core {
                 CommandStatus::ESME_ROK
             }
             Some(m) => {
-                let view = receipts::ReceiptView::of(&sm);
-                match self.receipt_matched(m, sm, &view) {
+                match self.receipt_matched(m, sm, &view, Some(reply.id())) {
                     Inbound::Done(status) => status,
-                    Inbound::Late(_) => CommandStatus::ESME_ROK,
+                    Inbound::Late(..) => CommandStatus::ESME_ROK,
                     Inbound::Wait(account, body, kind) => {
                         // The ESME is behind: wait for room off this task.
                         let core = self.clone();
@@ -1024,8 +1030,11 @@ impl Core {
         r: LateReceipt,
         slow: &mut VecDeque<(Instant, Instant, LateReceipt)>,
     ) {
-        let m =
-            receipts::receipt_message_id(&r.sm).and_then(|cid| self.dlr.lookup(&r.carrier, &cid));
+        let m = r
+            .view
+            .id
+            .as_ref()
+            .and_then(|cid| self.dlr.lookup(&r.carrier, cid));
         if m.is_some() || now >= since + wait {
             self.answer_late(m, r);
         } else {
@@ -1038,6 +1047,7 @@ impl Core {
         m: dlr::Mapping,
         sm: SubmitSm,
         view: &receipts::ReceiptView,
+        bind: Option<usize>,
     ) -> Inbound {
         let (state, err) = (view.state, view.err);
         if let Some(s) = state {
@@ -1089,10 +1099,11 @@ impl Core {
             account,
             Body::DeliverSm(Box::new(rewritten)),
             DeliverKind::Receipt,
+            bind,
         )
     }
 
-    fn on_mo(self: &Arc<Self>, carrier: &Arc<str>, sm: SubmitSm) -> Inbound {
+    fn on_mo(self: &Arc<Self>, carrier: &Arc<str>, sm: SubmitSm, bind: usize) -> Inbound {
         let rt = self.rt();
         let owner = rt.mo.lookup(
             &rt.config.routing,
@@ -1107,7 +1118,12 @@ impl Core {
             return Inbound::Done(CommandStatus::ESME_RINVDSTADR);
         };
         drop(rt);
-        self.try_dispatch(account, Body::DeliverSm(Box::new(sm)), DeliverKind::Mo)
+        self.try_dispatch(
+            account,
+            Body::DeliverSm(Box::new(sm)),
+            DeliverKind::Mo,
+            Some(bind),
+        )
     }
 
     /// Takes custody of a deliver_sm without waiting when it can: sent to a
@@ -1121,10 +1137,11 @@ impl Core {
         account: Arc<AccountRt>,
         body: Body,
         kind: DeliverKind,
+        bind: Option<usize>,
     ) -> Inbound {
         let backlog = self.held_len(&account);
         if backlog == 0 {
-            if let Some(s) = account.pick_receiver_with_room() {
+            if let Some(s) = account.pick_receiver_with_room(bind) {
                 match s.try_deliver(body, kind) {
                     Ok(()) => return Inbound::Done(CommandStatus::ESME_ROK),
                     Err(b) => return self.try_dispatch_held(account, b, kind, backlog),
@@ -1172,10 +1189,10 @@ impl Core {
             let notified = account.room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self.try_dispatch(account.clone(), body, kind) {
+            match self.try_dispatch(account.clone(), body, kind, None) {
                 Inbound::Wait(_, b, _) => body = b,
                 Inbound::Done(status) => return status,
-                Inbound::Late(_) => return CommandStatus::ESME_ROK,
+                Inbound::Late(..) => return CommandStatus::ESME_ROK,
             }
             if tokio::time::timeout_at(deadline.into(), notified)
                 .await
@@ -1198,7 +1215,7 @@ impl Core {
     ) -> CommandStatus {
         // Behind what is already held, to keep the order.
         let body = if self.held_len(account) == 0 {
-            match account.pick_receiver_with_room() {
+            match account.pick_receiver_with_room(None) {
                 Some(s) => match s.try_deliver(body, kind) {
                     Ok(()) => return CommandStatus::ESME_ROK,
                     Err(b) => b,
@@ -1253,7 +1270,7 @@ impl Core {
     pub(crate) fn drain_held(&self, account: &Arc<AccountRt>) {
         // The common case, every deliver_sm_resp: nothing held, no locks.
         while self.held_len(account) > 0 {
-            let Some(s) = account.pick_receiver_with_room() else {
+            let Some(s) = account.pick_receiver_with_room(None) else {
                 break;
             };
             let item = {
@@ -2030,6 +2047,11 @@ pub(crate) struct Direct {
 }
 
 impl Direct {
+    /// The same for every submit of one ESME session.
+    pub(crate) fn affinity(&self) -> usize {
+        self.out.id()
+    }
+
     fn meta(&self) -> DlrMeta {
         DlrMeta {
             account: self.account.system_id.clone(),
@@ -2047,7 +2069,7 @@ pub(crate) enum Inbound {
     /// The account's binds are busy: wait for room ([`Core::dispatch_wait`]).
     Wait(Arc<AccountRt>, Body, DeliverKind),
     /// A receipt whose mapping is not there yet ([`Core::park_late_receipt`]).
-    Late(SubmitSm),
+    Late(SubmitSm, receipts::ReceiptView),
 }
 
 /// A receipt parked until its mapping is recorded, with what is needed to
@@ -2058,6 +2080,8 @@ pub(crate) struct LateReceipt {
     pub(crate) carrier: Arc<str>,
     /// The receipt.
     pub(crate) sm: SubmitSm,
+    /// What was read of it.
+    pub(crate) view: receipts::ReceiptView,
     /// The carrier bind's outbox, for the deliver_sm_resp.
     pub(crate) reply: OutTx,
     /// The deliver_sm's sequence number.

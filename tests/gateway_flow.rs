@@ -362,3 +362,50 @@ fn tlv_key(sm: &SubmitSm) -> Vec<u8> {
         None => Vec::new(),
     }
 }
+
+/// One ESME session's submits leave on one carrier bind while it has room
+/// (what one read brings in goes out in one write), and sessions are
+/// spread over the binds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_keeps_to_one_carrier_bind() {
+    let smsc = start_smsc(|c| c.record_submits = 256).await;
+    let dir = store_dir();
+    let cfg = GatewayConfig::new()
+        .account("esme1", &[("max_binds", "8")])
+        .carrier("c1", &smsc.addr().to_string(), &[("binds", "3")])
+        .route("", &["c1"])
+        .build(dir.path());
+    let gw = start_gateway(cfg).await;
+    assert!(
+        eventually(WAIT, || gw.carrier_binds_up("c1") == 3).await,
+        "binds: {:?}",
+        gw.carrier_bind_states()
+    );
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        sessions.push(bind(esme_addr(&gw), BindType::Transmitter, "esme1").await);
+    }
+    for round in 0..10 {
+        for (s, esme) in sessions.iter().enumerate() {
+            let text = format!("session {s} message {round}");
+            submit_ok(esme, "+491511000001", text.as_bytes(), false).await;
+        }
+    }
+    let mut binds_of: HashMap<usize, HashSet<u64>> = HashMap::new();
+    let subs = smsc.submits();
+    assert_eq!(subs.len(), 30);
+    for r in &subs {
+        let text = std::str::from_utf8(&r.submit.short_message).expect("ascii");
+        let s: usize = text
+            .strip_prefix("session ")
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .expect("session number");
+        binds_of.entry(s).or_default().insert(r.connection);
+    }
+    for (s, binds) in &binds_of {
+        assert_eq!(binds.len(), 1, "session {s} used carrier binds {binds:?}");
+    }
+    let used: HashSet<u64> = binds_of.values().flatten().copied().collect();
+    assert_eq!(used.len(), 3, "sessions share binds: {binds_of:?}");
+}

@@ -115,11 +115,13 @@ pub struct StoreStats {
     pub disk_bytes: u64,
 }
 
-/// Seconds since the Unix epoch (the unit of `expires_at`).
+/// Seconds since the Unix epoch (the unit of `expires_at`), from the
+/// coarse real-time clock: a few milliseconds behind at most, which a
+/// count of seconds does not see, and read without the precise clock's
+/// cost (the store reads it several times per message).
 pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+    u64::try_from(t.tv_sec).unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------

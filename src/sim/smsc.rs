@@ -261,6 +261,8 @@ pub struct SmscStats {
 pub struct RecordedSubmit {
     /// The binding system_id.
     pub system_id: Arc<str>,
+    /// The connection it came on (numbered from 1 as accepted).
+    pub connection: u64,
     /// The id answered.
     pub message_id: u64,
     /// The submit as received.
@@ -1163,6 +1165,7 @@ impl Session {
             }
             rec.push_back(RecordedSubmit {
                 system_id: sys,
+                connection: self.id,
                 message_id: msg_id,
                 submit: *sm,
             });

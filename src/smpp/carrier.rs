@@ -322,11 +322,16 @@ impl CarrierPool {
     }
 
     fn pick(&self) -> Option<(Arc<Conn>, Option<OwnedSemaphorePermit>)> {
+        self.pick_from(self.rr.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Like [`pick`](Self::pick), trying the bind at `start` (modulo the
+    /// bind count) first.
+    fn pick_from(&self, start: usize) -> Option<(Arc<Conn>, Option<OwnedSemaphorePermit>)> {
         if self.is_closing() {
             return None;
         }
         let n = self.slots.len();
-        let start = self.rr.fetch_add(1, Ordering::Relaxed);
         let mut fallback = None;
         for i in 0..n {
             let slot = &self.slots[(start + i) % n];
@@ -449,7 +454,9 @@ impl CarrierPool {
         if self.paused_until().is_some() {
             return Err(d);
         }
-        let Some((conn, Some(permit))) = self.pick() else {
+        // One ESME session's submits go to one bind while it has room:
+        // what one read brought in leaves in one write, as the ESME sent it.
+        let Some((conn, Some(permit))) = self.pick_from(d.affinity()) else {
             return Err(d);
         };
         if let Some(tps) = &self.tps {
@@ -759,7 +766,7 @@ impl CarrierPool {
             Body::DeliverSm(sm) => {
                 let seq = pdu.sequence_number;
                 let resp = move |status| deliver_sm_resp(seq, status);
-                match core.on_carrier_deliver(&self.name, *sm) {
+                match core.on_carrier_deliver(&self.name, *sm, conn.out.id()) {
                     Inbound::Done(status) => {
                         let _ = conn.out.send(Out::Pdu(resp(status)));
                     }
@@ -769,7 +776,7 @@ impl CarrierPool {
                         let status = core.dispatch_wait(&account, body, kind).await;
                         let _ = conn.out.send(Out::Pdu(resp(status)));
                     }
-                    Inbound::Late(sm) => {
+                    Inbound::Late(sm, view) => {
                         // A receipt whose mapping is not there yet: parked
                         // until it is, bounded per bind.
                         let Ok(permit) = inbound.clone().acquire_owned().await else {
@@ -778,6 +785,7 @@ impl CarrierPool {
                         core.park_late_receipt(LateReceipt {
                             carrier: self.name.clone(),
                             sm,
+                            view,
                             reply: conn.out.clone(),
                             seq,
                             permit,

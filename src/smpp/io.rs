@@ -3,7 +3,7 @@
 //! write (with TCP_NODELAY set, so nothing waits for Nagle).
 
 use std::io;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
@@ -70,6 +70,8 @@ pub(crate) enum Out {
 pub(crate) struct OutTx(Arc<Outbox>);
 
 struct Outbox {
+    /// See [`OutTx::id`].
+    id: usize,
     state: Mutex<OutState>,
     notify: Notify,
     /// For the PDU counters.
@@ -118,6 +120,12 @@ impl OutTx {
 }
 
 impl OutTx {
+    /// The connection's number: consecutive connections have consecutive
+    /// numbers (wrapping).
+    pub(crate) fn id(&self) -> usize {
+        self.0.id
+    }
+
     /// Queues an encoding of `pdu` (the caller keeps it); `Err` when the
     /// connection's writer is gone.
     pub(crate) fn send_pdu(&self, pdu: &Pdu) -> Result<(), ()> {
@@ -138,7 +146,9 @@ impl OutTx {
 /// A connection's outbox and the receiving end for its writer task;
 /// `side` labels its PDU counts.
 pub(crate) fn outbox(side: Side) -> (OutTx, OutRx) {
+    static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
     let o = Arc::new(Outbox {
+        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         state: Mutex::new(OutState::default()),
         notify: Notify::new(),
         side,
