@@ -1767,6 +1767,7 @@ fn keep_unreloadable(old: &Config, mut new: Config) -> (Config, Vec<String>) {
     keep!(server.tls_listen, "server.tls_listen");
     keep!(server.tls_cert, "server.tls_cert");
     keep!(server.tls_key, "server.tls_key");
+    keep!(server.workers, "server.workers");
     keep!(dlr.store, "dlr.store");
     keep!(dlr.max_entries, "dlr.max_entries");
     keep!(dlr.commit_interval, "dlr.commit_interval");

@@ -317,7 +317,11 @@ fn main() -> ExitCode {
                 Ok(h) => h,
                 Err(code) => return code,
             };
-            runtime(|shutdown| async move {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if cfg.server.workers > 0 {
+                builder.worker_threads(cfg.server.workers as usize);
+            }
+            runtime_on(builder, |shutdown| async move {
                 let hooks = telegate::gateway::RunHooks {
                     notifier: None,
                     set_log_level: Some(Box::new(move |level: &str| log.set_level(level))),
@@ -782,7 +786,16 @@ where
     F: FnOnce(CancellationToken) -> Fut,
     Fut: std::future::Future<Output = Result<(), String>>,
 {
-    let rt = match build_runtime(tokio::runtime::Builder::new_multi_thread()) {
+    runtime_on(tokio::runtime::Builder::new_multi_thread(), f)
+}
+
+/// [`runtime`] on a runtime made from `builder`.
+fn runtime_on<F, Fut>(builder: tokio::runtime::Builder, f: F) -> ExitCode
+where
+    F: FnOnce(CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let rt = match build_runtime(builder) {
         Ok(rt) => rt,
         Err(code) => return code,
     };

@@ -525,6 +525,11 @@ carriers = ["a"]
             "bind_timeout",
         );
         invalid(
+            |s| s.replace("[server]", "[server]\nworkers = 5000"),
+            "server.workers",
+            "workers",
+        );
+        invalid(
             |s| s.replace("name = \"a\"", "name = \"a\"\nbind = \"rx\""),
             "route[0].carriers[0]",
             "carriers = ",

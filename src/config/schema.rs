@@ -359,6 +359,8 @@ pub struct ServerConfig {
     /// How long a graceful shutdown (SIGTERM) may take before the
     /// remaining sessions are closed.
     pub shutdown_grace: Duration,
+    /// Threads that run sessions and binds; 0 = one per CPU core.
+    pub workers: u32,
 }
 
 impl Default for ServerConfig {
@@ -383,6 +385,7 @@ impl Default for ServerConfig {
             max_pdu_len: ByteSize(65_536),
             system_id: "telegate".to_owned(),
             shutdown_grace: Duration::secs(30),
+            workers: 0,
         }
     }
 }

@@ -629,6 +629,12 @@ fn dlr(c: &mut Check, cfg: &Config) {
 
 fn operations(c: &mut Check, cfg: &Config) {
     c.nonzero("server.shutdown_grace".into(), cfg.server.shutdown_grace);
+    if cfg.server.workers > 1024 {
+        c.err(
+            "server.workers",
+            "must be at most 1024 (0 = one per CPU core)",
+        );
+    }
     if let Some(a) = cfg.admin.listen {
         if !a.ip().is_loopback() && cfg.admin.token.is_none() {
             c.err(
