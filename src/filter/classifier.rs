@@ -194,19 +194,47 @@ impl Word {
         }
     }
 
-    /// Pushes one symbol and emits the character n-grams that end on it.
+    /// Pushes one symbol and emits the character n-grams that end on it:
+    /// the 3-gram, then the 4-gram, each hashed newest symbol first.
     #[inline]
     fn push_symbol(&mut self, s: u32, emit: &mut impl FnMut(u64)) {
-        self.recent.copy_within(0..NGRAM_MAX - 1, 1);
-        self.recent[0] = s;
+        let [a, b, c, _] = self.recent;
+        self.recent = [s, a, b, c];
         self.symbols += 1;
-        let mut h = SEED_CHAR;
-        for (k, &c) in self.recent.iter().enumerate().take(self.symbols) {
-            h = mix(h, u64::from(c));
-            if k + 1 >= NGRAM_MIN {
-                emit(h);
+        if self.symbols >= NGRAM_MIN {
+            let h3 = mix(
+                mix(mix(SEED_CHAR, u64::from(s)), u64::from(a)),
+                u64::from(b),
+            );
+            emit(h3);
+            if self.symbols >= NGRAM_MAX {
+                emit(mix(h3, u64::from(c)));
             }
         }
+    }
+
+    /// Ends the word: its closing n-grams, the word (or its number shape)
+    /// and the masked form, and the bigram with `prev`. Returns the unit
+    /// the next bigram starts from, and resets the word.
+    #[inline]
+    fn end(&mut self, money: bool, prev: Option<u64>, emit: &mut impl FnMut(u64)) -> u64 {
+        self.push_symbol(EDGE, emit);
+        emit(self.hash);
+        let unit = if self.digits == self.len {
+            let shape = number_shape(self.len, self.first, self.first2, money);
+            emit(shape);
+            shape
+        } else {
+            if self.digits > 0 {
+                emit(self.masked);
+            }
+            self.hash
+        };
+        if let Some(p) = prev {
+            emit(mix(mix(SEED_BIGRAM, p), unit));
+        }
+        *self = Word::new();
+        unit
     }
 }
 
@@ -221,27 +249,6 @@ fn for_each_feature(text: &str, mut emit: impl FnMut(u64)) {
     let mut chars = 0u32;
     let mut currency = false;
     let mut long_digits = false;
-
-    let mut end_word = |w: &mut Word, money: bool, emit: &mut dyn FnMut(u64)| {
-        let mut em = |h| emit(h);
-        w.push_symbol(EDGE, &mut em);
-        emit(w.hash);
-        let unit = if w.digits == w.len {
-            let shape = number_shape(w.len, w.first, w.first2, money);
-            emit(shape);
-            shape
-        } else {
-            if w.digits > 0 {
-                emit(w.masked);
-            }
-            w.hash
-        };
-        if let Some(p) = prev_word {
-            emit(mix(mix(SEED_BIGRAM, p), unit));
-        }
-        prev_word = Some(unit);
-        *w = Word::new();
-    };
 
     for c in text.chars() {
         chars += 1;
@@ -271,7 +278,7 @@ fn for_each_feature(text: &str, mut emit: impl FnMut(u64)) {
         }
         if in_word {
             long_digits |= word.digits >= 5;
-            end_word(&mut word, money, &mut emit);
+            prev_word = Some(word.end(money, prev_word, &mut emit));
             in_word = false;
         }
         money = is_currency(c);
@@ -282,10 +289,12 @@ fn for_each_feature(text: &str, mut emit: impl FnMut(u64)) {
     }
     if in_word {
         long_digits |= word.digits >= 5;
-        end_word(&mut word, money, &mut emit);
+        word.end(money, prev_word, &mut emit);
     }
 
-    if text.split(' ').any(|t| t.contains('.') && is_url_like(t)) {
+    // Only a token with a dot can be URL-like: most texts skip the split.
+    if text.as_bytes().contains(&b'.') && text.split(' ').any(|t| t.contains('.') && is_url_like(t))
+    {
         emit(coarse(1));
     }
     if long_digits {

@@ -9,6 +9,8 @@ pub mod datasets;
 pub mod engine;
 pub mod eval;
 pub mod normalize;
+#[cfg(test)]
+mod pinned;
 pub mod reassembly;
 pub mod rules;
 pub mod sender;

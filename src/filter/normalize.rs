@@ -90,6 +90,8 @@ trait Sym: Copy + PartialEq {
     fn ch(self) -> char;
     /// `c` is ASCII.
     fn from_ascii(c: char) -> Self;
+    /// Writes the three views of the (leet-folded) scratch buffer `v`.
+    fn views(v: &[Self], out: &mut Normalized);
 }
 
 impl Sym for char {
@@ -101,6 +103,18 @@ impl Sym for char {
     fn from_ascii(c: char) -> Self {
         c
     }
+    fn views(v: &[char], out: &mut Normalized) {
+        let Normalized {
+            folded,
+            squeezed,
+            masked,
+        } = out;
+        folded.clear();
+        masked.clear();
+        squeezed.clear();
+        fold_and_mask(v, |c| folded.push(c), |c| masked.push(c));
+        squeeze(v, |c| squeezed.push(c));
+    }
 }
 
 impl Sym for u8 {
@@ -111,6 +125,47 @@ impl Sym for u8 {
     #[inline]
     fn from_ascii(c: char) -> Self {
         u8::try_from(c).unwrap_or(b'?')
+    }
+    /// Byte by byte into the strings' own buffers: every byte is ASCII.
+    fn views(v: &[u8], out: &mut Normalized) {
+        fn bytes_of(s: &mut String) -> Vec<u8> {
+            let mut b = std::mem::take(s).into_bytes();
+            b.clear();
+            b
+        }
+        fn string_of(b: Vec<u8>) -> String {
+            String::from_utf8(b)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        }
+        let (mut folded, mut masked, mut squeezed) = (
+            bytes_of(&mut out.folded),
+            bytes_of(&mut out.masked),
+            bytes_of(&mut out.squeezed),
+        );
+        // `fold_and_mask` for ASCII: the folded view in one copy, then the
+        // digit runs masked from it.
+        folded.extend(
+            v.iter()
+                .map(|&b| if b == WIDE_GAP as u8 { b' ' } else { b }),
+        );
+        masked.reserve(v.len());
+        let mut in_number = false;
+        for &b in &folded {
+            if b.is_ascii_digit() {
+                if !in_number {
+                    masked.push(b'#');
+                }
+                in_number = true;
+            } else {
+                masked.push(b);
+                in_number = false;
+            }
+        }
+        squeezed.reserve(v.len());
+        squeeze(v, |c| squeezed.push(c));
+        out.folded = string_of(folded);
+        out.masked = string_of(masked);
+        out.squeezed = string_of(squeezed);
     }
 }
 
@@ -187,29 +242,31 @@ fn normalize_with(text: &str, scratch: &mut Scratch, out: &mut Normalized) {
 /// Leetspeak, then the three views, from the collapsed scratch buffer.
 fn finish<T: Sym>(chars: &mut [T], out: &mut Normalized) {
     fold_leet(chars);
-    let Normalized {
-        folded,
-        squeezed,
-        masked,
-    } = out;
-    folded.clear();
-    masked.clear();
+    T::views(chars, out);
+}
+
+/// Emits [`Normalized::folded`] (wide gaps as spaces) to `folded` and
+/// [`Normalized::masked`] (each run of numeric characters as one `#`) to
+/// `masked`, in one pass over the scratch buffer.
+#[inline]
+fn fold_and_mask<T: Sym>(chars: &[T], mut folded: impl FnMut(T), mut masked: impl FnMut(T)) {
+    let gap = T::from_ascii(WIDE_GAP);
+    let space = T::from_ascii(' ');
+    let hash = T::from_ascii('#');
     let mut in_number = false;
-    for &c in chars.iter() {
-        let c = c.ch();
-        let c = if c == WIDE_GAP { ' ' } else { c };
-        folded.push(c);
-        if c.is_numeric() {
+    for &c in chars {
+        let c = if c == gap { space } else { c };
+        folded(c);
+        if c.ch().is_numeric() {
             if !in_number {
-                masked.push('#');
+                masked(hash);
             }
             in_number = true;
         } else {
-            masked.push(c);
+            masked(c);
             in_number = false;
         }
     }
-    squeeze(chars, squeezed);
 }
 
 /// Folds look-alike characters to ASCII without touching anything else's
@@ -442,6 +499,7 @@ fn leet(c: char) -> char {
 }
 
 /// Whether `v[i]` may take part in a leetspeak run.
+#[inline(always)]
 fn is_leet_candidate<T: Sym>(v: &[T], i: usize) -> bool {
     match v.get(i).map(|c| c.ch()) {
         Some('0' | '1' | '3' | '4' | '5' | '7' | '@' | '$' | '|') => true,
@@ -499,13 +557,15 @@ fn fold_leet<T: Sym>(v: &mut [T]) {
 }
 
 /// Separators that may sit between spaced-out letters.
+#[inline]
 fn is_squeeze_sep(c: char) -> bool {
     matches!(c, ' ' | '.' | '-' | '_' | '*' | ',' | '/' | '|')
 }
 
-/// Builds [`Normalized::squeezed`] into `out` from the folded scratch
+/// Emits [`Normalized::squeezed`] to `out` from the folded scratch
 /// buffer.
-fn squeeze<T: Sym>(v: &[T], out: &mut String) {
+#[inline]
+fn squeeze<T: Sym>(v: &[T], mut out: impl FnMut(T)) {
     let boundary = |k: Option<usize>| match k.and_then(|k| v.get(k)) {
         None => true,
         Some(&c) => c.ch() == WIDE_GAP || is_squeeze_sep(c.ch()),
@@ -519,9 +579,8 @@ fn squeeze<T: Sym>(v: &[T], out: &mut String) {
             && boundary(k.checked_sub(1))
             && boundary(k.checked_add(1))
     };
-    out.clear();
     let mut i = 0;
-    while let Some(c) = v.get(i).map(|c| c.ch()) {
+    while let Some(&c) = v.get(i) {
         if single(i) {
             // Follow the chain letter, separator, letter, ...
             let mut j = i;
@@ -537,12 +596,20 @@ fn squeeze<T: Sym>(v: &[T], out: &mut String) {
                 Some(&c) => c.ch() == WIDE_GAP,
             };
             if count >= 3 || (count == 2 && gap(i.checked_sub(1)) && gap(j.checked_add(1))) {
-                out.extend(v.iter().take(j + 1).skip(i).step_by(2).map(|c| c.ch()));
+                v.iter()
+                    .take(j + 1)
+                    .skip(i)
+                    .step_by(2)
+                    .for_each(|&c| out(c));
                 i = j + 1;
                 continue;
             }
         }
-        out.push(if c == WIDE_GAP { ' ' } else { c });
+        out(if c.ch() == WIDE_GAP {
+            T::from_ascii(' ')
+        } else {
+            c
+        });
         i += 1;
     }
 }

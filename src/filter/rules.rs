@@ -36,7 +36,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::bytes::{RegexSet, RegexSetBuilder};
 use serde::Deserialize;
 
@@ -255,6 +255,8 @@ const BUILTIN_LISTS: &[(&str, &str)] = &[
 
 /// Rule id prefixes the filter's built-in signals use.
 const RESERVED_PREFIXES: [&str; 3] = ["url.", "sender.", "velocity."];
+/// Up to this many phrases the keyword automaton is a DFA.
+const DFA_MAX_PHRASES: usize = 500;
 /// Compiled size cap of the regex set.
 const REGEX_SIZE_LIMIT: usize = 32 << 20;
 
@@ -419,9 +421,14 @@ impl RuleSet {
         let phrases = if patterns.is_empty() {
             None
         } else {
+            // A DFA scans several times faster than the NFA the builder
+            // picks above 100 patterns; past a few hundred its table
+            // (states x byte classes) would outgrow the caches.
+            let kind = (patterns.len() <= DFA_MAX_PHRASES).then_some(AhoCorasickKind::DFA);
             Some(
                 AhoCorasickBuilder::new()
                     .match_kind(MatchKind::Standard)
+                    .kind(kind)
                     .build(&patterns)
                     .map_err(|e| RulesError::Build(format!("keyword automaton: {e}")))?,
             )
@@ -503,13 +510,13 @@ impl RuleSet {
     /// Appends to `hits` every rule that fires on `text` (each once).
     pub fn scan(&self, text: &Normalized, hits: &mut Vec<Hit>) {
         let start = hits.len();
+        // The squeezed view differs only when letters were spaced out.
+        let squeezed = (text.squeezed != text.folded).then_some(text.squeezed.as_bytes());
         if let Some(ac) = &self.phrases {
             // Rules fired so far: few per message, so a short list beats a
             // flag per rule (2,000 rules would mean 2 KB to clear per
             // message).
             let mut fired: Vec<u32> = Vec::new();
-            // The squeezed view differs only when letters were spaced out.
-            let squeezed = (text.squeezed != text.folded).then_some(text.squeezed.as_bytes());
             for hay in std::iter::once(text.folded.as_bytes()).chain(squeezed) {
                 for m in ac.find_overlapping_iter(hay) {
                     let before_ok = m.start() == 0 || !is_word_byte(hay[m.start() - 1]);
@@ -533,7 +540,6 @@ impl RuleSet {
         }
         if let Some(set) = &self.regexes {
             let mut fired: Vec<usize> = Vec::new();
-            let squeezed = (text.squeezed != text.folded).then_some(text.squeezed.as_bytes());
             for hay in std::iter::once(text.folded.as_bytes()).chain(squeezed) {
                 // Most messages match no regex: one quick pass says so.
                 if !set.is_match(hay) {

@@ -77,7 +77,13 @@ pub struct Url {
 pub fn extract_urls(text: &str) -> Vec<Url> {
     // Most messages hold no defanged spelling: skip the rewrite unless a
     // bracket or "hxxp" is there at all.
-    let (norm, marks) = if may_be_defanged(text) {
+    let defanged = may_be_defanged(text);
+    // Every form needs a dot in the host, or a scheme's colon, and only
+    // the defanged spellings make either out of something else.
+    if !defanged && !text.bytes().any(|b| b == b'.' || b == b':') {
+        return Vec::new();
+    }
+    let (norm, marks) = if defanged {
         let (n, m) = undefang(text);
         (std::borrow::Cow::Owned(n), m)
     } else {
@@ -88,8 +94,7 @@ pub fn extract_urls(text: &str) -> Vec<Url> {
         if out.len() >= MAX_URLS {
             break;
         }
-        // Every form needs a dot in the host, or a scheme's colon.
-        if !token.contains(['.', ':']) {
+        if !token.bytes().any(|b| b == b'.' || b == b':') {
             continue;
         }
         let defanged = marks
@@ -106,8 +111,13 @@ pub fn extract_urls(text: &str) -> Vec<Url> {
 /// all start with a bracket or with `hxxp`).
 fn may_be_defanged(text: &str) -> bool {
     let b = text.as_bytes();
-    b.iter().any(|&c| matches!(c, b'[' | b'(' | b'{'))
-        || b.windows(4).any(|w| w.eq_ignore_ascii_case(b"hxxp"))
+    b.iter().enumerate().any(|(i, &c)| match c {
+        b'[' | b'(' | b'{' => true,
+        b'h' | b'H' => b
+            .get(i + 1..i + 4)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"xxp")),
+        _ => false,
+    })
 }
 
 /// Rewrites the defanged spellings to plain ones. Returns the rewritten text
@@ -156,18 +166,48 @@ fn undefang(text: &str) -> (String, Vec<bool>) {
 }
 
 /// Splits on white space and on characters that never occur in a URL as
-/// typed in a message, yielding each token with its byte offset.
+/// typed in a message, yielding each token with its byte offset. ASCII is
+/// classified byte by byte; other characters are decoded only to ask
+/// whether they are white space.
 fn tokens(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    let is_sep = |c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '`' | '|');
-    let mut rest_start = 0;
+    let bytes = text.as_bytes();
+    // The length of the separator starting at `i`, or 0 when none does.
+    let sep_len = move |i: usize| -> usize {
+        match bytes.get(i) {
+            Some(&b) if b.is_ascii() => usize::from(
+                matches!(b, b'<' | b'>' | b'"' | b'`' | b'|') || char::from(b).is_whitespace(),
+            ),
+            Some(_) => match text.get(i..).and_then(|s| s.chars().next()) {
+                Some(c) if c.is_whitespace() => c.len_utf8(),
+                _ => 0,
+            },
+            None => 0,
+        }
+    };
+    let mut at = 0;
     std::iter::from_fn(move || {
-        let rest = text.get(rest_start..)?;
-        let skip = rest.find(|c: char| !is_sep(c))?;
-        let begin = rest_start + skip;
-        let tail = text.get(begin..)?;
-        let len = tail.find(is_sep).unwrap_or(tail.len());
-        rest_start = begin + len;
-        Some((begin, tail.get(..len)?))
+        loop {
+            let n = sep_len(at);
+            if n == 0 {
+                break;
+            }
+            at += n;
+        }
+        if at >= bytes.len() {
+            return None;
+        }
+        let begin = at;
+        // A multi-byte character that is not white space is part of the
+        // token: step over it whole, so `at` stays on a char boundary.
+        while at < bytes.len() && sep_len(at) == 0 {
+            at += match bytes[at] {
+                b if b < 0x80 => 1,
+                b if b >= 0xF0 => 4,
+                b if b >= 0xE0 => 3,
+                _ => 2,
+            };
+        }
+        Some((begin, text.get(begin..at)?))
     })
 }
 
@@ -179,25 +219,38 @@ enum Form {
     Bare,
 }
 
-fn parse_candidate(token: &str, defanged: bool) -> Option<Url> {
-    let lower = token.to_ascii_lowercase();
-    let scheme_at = match (lower.find("https://"), lower.find("http://")) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+/// The first `http://` or `https://` in `token` (ASCII case-insensitive):
+/// its offset and length.
+fn find_scheme(token: &str) -> Option<(usize, usize)> {
+    let b = token.as_bytes();
+    let at = |p: usize, pat: &[u8]| {
+        b.get(p..p + pat.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(pat))
     };
-    let (mut rest, mut form) = match scheme_at {
-        Some(p) => {
-            let scheme_len = if lower.get(p..)?.starts_with("https") {
-                8
-            } else {
-                7
-            };
-            (token.get(p + scheme_len..)?, Form::Scheme)
+    (0..b.len()).filter(|&p| b[p] | 0x20 == b'h').find_map(|p| {
+        if at(p, b"https://") {
+            Some((p, 8))
+        } else if at(p, b"http://") {
+            Some((p, 7))
+        } else {
+            None
         }
-        _ if lower.contains("://") => return None, // another scheme: ftp, ...
+    })
+}
+
+fn parse_candidate(token: &str, defanged: bool) -> Option<Url> {
+    let (mut rest, mut form) = match find_scheme(token) {
+        Some((p, scheme_len)) => (token.get(p + scheme_len..)?, Form::Scheme),
+        _ if token.contains("://") => return None, // another scheme: ftp, ...
         _ => (token.trim_start_matches(LEADING_PUNCT), Form::Bare),
     };
     rest = rest.trim_end_matches(TRAILING_PUNCT);
+    // Without a scheme the host needs a dot (an IPv4 address, `www.`, or a
+    // name with a suffix), and the host is a part of `rest`: most tokens
+    // with a dot or colon (`now.`, `10:30`) stop here.
+    if form == Form::Bare && !rest.as_bytes().contains(&b'.') {
+        return None;
+    }
     if form == Form::Bare
         && rest
             .get(..4)

@@ -16,6 +16,7 @@
 //! say "at least the threshold"), and the number of band values tracked is
 //! bounded; beyond it the oldest generation is dropped early.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Mutex;
@@ -74,15 +75,29 @@ const MULS: [u64; HASHES] = {
 pub fn fingerprint(masked: &str) -> Fingerprint {
     let mut mins = [u64::MAX; HASHES];
     let mut any = false;
-    for w in masked.split_whitespace() {
-        // At least three characters (a byte length of 12 or more always is).
-        if w.len() < 3 || (w.len() < 12 && w.chars().nth(2).is_none()) {
-            continue;
-        }
+    let mut word = |w: &[u8]| {
         any = true;
-        let x = crate::hash::splitmix64(fnv1a(w.as_bytes()));
+        let x = crate::hash::splitmix64(fnv1a(w));
         for ((m, s), k) in mins.iter_mut().zip(SEEDS).zip(MULS) {
             *m = (*m).min((x ^ s).wrapping_mul(k));
+        }
+    };
+    if masked.is_ascii() {
+        // The words of `split_whitespace`, byte by byte: a byte is a
+        // character here.
+        masked
+            .as_bytes()
+            .split(|&b| matches!(b, b' ' | b'\t'..=b'\r'))
+            .filter(|w| w.len() >= 3)
+            .for_each(&mut word);
+    } else {
+        for w in masked.split_whitespace() {
+            // At least three characters (a byte length of 12 or more
+            // always is).
+            if w.len() < 3 || (w.len() < 12 && w.chars().nth(2).is_none()) {
+                continue;
+            }
+            word(w.as_bytes());
         }
     }
     let mut bands = [0u64; BANDS];
@@ -143,14 +158,26 @@ impl Hasher for Mix {
 }
 
 /// One generation: distinct recipients per band value, as flat tables
-/// (no allocation per text): a count per (band, value) and the set of
-/// (band, value, recipient) pairs seen, each folded to one 64-bit word
-/// (8 bytes an entry; two pairs folding alike would undercount one
-/// recipient, at odds of 2^-64).
+/// (no allocation per text). Per (band, value) key, a count and the first
+/// recipient seen; every further (band, value, recipient) pair folded to
+/// one 64-bit word in a set (8 bytes an entry; two pairs folding alike
+/// would undercount one recipient, at odds of 2^-64). Most band values
+/// only ever meet one recipient (a text sent once), so most texts touch
+/// one table per band, not two.
 #[derive(Default)]
 struct Gen {
-    counts: HashMap<u64, u32, MixState>,
+    counts: HashMap<u64, Slot, MixState>,
     pairs: HashSet<u64, MixState>,
+    /// Pairs held: one per slot plus the set's.
+    len: usize,
+}
+
+/// The recipients counted under one band key.
+#[derive(Clone, Copy)]
+struct Slot {
+    count: u32,
+    /// The first recipient's key (its pair is not in [`Gen::pairs`]).
+    first: u64,
 }
 
 /// Folds a band number and value into one word.
@@ -165,12 +192,25 @@ fn pair_key(key: u64, recipient: u64) -> u64 {
 
 impl Gen {
     fn len(&self) -> usize {
-        self.pairs.len()
+        self.len
     }
 
     fn clear(&mut self) {
         self.counts.clear();
         self.pairs.clear();
+        self.len = 0;
+    }
+
+    /// Recipients under `key`, and whether `recipient` is one of them.
+    fn lookup(&self, key: u64, recipient: u64) -> (usize, bool) {
+        match self.counts.get(&key) {
+            None => (0, false),
+            Some(s) => (
+                s.count as usize,
+                s.first == recipient
+                    || (s.count >= 2 && self.pairs.contains(&pair_key(key, recipient))),
+            ),
+        }
     }
 }
 
@@ -203,7 +243,7 @@ impl std::fmt::Debug for Campaigns {
 impl Campaigns {
     /// Counts over `window`, up to `cap` recipients per text (the flagging
     /// threshold or a little more), tracking at most `max_keys`
-    /// (band value, recipient) pairs per half-window generation (about 20
+    /// (band value, recipient) pairs per half-window generation (8 to 24
     /// bytes each with the counts); past that the generations roll early.
     pub fn new(window: Duration, cap: usize, max_keys: usize) -> Campaigns {
         Campaigns {
@@ -257,18 +297,36 @@ impl Campaigns {
         } = &mut *s;
         for (band, &value) in fp.0.iter().enumerate() {
             let key = band_key(band, value);
-            let pair = pair_key(key, r);
-            let prev_len = previous.counts.get(&key).map_or(0, |&n| n as usize);
-            let prev_has = prev_len > 0 && previous.pairs.contains(&pair);
-            let cur_len = current.counts.get(&key).map_or(0, |&n| n as usize);
+            let (prev_len, prev_has) = previous.lookup(key, r);
             // Distinct over both generations: the older count plus the
             // newer, which only ever takes recipients the older does not
             // hold (the older does not change while the newer fills).
-            let mut n = prev_len + cur_len;
-            if n < self.cap && !prev_has && current.pairs.insert(pair) {
-                *current.counts.entry(key).or_insert(0) += 1;
-                n += 1;
-            }
+            let n = match current.counts.entry(key) {
+                Entry::Vacant(e) => {
+                    if prev_len < self.cap && !prev_has {
+                        e.insert(Slot { count: 1, first: r });
+                        current.len += 1;
+                        prev_len + 1
+                    } else {
+                        prev_len
+                    }
+                }
+                Entry::Occupied(mut e) => {
+                    let s = e.get_mut();
+                    let n = prev_len + s.count as usize;
+                    if n < self.cap
+                        && !prev_has
+                        && s.first != r
+                        && current.pairs.insert(pair_key(key, r))
+                    {
+                        s.count += 1;
+                        current.len += 1;
+                        n + 1
+                    } else {
+                        n
+                    }
+                }
+            };
             best = best.max(n);
         }
         best.min(self.cap)
