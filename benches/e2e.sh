@@ -20,6 +20,9 @@
 #
 #   ONLY=cdr bash benches/e2e.sh     # just the CDR on/off comparison
 #   ONLY=filter bash benches/e2e.sh  # just the filter on/off comparison
+#   WORKERS=1 bash benches/e2e.sh    # telegate and the relay on one thread each
+#                                    # (the load tool and the simulator have the
+#                                    # machine's other cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -48,6 +51,8 @@ wait_port() { for _ in $(seq 1 200); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/
 
 SMSC_PORT=$(free_port); RELAY_PORT=$(free_port); GW_PORT=$(free_port); GWF_PORT=$(free_port); GWC_PORT=$(free_port)
 ONLY=${ONLY:-all}
+# Threads of telegate (server.workers) and of the relay; 0 = one per core.
+WORKERS=${WORKERS:-0}
 HAM="$OUT/ham.txt"
 if [ -f ../shared/data/sms/uci-test.tsv ]; then
   awk -F'\t' '$1=="ham" {print $2}' ../shared/data/sms/uci-test.tsv >"$HAM"
@@ -57,7 +62,9 @@ else
 fi
 "$SMPPKIT" smsc --listen "127.0.0.1:$SMSC_PORT" --dlr >"$OUT/smsc.log" 2>&1 & PIDS+=($!)
 wait_port "$SMSC_PORT"
-"$SMPPKIT" relay --listen "127.0.0.1:$RELAY_PORT" --upstream "127.0.0.1:$SMSC_PORT" >"$OUT/relay.log" 2>&1 & PIDS+=($!)
+RELAY_THREADS=()
+[ "$WORKERS" != 0 ] && RELAY_THREADS=(--threads "$WORKERS")
+"$SMPPKIT" relay --listen "127.0.0.1:$RELAY_PORT" --upstream "127.0.0.1:$SMSC_PORT" "${RELAY_THREADS[@]}" >"$OUT/relay.log" 2>&1 & PIDS+=($!)
 wait_port "$RELAY_PORT"
 
 HASH=$(printf 'bench\n' | "$TELEGATE" hash-password)
@@ -69,6 +76,7 @@ window = 256
 deliver_window = 256
 max_connections = $((IDLE_BINDS + 100))
 inactivity_timeout = "10m"
+workers = $WORKERS
 enquire_link_interval = "5m"
 
 [[account]]

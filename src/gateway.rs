@@ -297,6 +297,8 @@ pub(crate) struct Core {
     verifier: PasswordVerifier,
     auth_failures: DashMap<IpAddr, AuthFailures>,
     connections: AtomicU32,
+    /// Numbers ESME sessions in the order they open (see `OutTx::id`).
+    session_numbers: AtomicUsize,
     pub(crate) stats: Stats,
     held_full_log: LogLimiter,
     pub(crate) shutdown: CancellationToken,
@@ -402,6 +404,12 @@ impl Core {
                 (c < max).then_some(c + 1)
             })
             .is_ok()
+    }
+
+    /// The next ESME session's number: consecutive sessions spread over
+    /// a carrier's binds.
+    pub(crate) fn next_session_number(&self) -> usize {
+        self.session_numbers.fetch_add(1, Ordering::Relaxed)
     }
 
     pub(crate) fn close_connection(&self) {
@@ -2334,6 +2342,7 @@ impl Gateway {
             verifier: PasswordVerifier::new(),
             auth_failures: DashMap::new(),
             connections: AtomicU32::new(0),
+            session_numbers: AtomicUsize::new(0),
             stats: Stats::default(),
             held_full_log: LogLimiter::default(),
             shutdown: CancellationToken::new(),

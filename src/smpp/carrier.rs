@@ -496,7 +496,7 @@ impl CarrierPool {
             }
             self.set_state(i, BindState::Connecting);
             let started = Instant::now();
-            match self.connect_and_bind().await {
+            match self.connect_and_bind(i).await {
                 Ok((reader, out, writer)) => {
                     tracing::info!(carrier = %self.name, bind = i, kind = self.cfg.bind.as_str(), "carrier bind up");
                     self.session(i, reader, out, writer, &core, &shutdown).await;
@@ -531,8 +531,10 @@ impl CarrierPool {
         }
     }
 
+    /// Connects and binds bind number `i`.
     async fn connect_and_bind(
         &self,
+        i: usize,
     ) -> Result<(FrameReader, OutTx, tokio::task::JoinHandle<()>), String> {
         let connect = TcpStream::connect(self.cfg.address.as_str());
         let tcp = match tokio::time::timeout(Duration::from_secs(10), connect).await {
@@ -549,7 +551,7 @@ impl CarrierPool {
         };
         let mut reader =
             FrameReader::new(r, telegate_smpp::frame::DEFAULT_MAX_PDU_LEN, Side::Carrier);
-        let (tx, rx) = io::outbox(Side::Carrier);
+        let (tx, rx) = io::outbox(Side::Carrier, i);
         let writer = tokio::spawn(io::write_loop(w, rx));
         let bind = Bind {
             system_id: Bytes::from(self.cfg.system_id.clone()),

@@ -3,7 +3,7 @@
 //! write (with TCP_NODELAY set, so nothing waits for Nagle).
 
 use std::io;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
@@ -120,8 +120,9 @@ impl OutTx {
 }
 
 impl OutTx {
-    /// The connection's number: consecutive connections have consecutive
-    /// numbers (wrapping).
+    /// The connection's number, given by whoever opened it: an ESME
+    /// session's place in the order sessions opened, a carrier bind's
+    /// index among its carrier's binds.
     pub(crate) fn id(&self) -> usize {
         self.0.id
     }
@@ -144,11 +145,10 @@ impl OutTx {
 }
 
 /// A connection's outbox and the receiving end for its writer task;
-/// `side` labels its PDU counts.
-pub(crate) fn outbox(side: Side) -> (OutTx, OutRx) {
-    static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+/// `side` labels its PDU counts, `id` is [`OutTx::id`].
+pub(crate) fn outbox(side: Side, id: usize) -> (OutTx, OutRx) {
     let o = Arc::new(Outbox {
-        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        id,
         state: Mutex::new(OutState::default()),
         notify: Notify::new(),
         side,

@@ -206,7 +206,7 @@ where
     let server = core.server();
     let max_pdu = server.max_pdu_len.0.min(u64::from(u32::MAX)) as u32;
     let mut reader = FrameReader::new(r, max_pdu, Side::Esme);
-    let (out, rx) = io::outbox(Side::Esme);
+    let (out, rx) = io::outbox(Side::Esme, core.next_session_number());
     let writer = tokio::spawn(io::write_loop(w, rx));
     let shared = Arc::new(SessionShared {
         id: SESSION_IDS.fetch_add(1, Ordering::Relaxed),
