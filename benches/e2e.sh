@@ -138,10 +138,23 @@ run_gw() { # name-who-round, gateway pid, then run_esme's arguments
   echo $(( $(cpu_ticks "$pid") - before )) >"$OUT/$tag.cpu"
 }
 
+# One round of an on/off comparison; even rounds run the two sides in the
+# other order, so a drift of the machine over the run favours neither.
+pair_round() { # round, scenario, tag A, pid A, port A, tag B, pid B, port B, esme args...
+  local r=$1 scen=$2 ta=$3 pa=$4 qa=$5 tb=$6 pb=$7 qb=$8; shift 8
+  if [ $((r % 2)) = 1 ]; then
+    run_gw "$scen-$ta-$r" "$pa" "$qa" 256 4 "$@"
+    run_gw "$scen-$tb-$r" "$pb" "$qb" 256 4 "$@"
+  else
+    run_gw "$scen-$tb-$r" "$pb" "$qb" 256 4 "$@"
+    run_gw "$scen-$ta-$r" "$pa" "$qa" 256 4 "$@"
+  fi
+}
+
 if [ "$ONLY" = filter ]; then
   for r in $(seq 1 "$ROUNDS"); do
-    run_gw "ham-telegate-$r" "$GW_PID" "$GW_PORT" 256 4 --expect-dlr --text-file "$HAM"
-    run_gw "ham-filtered-$r" "$GWF_PID" "$GWF_PORT" 256 4 --expect-dlr --text-file "$HAM"
+    pair_round "$r" ham telegate "$GW_PID" "$GW_PORT" filtered "$GWF_PID" "$GWF_PORT" \
+      --expect-dlr --text-file "$HAM"
   done
   python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$ROUNDS" "$COUNT" "$(getconf CLK_TCK)" ham telegate filtered \
     "uci-test ham texts, window 256, 4 binds, receipts: filter on / off" 0.85
@@ -149,8 +162,7 @@ if [ "$ONLY" = filter ]; then
 fi
 
 for r in $(seq 1 "$ROUNDS"); do
-  run_gw "cdr-telegate-$r" "$GW_PID" "$GW_PORT" 256 4 --expect-dlr
-  run_gw "cdr-cdr-$r" "$GWC_PID" "$GWC_PORT" 256 4 --expect-dlr
+  pair_round "$r" cdr telegate "$GW_PID" "$GW_PORT" cdr "$GWC_PID" "$GWC_PORT" --expect-dlr
 done
 if [ "$ONLY" = cdr ]; then
   python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$ROUNDS" "$COUNT" "$(getconf CLK_TCK)" cdr telegate cdr \
@@ -169,8 +181,8 @@ done
 
 if [ -s "$HAM" ]; then
   for r in $(seq 1 "$ROUNDS"); do
-    run_gw "ham-telegate-$r" "$GW_PID" "$GW_PORT" 256 4 --expect-dlr --text-file "$HAM"
-    run_gw "ham-filtered-$r" "$GWF_PID" "$GWF_PORT" 256 4 --expect-dlr --text-file "$HAM"
+    pair_round "$r" ham telegate "$GW_PID" "$GW_PORT" filtered "$GWF_PID" "$GWF_PORT" \
+      --expect-dlr --text-file "$HAM"
   done
 fi
 

@@ -6,8 +6,9 @@ alternation, one esme run each per round.
 Reads OUT/SCENARIO-{BASE,OTHER}-{round}.json (smppkit esme --json) and
 .cpu (the gateway's CPU ticks for that run). Prints each round, then:
 - the ratio of median throughputs (the figure the targets name);
-- the median of the per-round ratios (each pair ran back to back, so a
-  slow spell of the shared machine hits both sides of a pair);
+- the median of the per-round ratios (each pair ran back to back, in
+  alternating order, so a slow spell of the shared machine hits both
+  sides of a pair and a drift favours neither);
 - the gateway's CPU time per message on each side, and their ratio.
 """
 import json
