@@ -117,9 +117,7 @@ impl OutTx {
         }
         Ok(())
     }
-}
 
-impl OutTx {
     /// The connection's number, given by whoever opened it: an ESME
     /// session's place in the order sessions opened, a carrier bind's
     /// index among its carrier's binds.
