@@ -182,26 +182,22 @@ impl ReceiptView {
     }
 }
 
-/// The carrier's id of the message a receipt reports on (see
-/// [`ReceiptView::id`]).
-pub fn receipt_message_id(sm: &SubmitSm) -> Option<Bytes> {
-    ReceiptView::of(sm).id
-}
-
-/// A receipt's `message_state` and error code (see [`ReceiptView`]).
-pub fn receipt_outcome(sm: &SubmitSm) -> (Option<u8>, u16) {
-    let v = ReceiptView::of(sm);
-    (v.state, v.err)
-}
-
-/// [`ReceiptView::rewrite`] of a copy of `sm`.
-pub fn rewrite_receipt(sm: &SubmitSm, gateway_id_hex: &[u8]) -> SubmitSm {
-    ReceiptView::of(sm).rewrite(sm.clone(), gateway_id_hex)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn receipt_message_id(sm: &SubmitSm) -> Option<Bytes> {
+        ReceiptView::of(sm).id
+    }
+
+    fn receipt_outcome(sm: &SubmitSm) -> (Option<u8>, u16) {
+        let v = ReceiptView::of(sm);
+        (v.state, v.err)
+    }
+
+    fn rewrite_receipt(sm: &SubmitSm, gateway_id_hex: &[u8]) -> SubmitSm {
+        ReceiptView::of(sm).rewrite(sm.clone(), gateway_id_hex)
+    }
 
     const TEXT: &[u8] = b"id:0000A1B2 sub:001 dlvrd:001 submit date:2402291200 \
 done date:2402291201 stat:DELIVRD err:000 text:Hello id:0000A1B2";
