@@ -151,11 +151,15 @@ pair_round() { # round, scenario, tag A, pid A, port A, tag B, pid B, port B, es
   fi
 }
 
-if [ "$ONLY" = filter ]; then
+filter_rounds() {
   for r in $(seq 1 "$ROUNDS"); do
     pair_round "$r" ham telegate "$GW_PID" "$GW_PORT" filtered "$GWF_PID" "$GWF_PORT" \
       --expect-dlr --text-file "$HAM"
   done
+}
+
+if [ "$ONLY" = filter ]; then
+  filter_rounds
   python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$ROUNDS" "$COUNT" "$(getconf CLK_TCK)" ham telegate filtered \
     "uci-test ham texts, window 256, 4 binds, receipts: filter on / off" 0.85
   exit 0
@@ -180,10 +184,7 @@ for scen in "w256c4dlr 256 4 --expect-dlr" "w64c1 64 1"; do
 done
 
 if [ -s "$HAM" ]; then
-  for r in $(seq 1 "$ROUNDS"); do
-    pair_round "$r" ham telegate "$GW_PID" "$GW_PORT" filtered "$GWF_PID" "$GWF_PORT" \
-      --expect-dlr --text-file "$HAM"
-  done
+  filter_rounds
 fi
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }

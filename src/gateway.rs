@@ -764,8 +764,15 @@ impl Core {
                 self.stats.submit_failed.fetch_add(1, Ordering::Relaxed);
                 for mut c in drafts.into_iter().flatten() {
                     c.verdict = crate::cdr::record::Verdict::Block;
-                    let none = cdrs::Outcome::default();
-                    self.finish_cdr(c, &account.sid, gw, m.registered_delivery, status, none);
+                    self.finish_cdr(
+                        c,
+                        &account.sid,
+                        gw,
+                        m.registered_delivery,
+                        status,
+                        cdrs::SentTo::default(),
+                        Instant::now(),
+                    );
                 }
                 return Pdu::error_response(CommandId::SUBMIT_MULTI, seq, status);
             }
@@ -801,7 +808,15 @@ impl Core {
                 };
                 if let Some(c) = cdr {
                     let status = r.err().unwrap_or(CommandStatus::ESME_ROK);
-                    self.finish_cdr(c, &account.sid, gw, m.registered_delivery, status, sent);
+                    self.finish_cdr(
+                        c,
+                        &account.sid,
+                        gw,
+                        m.registered_delivery,
+                        status,
+                        sent.sent(),
+                        Instant::now(),
+                    );
                 }
                 (addr, r)
             }
@@ -1499,7 +1514,7 @@ impl Core {
                         latency,
                         route_prefix: None,
                     };
-                    self.finish_cdr_borrowed(
+                    self.finish_cdr(
                         c,
                         &d.account.sid,
                         d.gw,
@@ -1565,7 +1580,15 @@ impl Core {
             if let Some(c) = d.cdr.take() {
                 let status = r.err().unwrap_or(CommandStatus::ESME_ROK);
                 let sid = d.account.sid.clone();
-                core.finish_cdr(c, &sid, d.gw, d.registered_delivery, status, sent);
+                core.finish_cdr(
+                    c,
+                    &sid,
+                    d.gw,
+                    d.registered_delivery,
+                    status,
+                    sent.sent(),
+                    Instant::now(),
+                );
             }
             let answer = core.answer(d.command, d.esme_seq, d.gw, r, &d.account);
             drop(d.guard.take());

@@ -207,9 +207,9 @@ impl fmt::Debug for CdrWriter {
     }
 }
 
-/// A reserved queue slot: writing it ([`CdrWriter::write_reserved`],
-/// [`write`](Self::write)) never blocks nor fails. Dropping it unused
-/// frees the slot.
+/// A reserved queue slot: writing it ([`write`](Self::write),
+/// [`write_ref`](Self::write_ref)) never blocks nor fails. Dropping it
+/// unused frees the slot.
 #[derive(Debug)]
 pub struct CdrPermit {
     shared: Arc<Shared>,
@@ -334,18 +334,6 @@ impl CdrWriter {
             })
         } else {
             None
-        }
-    }
-
-    /// Queues the record in the slot `permit` reserved, encoding it from
-    /// borrowed fields: never blocks nor fails. A permit of another writer
-    /// is written to its own writer.
-    pub fn write_reserved(&self, mut permit: CdrPermit, record: &RecordRef<'_>) {
-        if Arc::ptr_eq(&permit.shared, &self.shared) {
-            permit.used = true;
-            push_encoded(&self.shared, record);
-        } else {
-            permit.write_ref(record);
         }
     }
 
@@ -844,7 +832,7 @@ mod tests {
                                 Some(p) => {
                                     // Both ways of writing a slot.
                                     if i % 2 == 0 {
-                                        w.write_reserved(p, &r.as_ref());
+                                        p.write_ref(&r.as_ref());
                                     } else {
                                         p.write(r);
                                     }
@@ -890,10 +878,11 @@ mod tests {
         let (wa, ha) = CdrWriter::start(Box::new(ra.clone()), opts).unwrap();
         let (wb, hb) = CdrWriter::start(Box::new(rb.clone()), opts).unwrap();
         let (x, y) = (numbered(2, 0), numbered(2, 1));
-        // A's permit handed to B's writer still lands in A, in A's slot.
+        // Each permit lands in the writer that gave it, in its slot.
         let pa = wa.try_reserve().unwrap();
-        wb.write_reserved(pa, &x.as_ref());
-        wb.write_reserved(wb.try_reserve().unwrap(), &y.as_ref());
+        let pb = wb.try_reserve().unwrap();
+        pa.write_ref(&x.as_ref());
+        pb.write_ref(&y.as_ref());
         ha.shutdown();
         hb.shutdown();
         assert_eq!(ra.batches.lock().unwrap().concat(), vec![x]);

@@ -279,7 +279,8 @@ fn pseudonym_of(
     Some(key.pseudonym(number))
 }
 
-/// [`Outcome`] borrowed.
+/// What a submit's outcome adds to its CDR, borrowed ([`Outcome::sent`]
+/// from a task's owned outcome).
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct SentTo<'a> {
     /// The carrier that answered (or that was tried last).
@@ -290,7 +291,7 @@ pub(crate) struct SentTo<'a> {
     pub(crate) route_prefix: Option<&'a str>,
 }
 
-/// What a submit's outcome adds to its CDR.
+/// [`SentTo`], owned: what a task that retries and fails over collects.
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
     /// The carrier that answered (or that was tried last).
@@ -299,6 +300,16 @@ pub(crate) struct Outcome {
     pub(crate) latency: Duration,
     /// The route's prefix (when the draft has none yet).
     pub(crate) route_prefix: Option<Arc<str>>,
+}
+
+impl Outcome {
+    pub(crate) fn sent(&self) -> SentTo<'_> {
+        SentTo {
+            carrier: self.carrier.as_deref(),
+            latency: self.latency,
+            route_prefix: self.route_prefix.as_deref(),
+        }
+    }
 }
 
 impl Core {
@@ -342,37 +353,9 @@ impl Core {
         }))
     }
 
-    /// Writes a submit's CDR at its outcome.
-    pub(crate) fn finish_cdr(
-        &self,
-        draft: Draft,
-        account: &str,
-        gateway_id: u64,
-        registered_delivery: u8,
-        status: CommandStatus,
-        outcome: Outcome,
-    ) {
-        let sent = SentTo {
-            carrier: outcome.carrier.as_deref(),
-            latency: outcome.latency,
-            route_prefix: outcome.route_prefix.as_deref(),
-        };
-        let now = Instant::now();
-        self.finish_cdr_borrowed(
-            draft,
-            account,
-            gateway_id,
-            registered_delivery,
-            status,
-            sent,
-            now,
-        );
-    }
-
-    /// [`finish_cdr`](Self::finish_cdr) at `now` with the outcome borrowed:
-    /// what a direct submit's answer writes, cloning nothing.
+    /// Writes a submit's CDR at its outcome, reached at `now`.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn finish_cdr_borrowed(
+    pub(crate) fn finish_cdr(
         &self,
         draft: Draft,
         account: &str,
@@ -433,10 +416,7 @@ impl Core {
             source,
             dest,
         };
-        match &self.cdr {
-            Some(c) => c.writer.write_reserved(permit, &record),
-            None => permit.write_ref(&record),
-        }
+        permit.write_ref(&record);
     }
 
     /// A slot for a receipt's CDR; `Err` when the writer is behind (the
@@ -483,10 +463,7 @@ impl Core {
             source: None,
             dest: None,
         };
-        match &self.cdr {
-            Some(c) => c.writer.write_reserved(permit, &record),
-            None => permit.write_ref(&record),
-        }
+        permit.write_ref(&record);
     }
 
     /// Sweeps expired records every `[cdr].sweep_interval`, and publishes

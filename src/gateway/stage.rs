@@ -339,8 +339,16 @@ impl Core {
     fn block(&self, mut d: Box<Direct>, status: CommandStatus) {
         if let Some(c) = d.cdr.take() {
             let sid = d.account.sid.clone();
-            let none = super::cdrs::Outcome::default();
-            self.finish_cdr(c, &sid, d.gw, d.registered_delivery, status, none);
+            let none = super::cdrs::SentTo::default();
+            self.finish_cdr(
+                c,
+                &sid,
+                d.gw,
+                d.registered_delivery,
+                status,
+                none,
+                Instant::now(),
+            );
         }
         self.stats
             .submit_failed

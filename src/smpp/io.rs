@@ -98,16 +98,30 @@ impl OutTx {
         self.0.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues `m`; gives it back when the connection's writer is gone.
-    // `Out` comes back by value, as from a channel.
-    #[allow(clippy::result_large_err)]
-    pub(crate) fn send(&self, m: Out) -> Result<(), Out> {
+    /// Queues `m`; `Err` when the connection's writer is gone.
+    pub(crate) fn send(&self, m: Out) -> Result<(), ()> {
+        self.queue(|buf| push(buf, m))
+    }
+
+    /// Queues an encoding of `pdu` (the caller keeps it); `Err` when the
+    /// connection's writer is gone.
+    pub(crate) fn send_pdu(&self, pdu: &Pdu) -> Result<(), ()> {
+        self.queue(|buf| {
+            encode_pdu(buf, pdu);
+            false
+        })
+    }
+
+    /// Appends to the buffer with `add` (which says whether the connection
+    /// closes after it) unless the writer is gone, and wakes the writer
+    /// when the buffer was empty.
+    fn queue(&self, add: impl FnOnce(&mut BytesMut) -> bool) -> Result<(), ()> {
         let mut s = self.lock();
         if s.closed || s.closing {
-            return Err(m);
+            return Err(());
         }
         let mut wake = s.buf.is_empty();
-        if push(&mut s.buf, m) {
+        if add(&mut s.buf) {
             s.closing = true;
             wake = true;
         }
@@ -123,22 +137,6 @@ impl OutTx {
     /// index among its carrier's binds.
     pub(crate) fn id(&self) -> usize {
         self.0.id
-    }
-
-    /// Queues an encoding of `pdu` (the caller keeps it); `Err` when the
-    /// connection's writer is gone.
-    pub(crate) fn send_pdu(&self, pdu: &Pdu) -> Result<(), ()> {
-        let mut s = self.lock();
-        if s.closed || s.closing {
-            return Err(());
-        }
-        let wake = s.buf.is_empty();
-        encode_pdu(&mut s.buf, pdu);
-        drop(s);
-        if wake {
-            self.0.notify.notify_one();
-        }
-        Ok(())
     }
 }
 
