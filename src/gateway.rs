@@ -13,8 +13,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use bytes::Bytes;
 use dashmap::DashMap;
 use telegate_smpp::pdu::{
-    peek_submit_destination, Body, DestAddress, Pdu, QuerySmResp, SubmitMultiResp, SubmitSm,
-    UnsuccessSme,
+    Body, DestAddress, Pdu, QuerySmResp, SubmitMultiResp, SubmitSm, UnsuccessSme,
 };
 use telegate_smpp::receipt::MessageState;
 use telegate_smpp::tlv::TlvList;
@@ -27,7 +26,7 @@ use tokio_util::task::TaskTracker;
 pub use crate::admin::{CarrierHealth, Health, ReloadOutcome};
 use crate::auth::PasswordVerifier;
 use crate::config::{AccountConfig, BindType, Config, ServerConfig};
-use crate::dlr::late::{late_key, LateQueue};
+use crate::dlr::late::LateQueue;
 use crate::dlr::rewrite as receipts;
 use crate::dlr::{self, DlrStore, HeldQueues, LogStore};
 use crate::ids::{format_id, parse_id, IdGenerator};
@@ -63,6 +62,9 @@ pub struct Stats {
     pub dlr_delivered: AtomicU64,
     /// Receipts that matched no mapping.
     pub dlr_unmatched: AtomicU64,
+    /// Receipts that came in before their message's mapping was in place
+    /// (they overtook the carrier's submit_sm_resp) and waited for it.
+    pub dlr_parked: AtomicU64,
     /// Receipts and MO put in a held queue.
     pub held: AtomicU64,
     /// Receipts and MO refused because the held queue was full.
@@ -90,6 +92,8 @@ pub struct StatsSnapshot {
     pub dlr_delivered: u64,
     /// See [`Stats::dlr_unmatched`].
     pub dlr_unmatched: u64,
+    /// See [`Stats::dlr_parked`].
+    pub dlr_parked: u64,
     /// See [`Stats::held`].
     pub held: u64,
     /// See [`Stats::held_full`].
@@ -112,6 +116,7 @@ impl Stats {
             throttled_account: g(&self.throttled_account),
             dlr_delivered: g(&self.dlr_delivered),
             dlr_unmatched: g(&self.dlr_unmatched),
+            dlr_parked: g(&self.dlr_parked),
             held: g(&self.held),
             held_full: g(&self.held_full),
             mo_delivered: g(&self.mo_delivered),
@@ -324,7 +329,7 @@ pub(crate) struct Runtime {
     pub(crate) server: Arc<ServerConfig>,
     /// By [`AccountIdx`]; `None` for an index not in use.
     accounts: Vec<Option<Arc<AccountRt>>>,
-    by_system_id: HashMap<String, Arc<AccountRt>>,
+    by_system_id: HashMap<String, Arc<AccountRt>, crate::hash::Mix>,
     /// By [`CarrierIdx`]; `None` for an index not in use.
     carriers: Vec<Option<Arc<CarrierPool>>>,
     by_carrier: HashMap<String, Arc<CarrierPool>>,
@@ -510,23 +515,36 @@ impl Core {
         meta: &DlrMeta,
         carrier_id: &[u8],
     ) {
-        // The store normalises the id (case, leading zeros) itself.
-        self.dlr.insert(dlr::Mapping {
+        let expires_at = dlr::store::unix_now() + self.rt().config.dlr.ttl.get().as_secs();
+        let mapping = || dlr::Mapping {
             carrier: pool.name.clone(),
             carrier_msg_id: carrier_id.into(),
             account: meta.account.clone(),
             gateway_id: meta.gateway_id,
-            expires_at: dlr::store::unix_now() + self.rt().config.dlr.ttl.get().as_secs(),
+            expires_at,
             state: 0,
             registered_delivery: meta.registered_delivery,
-        });
-        // Receipts of this message that came in ahead of it.
-        let early = self.late.take(|| late_key(&pool.name, carrier_id));
-        if !early.is_empty() {
-            let m = self.dlr.lookup_exact(&pool.name, carrier_id);
-            for r in early {
-                self.answer_late(m.clone(), r);
-            }
+        };
+        // The store normalises the id (case, leading zeros) itself.
+        self.dlr.insert(mapping());
+        // Receipts of this message that came in ahead of it are answered
+        // by what was just stored.
+        let early = self.late.take(
+            || self.late.key(&pool.name, carrier_id),
+            |r| {
+                r.carrier == pool.name
+                    && r.view.id.as_deref().is_some_and(|cid| {
+                        dlr::store::MsgId::normalized(cid)
+                            == dlr::store::MsgId::normalized(carrier_id)
+                    })
+            },
+        );
+        if early.is_empty() {
+            return;
+        }
+        let m = mapping();
+        for r in early {
+            self.answer_late(Some(m.clone()), r);
         }
     }
 
@@ -536,7 +554,7 @@ impl Core {
         let id = body.command_id();
         match body {
             Body::SubmitMulti(m) => self.submit_multi(account, seq, *m).await,
-            Body::QuerySm(q) => self.query(account, seq, q),
+            Body::QuerySm(q) => self.query(account, seq, *q),
             Body::CancelSm(c) => {
                 let message_id = c.message_id.clone();
                 let fail = CommandStatus::ESME_RCANCELFAIL;
@@ -869,12 +887,12 @@ impl Core {
         };
         Pdu::new(
             seq,
-            Body::QuerySmResp(QuerySmResp {
+            Body::QuerySmResp(Box::new(QuerySmResp {
                 message_id: q.message_id,
                 final_date: Bytes::new(),
                 message_state: state,
                 error_code: 0,
-            }),
+            })),
         )
     }
 
@@ -933,7 +951,7 @@ impl Core {
     pub(crate) fn on_carrier_deliver(
         self: &Arc<Self>,
         carrier: &Arc<str>,
-        sm: SubmitSm,
+        sm: Box<SubmitSm>,
         bind: usize,
     ) -> Inbound {
         if !receipts::is_receipt(sm.esm_class) {
@@ -962,7 +980,8 @@ impl Core {
         let Some(cid) = r.view.id.clone() else {
             return self.answer_late(None, r);
         };
-        let key = late_key(&r.carrier, &cid);
+        self.stats.dlr_parked.fetch_add(1, Ordering::Relaxed);
+        let key = self.late.key(&r.carrier, &cid);
         let carrier = r.carrier.clone();
         if let Err((r, m)) = self.late.park(key, Instant::now(), r, || {
             self.dlr.lookup_exact(&carrier, &cid)
@@ -1068,7 +1087,7 @@ impl Core {
     fn receipt_matched(
         self: &Arc<Self>,
         m: dlr::Mapping,
-        sm: SubmitSm,
+        mut sm: Box<SubmitSm>,
         view: &receipts::ReceiptView,
         bind: Option<usize>,
     ) -> Inbound {
@@ -1117,16 +1136,11 @@ impl Core {
         let Some(account) = self.account(&m.account) else {
             return Inbound::Done(CommandStatus::ESME_ROK);
         };
-        let rewritten = view.rewrite(sm, &format_id(m.gateway_id));
-        self.try_dispatch(
-            account,
-            Body::DeliverSm(Box::new(rewritten)),
-            DeliverKind::Receipt,
-            bind,
-        )
+        view.rewrite(&mut sm, &format_id(m.gateway_id));
+        self.try_dispatch(account, Body::DeliverSm(sm), DeliverKind::Receipt, bind)
     }
 
-    fn on_mo(self: &Arc<Self>, carrier: &Arc<str>, sm: SubmitSm, bind: usize) -> Inbound {
+    fn on_mo(self: &Arc<Self>, carrier: &Arc<str>, sm: Box<SubmitSm>, bind: usize) -> Inbound {
         let rt = self.rt();
         let owner = rt.mo.lookup(
             &rt.config.routing,
@@ -1141,12 +1155,7 @@ impl Core {
             return Inbound::Done(CommandStatus::ESME_RINVDSTADR);
         };
         drop(rt);
-        self.try_dispatch(
-            account,
-            Body::DeliverSm(Box::new(sm)),
-            DeliverKind::Mo,
-            Some(bind),
-        )
+        self.try_dispatch(account, Body::DeliverSm(sm), DeliverKind::Mo, Some(bind))
     }
 
     /// Takes custody of a deliver_sm without waiting when it can: sent to a
@@ -1413,21 +1422,15 @@ impl Core {
             return;
         };
         let (command, ton, npi, dest, registered_delivery, seed) = match &body {
-            Body::SubmitSm(sm) => {
-                let (ton, npi, dest) = match peek_submit_destination(&frame) {
-                    Some((t, n, d)) => (t.0, n.0, frame.slice_ref(d)),
-                    None => (sm.dest.ton.0, sm.dest.npi.0, sm.dest.addr.clone()),
-                };
-                let seed = concat_seed(account.idx, sm);
-                (
-                    CommandId::SUBMIT_SM,
-                    ton,
-                    npi,
-                    dest,
-                    sm.registered_delivery,
-                    seed,
-                )
-            }
+            // The decoded address is a slice of the frame: no copy.
+            Body::SubmitSm(sm) => (
+                CommandId::SUBMIT_SM,
+                sm.dest.ton.0,
+                sm.dest.npi.0,
+                sm.dest.addr.clone(),
+                sm.registered_delivery,
+                concat_seed(account.idx, sm),
+            ),
             Body::DataSm(sm) => (
                 CommandId::DATA_SM,
                 sm.dest.ton.0,
@@ -2101,7 +2104,7 @@ pub(crate) enum Inbound {
     /// The account's binds are busy: wait for room ([`Core::dispatch_wait`]).
     Wait(Arc<AccountRt>, Body, DeliverKind),
     /// A receipt whose mapping is not there yet ([`Core::park_late_receipt`]).
-    Late(SubmitSm, receipts::ReceiptView),
+    Late(Box<SubmitSm>, receipts::ReceiptView),
 }
 
 /// A receipt parked until its mapping is recorded, with what is needed to
@@ -2111,7 +2114,7 @@ pub(crate) struct LateReceipt {
     /// The carrier that sent it.
     pub(crate) carrier: Arc<str>,
     /// The receipt.
-    pub(crate) sm: SubmitSm,
+    pub(crate) sm: Box<SubmitSm>,
     /// What was read of it.
     pub(crate) view: receipts::ReceiptView,
     /// The carrier bind's outbox, for the deliver_sm_resp.

@@ -86,10 +86,12 @@ fn row_by_id<'a>(rows: &'a [Value], id: &str) -> Vec<&'a Value> {
 
 /// The status of a query_sm for `id`.
 async fn query_sm(c: &telegate::sim::Client, id: &str) -> CommandStatus {
-    c.request(Body::QuerySm(telegate::smpp_codec::pdu::QuerySm {
-        message_id: Bytes::from(id.to_owned()),
-        source: telegate::sim::address(SOURCE),
-    }))
+    c.request(Body::QuerySm(Box::new(
+        telegate::smpp_codec::pdu::QuerySm {
+            message_id: Bytes::from(id.to_owned()),
+            source: telegate::sim::address(SOURCE),
+        },
+    )))
     .await
     .unwrap()
     .command_status

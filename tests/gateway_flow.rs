@@ -117,10 +117,10 @@ fn multi(dests: &[&str], receipt: bool) -> Body {
 }
 
 fn query(id: &str) -> Body {
-    Body::QuerySm(QuerySm {
+    Body::QuerySm(Box::new(QuerySm {
         message_id: Bytes::copy_from_slice(id.as_bytes()),
         source: address(SOURCE),
-    })
+    }))
 }
 
 fn cancel(id: &str) -> Body {

@@ -280,12 +280,12 @@ async fn idle_binds(a: BindsArgs) -> ExitCode {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let bind = Pdu::new(
         1,
-        Body::BindTransceiver(Bind {
+        Body::BindTransceiver(Box::new(Bind {
             system_id: a.system_id.clone().into(),
             password: a.password.clone().into(),
             interface_version: 0x34,
             ..Bind::default()
-        }),
+        })),
     );
     let frame = match bind.to_bytes() {
         Ok(f) => f,

@@ -2,46 +2,48 @@
 //!
 //! A carrier with several binds may send a receipt on one bind before the
 //! submit_sm_resp carrying the same message id has been read from another.
-//! Such a receipt is parked here under its carrier and normalised message
-//! id. Inserting the mapping takes the parked receipts of that id at once
-//! ([`LateQueue::take`]), so an early receipt costs a map insert and
-//! removal, not a timer. Those still parked after a grace period are handed
-//! to a sweeper ([`LateQueue::take_due`]), which tries the hex/decimal
-//! readings of the id and finally gives up.
+//! Such a receipt is parked here under a keyed hash of its carrier and
+//! normalised message id. Inserting the mapping takes the parked receipts
+//! of that id at once ([`LateQueue::take`]), so an early receipt costs a
+//! map insert and removal, not a timer, and no allocation for its key.
+//! Those still parked after a grace period are handed to a sweeper
+//! ([`LateQueue::take_due`]), which tries the hex/decimal readings of the
+//! id and finally gives up.
 //!
-//! The queue is empty almost always; [`LateQueue::take`] then costs one
-//! atomic load.
+//! The queue is empty when receipts follow their responses;
+//! [`LateQueue::take`] then costs one atomic load.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-use telegate_smpp::receipt::normalize_message_id;
 use tokio::sync::Notify;
 
-/// The key of a carrier's message id: the carrier's name, a separator that
-/// cannot occur in it, and the id's normalised spelling (the same spelling
-/// the DLR store indexes).
-pub(crate) fn late_key(carrier: &str, carrier_msg_id: &[u8]) -> Box<[u8]> {
-    let id = normalize_message_id(carrier_msg_id);
-    super::store::make_key(carrier, id.as_bytes()).into_boxed_slice()
-}
+use super::store::MsgId;
+use crate::hash::Mix;
 
 /// Parked items of type `T` (a receipt and whoever waits for its answer),
 /// by key, in arrival order.
+///
+/// A key is a 64-bit hash ([`LateQueue::key`]) keyed per process, so a
+/// carrier cannot pick ids that collide; [`LateQueue::take`] still checks
+/// each item it takes against the caller's id, so a collision could only
+/// leave an item parked, never hand over the wrong one.
 pub(crate) struct LateQueue<T> {
     len: AtomicUsize,
     inner: Mutex<Inner<T>>,
     wake: Notify,
+    seed: foldhash::quality::RandomState,
 }
 
 struct Inner<T> {
     next_ticket: u64,
-    by_key: HashMap<Box<[u8]>, Vec<(u64, T)>>,
+    by_key: HashMap<u64, Vec<(u64, T)>, Mix>,
     /// Arrival time, ticket and key of every parked item, oldest first.
     /// Items taken by key leave their entry here; it is skipped later.
-    order: VecDeque<(Instant, u64, Box<[u8]>)>,
+    order: VecDeque<(Instant, u64, u64)>,
 }
 
 impl<T> std::fmt::Debug for LateQueue<T> {
@@ -58,10 +60,11 @@ impl<T> Default for LateQueue<T> {
             len: AtomicUsize::new(0),
             inner: Mutex::new(Inner {
                 next_ticket: 0,
-                by_key: HashMap::new(),
+                by_key: HashMap::default(),
                 order: VecDeque::new(),
             }),
             wake: Notify::new(),
+            seed: Default::default(),
         }
     }
 }
@@ -71,6 +74,17 @@ impl<T> LateQueue<T> {
         // Every update is a few map operations that cannot panic halfway
         // in a way that breaks an invariant the readers rely on.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The key of a carrier's message id: its carrier's name and the id's
+    /// normalised spelling (the one the DLR store indexes), hashed.
+    pub(crate) fn key(&self, carrier: &str, carrier_msg_id: &[u8]) -> u64 {
+        let mut h = self.seed.build_hasher();
+        h.write(carrier.as_bytes());
+        // A separator no name contains, so ("ab", "c") is not ("a", "bc").
+        h.write_u8(0xFF);
+        h.write(MsgId::normalized(carrier_msg_id).as_bytes());
+        h.finish()
     }
 
     /// Items parked now.
@@ -87,7 +101,7 @@ impl<T> LateQueue<T> {
     /// inserter's `take` sees the parked item, or `recheck` sees the insert.
     pub(crate) fn park<R>(
         &self,
-        key: Box<[u8]>,
+        key: u64,
         now: Instant,
         item: T,
         recheck: impl FnOnce() -> Option<R>,
@@ -100,7 +114,7 @@ impl<T> LateQueue<T> {
         }
         let ticket = g.next_ticket;
         g.next_ticket += 1;
-        g.order.push_back((now, ticket, key.clone()));
+        g.order.push_back((now, ticket, key));
         g.by_key.entry(key).or_default().push((ticket, item));
         drop(g);
         if was == 0 {
@@ -109,9 +123,10 @@ impl<T> LateQueue<T> {
         Ok(())
     }
 
-    /// Takes every item parked under `key`, oldest first. Call it after
-    /// making what they wait for visible (a store insert).
-    pub(crate) fn take(&self, key: impl FnOnce() -> Box<[u8]>) -> Vec<T> {
+    /// Takes every item parked under `key` that `matches` (the caller's
+    /// check of the item's own id), oldest first. Call it after making
+    /// what they wait for visible (a store insert).
+    pub(crate) fn take(&self, key: impl FnOnce() -> u64, matches: impl Fn(&T) -> bool) -> Vec<T> {
         // Pairs with the SeqCst increment in `park`: an item parked after
         // our insert has rechecked and seen it; one parked before is
         // counted here.
@@ -121,16 +136,32 @@ impl<T> LateQueue<T> {
         }
         let key = key();
         let mut g = self.lock();
-        let Some(items) = g.by_key.remove(&key) else {
+        let Some(items) = g.by_key.get_mut(&key) else {
             return Vec::new();
         };
-        self.len.fetch_sub(items.len(), Ordering::SeqCst);
-        items.into_iter().map(|(_, t)| t).collect()
+        let taken: Vec<T> = if items.iter().all(|(_, t)| matches(t)) {
+            let items = g.by_key.remove(&key).unwrap_or_default();
+            items.into_iter().map(|(_, t)| t).collect()
+        } else {
+            // Another id with the same hash is parked too: it stays.
+            let mut taken = Vec::new();
+            let mut i = 0;
+            while i < items.len() {
+                if matches(&items[i].1) {
+                    taken.push(items.remove(i).1);
+                } else {
+                    i += 1;
+                }
+            }
+            taken
+        };
+        self.len.fetch_sub(taken.len(), Ordering::SeqCst);
+        taken
     }
 
     /// Takes every item parked at or before `cutoff`, oldest first, with
     /// its key and arrival time.
-    pub(crate) fn take_due(&self, cutoff: Instant) -> Vec<(Box<[u8]>, Instant, T)> {
+    pub(crate) fn take_due(&self, cutoff: Instant) -> Vec<(u64, Instant, T)> {
         let mut out = Vec::new();
         if self.len() == 0 {
             return out;
@@ -188,36 +219,63 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    fn all<T>(_: &T) -> bool {
+        true
+    }
+
     #[test]
     fn key_uses_the_normalised_spelling() {
-        assert_eq!(late_key("c", b"00ABC"), late_key("c", b"abc"));
-        assert_ne!(late_key("c", b"abc"), late_key("d", b"abc"));
-        assert_ne!(late_key("c", b"abc"), late_key("c", b"abd"));
+        let q = LateQueue::<()>::default();
+        assert_eq!(q.key("c", b"00ABC"), q.key("c", b"abc"));
+        assert_ne!(q.key("c", b"abc"), q.key("d", b"abc"));
+        assert_ne!(q.key("c", b"abc"), q.key("c", b"abd"));
+        assert_ne!(q.key("ab", b"c"), q.key("a", b"bc"));
+        // Keyed per queue (per process in the gateway).
+        let other = LateQueue::<()>::default();
+        assert_ne!(q.key("c", b"abc"), other.key("c", b"abc"));
     }
 
     #[test]
     fn take_returns_items_of_the_key_in_order() {
         let q = LateQueue::default();
         let t0 = Instant::now();
-        q.park(late_key("c", b"1"), t0, "a", || None::<()>).unwrap();
-        q.park(late_key("c", b"2"), t0, "b", || None::<()>).unwrap();
-        q.park(late_key("c", b"1"), t0, "c", || None::<()>).unwrap();
+        q.park(q.key("c", b"1"), t0, "a", || None::<()>).unwrap();
+        q.park(q.key("c", b"2"), t0, "b", || None::<()>).unwrap();
+        q.park(q.key("c", b"1"), t0, "c", || None::<()>).unwrap();
         assert_eq!(q.len(), 3);
-        assert_eq!(q.take(|| late_key("c", b"1")), vec!["a", "c"]);
+        assert_eq!(q.take(|| q.key("c", b"1"), all), vec!["a", "c"]);
         assert_eq!(q.len(), 1);
-        assert!(q.take(|| late_key("c", b"1")).is_empty());
-        assert!(q.take(|| late_key("d", b"2")).is_empty());
-        assert_eq!(q.take(|| late_key("c", b"2")), vec!["b"]);
+        assert!(q.take(|| q.key("c", b"1"), all).is_empty());
+        assert!(q.take(|| q.key("d", b"2"), all).is_empty());
+        assert_eq!(q.take(|| q.key("c", b"2"), all), vec!["b"]);
+        assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn take_leaves_items_of_another_id_under_the_same_key() {
+        // A hash collision, forced: two ids parked under one key. Taking
+        // for one id hands over only its items; the other stays parked and
+        // still leaves by the sweeper's way.
+        let q = LateQueue::default();
+        let t0 = Instant::now();
+        q.park(7, t0, ("x", 1), || None::<()>).unwrap();
+        q.park(7, t0, ("y", 2), || None::<()>).unwrap();
+        q.park(7, t0, ("x", 3), || None::<()>).unwrap();
+        assert_eq!(q.take(|| 7, |i| i.0 == "x"), vec![("x", 1), ("x", 3)]);
+        assert_eq!(q.len(), 1);
+        assert!(q.take(|| 7, |i| i.0 == "x").is_empty());
+        let due: Vec<_> = q.take_due(t0).into_iter().map(|(k, _, i)| (k, i)).collect();
+        assert_eq!(due, vec![(7, ("y", 2))]);
         assert_eq!(q.len(), 0);
     }
 
     #[test]
     fn recheck_hit_returns_the_item_unparked() {
         let q = LateQueue::default();
-        let r = q.park(late_key("c", b"1"), Instant::now(), 7, || Some("found"));
+        let r = q.park(q.key("c", b"1"), Instant::now(), 7, || Some("found"));
         assert_eq!(r, Err((7, "found")));
         assert_eq!(q.len(), 0);
-        assert!(q.take(|| late_key("c", b"1")).is_empty());
+        assert!(q.take(|| q.key("c", b"1"), all).is_empty());
     }
 
     #[test]
@@ -226,18 +284,18 @@ mod tests {
         let t0 = Instant::now();
         let t1 = t0 + Duration::from_millis(10);
         let t2 = t0 + Duration::from_millis(20);
-        q.park(late_key("c", b"1"), t0, 1, || None::<()>).unwrap();
-        q.park(late_key("c", b"2"), t1, 2, || None::<()>).unwrap();
-        q.park(late_key("c", b"1"), t1, 3, || None::<()>).unwrap();
-        q.park(late_key("c", b"3"), t2, 4, || None::<()>).unwrap();
-        assert_eq!(q.take(|| late_key("c", b"2")), vec![2]);
+        q.park(q.key("c", b"1"), t0, 1, || None::<()>).unwrap();
+        q.park(q.key("c", b"2"), t1, 2, || None::<()>).unwrap();
+        q.park(q.key("c", b"1"), t1, 3, || None::<()>).unwrap();
+        q.park(q.key("c", b"3"), t2, 4, || None::<()>).unwrap();
+        assert_eq!(q.take(|| q.key("c", b"2"), all), vec![2]);
         let due: Vec<i32> = q.take_due(t1).into_iter().map(|(_, _, i)| i).collect();
         assert_eq!(due, vec![1, 3]);
         assert_eq!(q.len(), 1);
         assert!(q.take_due(t1).is_empty());
         let due = q.take_due(t2);
         assert_eq!(due.len(), 1);
-        assert_eq!(due[0].0, late_key("c", b"3"));
+        assert_eq!(due[0].0, q.key("c", b"3"));
         assert_eq!(due[0].1, t2);
         assert_eq!(q.len(), 0);
         assert_eq!(q.lock().order.len(), 0);
@@ -247,8 +305,8 @@ mod tests {
     fn drain_empties_the_queue() {
         let q = LateQueue::default();
         let t0 = Instant::now();
-        q.park(late_key("c", b"1"), t0, 1, || None::<()>).unwrap();
-        q.park(late_key("c", b"2"), t0, 2, || None::<()>).unwrap();
+        q.park(q.key("c", b"1"), t0, 1, || None::<()>).unwrap();
+        q.park(q.key("c", b"2"), t0, 2, || None::<()>).unwrap();
         let mut all = q.drain();
         all.sort();
         assert_eq!(all, vec![1, 2]);
@@ -262,7 +320,7 @@ mod tests {
         let q2 = q.clone();
         let waiter = tokio::spawn(async move { q2.parked().await });
         tokio::task::yield_now().await;
-        q.park(late_key("c", b"1"), Instant::now(), 1, || None::<()>)
+        q.park(q.key("c", b"1"), Instant::now(), 1, || None::<()>)
             .unwrap();
         tokio::time::timeout(Duration::from_secs(5), waiter)
             .await

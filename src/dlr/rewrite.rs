@@ -23,7 +23,7 @@
 use bytes::Bytes;
 
 use crate::smpp_codec::pdu::SubmitSm;
-use crate::smpp_codec::receipt::Receipt;
+use crate::smpp_codec::receipt::{err_code, scan_core, ReceiptStat};
 use crate::smpp_codec::tlv::{Tlv, TlvList};
 
 /// Mask of the message type bits 5–2 of `esm_class` (§5.2.12).
@@ -102,11 +102,11 @@ impl ReceiptView {
             _ => None,
         });
         let parsed = if has_receipt_text(sm.esm_class) {
-            text(sm).and_then(|t| Receipt::parse_bytes(t).ok().map(|r| (t, r)))
+            text(sm).and_then(|t| scan_core(t).ok().map(|c| (t, c)))
         } else {
             None
         };
-        let Some((text, r)) = parsed else {
+        let Some((text, c)) = parsed else {
             return ReceiptView {
                 id: tlv_id,
                 state: tlv_state,
@@ -114,22 +114,16 @@ impl ReceiptView {
                 id_range: None,
             };
         };
-        // `parse_bytes` returns the id as a slice of `text`.
-        let id_range = (r.id.as_ptr() as usize)
-            .checked_sub(text.as_ptr() as usize)
-            .and_then(|start| Some(start..start.checked_add(r.id.len())?))
-            .filter(|range| text.get(range.clone()) == Some(&r.id[..]));
         let err = tlv_err.or_else(|| {
-            r.err
-                .as_ref()
-                .and_then(|e| e.code())
+            c.err
+                .and_then(|r| err_code(&text[r]))
                 .and_then(|c| u16::try_from(c).ok())
         });
         ReceiptView {
-            state: tlv_state.or_else(|| r.message_state()),
+            state: tlv_state.or_else(|| c.stat.as_ref().map(ReceiptStat::to_message_state)),
             err: err.unwrap_or(0),
-            id: tlv_id.or(Some(r.id)),
-            id_range,
+            id: tlv_id.or_else(|| Some(text.slice(c.id.clone()))),
+            id_range: Some(c.id),
         }
     }
 
@@ -142,7 +136,7 @@ impl ReceiptView {
     /// If the new text no longer fits `short_message` (254 octets), it
     /// moves to a `message_payload` TLV and `short_message` becomes empty,
     /// as §5.3.2.32 allows.
-    pub fn rewrite(&self, mut sm: SubmitSm, gateway_id_hex: &[u8]) -> SubmitSm {
+    pub fn rewrite(&self, sm: &mut SubmitSm, gateway_id_hex: &[u8]) {
         let gw = Bytes::copy_from_slice(gateway_id_hex);
         for t in &mut sm.tlvs {
             if let Tlv::ReceiptedMessageId(id) = t {
@@ -150,14 +144,14 @@ impl ReceiptView {
             }
         }
         let Some(range) = self.id_range.clone() else {
-            return sm;
+            return;
         };
         let in_payload = sm.short_message.is_empty();
-        let Some(old) = text(&sm) else {
-            return sm;
+        let Some(old) = text(sm) else {
+            return;
         };
         let Some(head) = old.get(..range.start) else {
-            return sm;
+            return;
         };
         let mut new = Vec::with_capacity(old.len() + gateway_id_hex.len());
         new.extend_from_slice(head);
@@ -178,7 +172,6 @@ impl ReceiptView {
             sm.tlvs.retain(|t| !matches!(t, Tlv::MessagePayload(_)));
             sm.tlvs.push(Tlv::MessagePayload(new));
         }
-        sm
     }
 }
 
@@ -196,7 +189,9 @@ mod tests {
     }
 
     fn rewrite_receipt(sm: &SubmitSm, gateway_id_hex: &[u8]) -> SubmitSm {
-        ReceiptView::of(sm).rewrite(sm.clone(), gateway_id_hex)
+        let mut out = sm.clone();
+        ReceiptView::of(sm).rewrite(&mut out, gateway_id_hex);
+        out
     }
 
     const TEXT: &[u8] = b"id:0000A1B2 sub:001 dlvrd:001 submit date:2402291200 \

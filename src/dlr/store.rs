@@ -272,6 +272,19 @@ impl Names {
         self.current.load().by_name.get(name).copied()
     }
 
+    /// The indices of a carrier and an account, added when new; one load
+    /// of the list when both are known (the usual case).
+    fn intern_pair(&self, carrier: &Arc<str>, account: &Arc<str>) -> (u32, u32) {
+        {
+            let cur = self.current.load();
+            if let (Some(&c), Some(&a)) = (cur.by_name.get(&**carrier), cur.by_name.get(&**account))
+            {
+                return (c, a);
+            }
+        }
+        (self.intern(carrier), self.intern(account))
+    }
+
     fn intern(&self, name: &Arc<str>) -> u32 {
         if let Some(i) = self.get(name) {
             return i;
@@ -289,10 +302,11 @@ impl Names {
         self.current.store(Arc::new(NameList { list, by_name }));
         i
     }
+}
 
+impl NameList {
     fn name(&self, i: u32) -> Arc<str> {
-        let cur = self.current.load();
-        cur.list
+        self.list
             .get(i as usize)
             .cloned()
             .unwrap_or_else(|| Arc::from(""))
@@ -398,6 +412,10 @@ struct GidShard {
     /// Ids longer than [`ID_INLINE`].
     arena: Vec<u8>,
     arena_dead: usize,
+    /// The largest gid ever added here: gateway ids grow, so a new
+    /// message's gid is above it and its insert needs no probe for an
+    /// older entry (a probe that misses walks a whole run of the table).
+    max_gid: u64,
 }
 
 fn chunk_of(slot: u32) -> (usize, usize) {
@@ -432,6 +450,7 @@ impl GidShard {
             next_stamp: 0,
             arena: Vec::new(),
             arena_dead: 0,
+            max_gid: 0,
         }
     }
 
@@ -721,15 +740,6 @@ impl KeyShard {
     }
 }
 
-/// The lookup key: carrier name, 0xff (never in UTF-8), normalised id.
-pub(crate) fn make_key(carrier: &str, id: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(carrier.len() + 1 + id.len());
-    k.extend_from_slice(carrier.as_bytes());
-    k.push(0xff);
-    k.extend_from_slice(id);
-    k
-}
-
 /// An overflow key: interned carrier, id.
 fn overflow_key(carrier: u32, id: &[u8]) -> Box<[u8]> {
     let mut k = Vec::with_capacity(4 + id.len());
@@ -781,7 +791,7 @@ struct Index {
     names: Names,
     /// Seeds the key hash (per process, so ids cannot be chosen to
     /// collide).
-    seed: std::collections::hash_map::RandomState,
+    seed: foldhash::quality::RandomState,
     /// Applied to every key hash; tests narrow it to force collisions.
     hash_mask: u64,
     max_entries: usize,
@@ -817,7 +827,7 @@ impl Index {
                 .map(|_| Mutex::new(KeyShard::new(buckets)))
                 .collect(),
             names: Names::new(),
-            seed: std::collections::hash_map::RandomState::new(),
+            seed: foldhash::quality::RandomState::default(),
             hash_mask: u64::MAX,
             max_entries,
             len: AtomicUsize::new(0),
@@ -833,10 +843,11 @@ impl Index {
     }
 
     fn mapping(&self, f: Found) -> Mapping {
+        let names = self.names.current.load();
         Mapping {
-            carrier: self.names.name(f.e.carrier - 1),
+            carrier: names.name(f.e.carrier - 1),
             carrier_msg_id: f.id,
-            account: self.names.name(f.e.account),
+            account: names.name(f.e.account),
             gateway_id: f.e.gid,
             expires_at: u64::from(f.e.expires),
             state: f.e.state,
@@ -856,8 +867,8 @@ impl Index {
     /// segment the record goes to.
     fn insert(&self, m: Mapping, log: impl FnOnce(&Mapping) -> u32) {
         let gid = m.gateway_id;
-        let carrier = self.names.intern(&m.carrier) + 1;
-        let account = self.names.intern(&m.account);
+        let (carrier, account) = self.names.intern_pair(&m.carrier, &m.account);
+        let carrier = carrier + 1;
         let id: &[u8] = &m.carrier_msg_id;
         let h = self.key_hash(carrier, id);
         let mut unlinks = Unlinks::new();
@@ -879,7 +890,9 @@ impl Index {
                 registered_delivery: m.registered_delivery,
                 id: [0; ID_INLINE],
             };
-            let slot = match s.find(gid) {
+            let existing = if gid > s.max_gid { None } else { s.find(gid) };
+            s.max_gid = s.max_gid.max(gid);
+            let slot = match existing {
                 Some((_, slot)) => {
                     let old = *s.entry(slot);
                     let same_key =
@@ -2425,7 +2438,7 @@ mod tests {
             for (k, &g) in &ks.overflow {
                 let (c, id) = k.split_at(4);
                 let c = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                let name = idx.names.name(c - 1);
+                let name = idx.names.current.load().name(c - 1);
                 let (gc, gi, ..) = gids.get(&g).unwrap_or_else(|| {
                     panic!("step {step}: overflow of shard {n} links dead gid {g}")
                 });

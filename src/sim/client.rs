@@ -70,9 +70,9 @@ impl BindType {
             ..Bind::default()
         };
         match self {
-            BindType::Transmitter => Body::BindTransmitter(b),
-            BindType::Receiver => Body::BindReceiver(b),
-            BindType::Transceiver => Body::BindTransceiver(b),
+            BindType::Transmitter => Body::BindTransmitter(Box::new(b)),
+            BindType::Receiver => Body::BindReceiver(Box::new(b)),
+            BindType::Transceiver => Body::BindTransceiver(Box::new(b)),
         }
     }
 

@@ -994,9 +994,9 @@ impl Session {
             return Flow::Go;
         }
         match pdu.body {
-            Body::BindTransmitter(b) => self.on_bind(seq, id, b, false, true),
-            Body::BindReceiver(b) => self.on_bind(seq, id, b, true, false),
-            Body::BindTransceiver(b) => self.on_bind(seq, id, b, true, true),
+            Body::BindTransmitter(b) => self.on_bind(seq, id, *b, false, true),
+            Body::BindReceiver(b) => self.on_bind(seq, id, *b, true, false),
+            Body::BindTransceiver(b) => self.on_bind(seq, id, *b, true, true),
             Body::EnquireLink => self.write(&Pdu::new(seq, Body::EnquireLinkResp)),
             Body::Unbind => {
                 self.write(&Pdu::new(seq, Body::UnbindResp));

@@ -561,9 +561,9 @@ impl CarrierPool {
             ..Bind::default()
         };
         let body = match self.cfg.bind {
-            BindType::Tx => Body::BindTransmitter(bind),
-            BindType::Rx => Body::BindReceiver(bind),
-            BindType::Trx => Body::BindTransceiver(bind),
+            BindType::Tx => Body::BindTransmitter(Box::new(bind)),
+            BindType::Rx => Body::BindReceiver(Box::new(bind)),
+            BindType::Trx => Body::BindTransceiver(Box::new(bind)),
         };
         let _ = tx.send(Out::Pdu(Pdu::new(1, body)));
         let wait = self.cfg.response_timeout.get();
@@ -768,7 +768,7 @@ impl CarrierPool {
             Body::DeliverSm(sm) => {
                 let seq = pdu.sequence_number;
                 let resp = move |status| deliver_sm_resp(seq, status);
-                match core.on_carrier_deliver(&self.name, *sm, conn.out.id()) {
+                match core.on_carrier_deliver(&self.name, sm, conn.out.id()) {
                     Inbound::Done(status) => {
                         let _ = conn.out.send(Out::Pdu(resp(status)));
                     }

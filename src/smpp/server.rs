@@ -465,11 +465,11 @@ impl Session {
         match (&self.state, pdu.body) {
             (_, Body::EnquireLink) => self.send(Pdu::new(seq, Body::EnquireLinkResp)),
             (State::Open, Body::BindTransmitter(b)) => {
-                return self.bind(seq, BindType::Tx, b).await
+                return self.bind(seq, BindType::Tx, *b).await
             }
-            (State::Open, Body::BindReceiver(b)) => return self.bind(seq, BindType::Rx, b).await,
+            (State::Open, Body::BindReceiver(b)) => return self.bind(seq, BindType::Rx, *b).await,
             (State::Open, Body::BindTransceiver(b)) => {
-                return self.bind(seq, BindType::Trx, b).await
+                return self.bind(seq, BindType::Trx, *b).await
             }
             (
                 State::Bound { .. },

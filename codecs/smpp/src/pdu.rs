@@ -841,13 +841,13 @@ bodies! {
         CancelBroadcastSmResp = CANCEL_BROADCAST_SM_RESP;
     }
     data {
-        BindTransmitter(Bind) = BIND_TRANSMITTER, false;
-        BindReceiver(Bind) = BIND_RECEIVER, false;
-        BindTransceiver(Bind) = BIND_TRANSCEIVER, false;
+        BindTransmitter(Box<Bind>) = BIND_TRANSMITTER, false;
+        BindReceiver(Box<Bind>) = BIND_RECEIVER, false;
+        BindTransceiver(Box<Bind>) = BIND_TRANSCEIVER, false;
         BindTransmitterResp(BindResp) = BIND_TRANSMITTER_RESP, true;
         BindReceiverResp(BindResp) = BIND_RECEIVER_RESP, true;
         BindTransceiverResp(BindResp) = BIND_TRANSCEIVER_RESP, true;
-        Outbind(Outbind) = OUTBIND, false;
+        Outbind(Box<Outbind>) = OUTBIND, false;
         SubmitSm(Box<SubmitSm>) = SUBMIT_SM, false;
         SubmitSmResp(MessageIdResp) = SUBMIT_SM_RESP, true;
         DeliverSm(Box<DeliverSm>) = DELIVER_SM, false;
@@ -856,14 +856,14 @@ bodies! {
         DataSmResp(MessageIdResp) = DATA_SM_RESP, true;
         SubmitMulti(Box<SubmitMulti>) = SUBMIT_MULTI, false;
         SubmitMultiResp(SubmitMultiResp) = SUBMIT_MULTI_RESP, true;
-        QuerySm(QuerySm) = QUERY_SM, false;
-        QuerySmResp(QuerySmResp) = QUERY_SM_RESP, true;
+        QuerySm(Box<QuerySm>) = QUERY_SM, false;
+        QuerySmResp(Box<QuerySmResp>) = QUERY_SM_RESP, true;
         CancelSm(Box<CancelSm>) = CANCEL_SM, false;
         ReplaceSm(Box<ReplaceSm>) = REPLACE_SM, false;
         AlertNotification(Box<AlertNotification>) = ALERT_NOTIFICATION, false;
         BroadcastSm(Box<BroadcastSm>) = BROADCAST_SM, false;
         BroadcastSmResp(MessageIdResp) = BROADCAST_SM_RESP, true;
-        QueryBroadcastSm(QueryBroadcastSm) = QUERY_BROADCAST_SM, false;
+        QueryBroadcastSm(Box<QueryBroadcastSm>) = QUERY_BROADCAST_SM, false;
         QueryBroadcastSmResp(MessageIdResp) = QUERY_BROADCAST_SM_RESP, true;
         CancelBroadcastSm(Box<CancelBroadcastSm>) = CANCEL_BROADCAST_SM, false;
     }
@@ -1054,12 +1054,12 @@ impl Pdu {
             Body::CancelSmResp,
             Body::ReplaceSmResp,
             Body::CancelBroadcastSmResp,
-            Body::BindTransmitter(bind.clone()),
-            Body::BindReceiver(Bind {
+            Body::BindTransmitter(Box::new(bind.clone())),
+            Body::BindReceiver(Box::new(Bind {
                 interface_version: 0x50,
                 ..bind.clone()
-            }),
-            Body::BindTransceiver(bind),
+            })),
+            Body::BindTransceiver(Box::new(bind)),
             Body::BindTransmitterResp(BindResp {
                 system_id: b(b"SMSC"),
                 tlvs: vec![Tlv::ScInterfaceVersion(0x34)],
@@ -1072,10 +1072,10 @@ impl Pdu {
                 system_id: b(b"SMSC"),
                 tlvs: vec![Tlv::ScInterfaceVersion(0x50)],
             }),
-            Body::Outbind(Outbind {
+            Body::Outbind(Box::new(Outbind {
                 system_id: b(b"SMSC"),
                 password: b(b"pw"),
-            }),
+            })),
             Body::SubmitSm(Box::new(sm.clone())),
             Body::SubmitSm(Box::new(SubmitSm {
                 tlvs: tlvs.clone(),
@@ -1139,16 +1139,16 @@ impl Pdu {
                 }],
                 tlvs: vec![],
             }),
-            Body::QuerySm(QuerySm {
+            Body::QuerySm(Box::new(QuerySm {
                 message_id: b(b"m1"),
                 source: addr(b"12345"),
-            }),
-            Body::QuerySmResp(QuerySmResp {
+            })),
+            Body::QuerySmResp(Box::new(QuerySmResp {
                 message_id: b(b"m1"),
                 final_date: b(b"261129101500004+"),
                 message_state: 2,
                 error_code: 0,
-            }),
+            })),
             Body::CancelSm(Box::new(CancelSm {
                 service_type: b(b""),
                 message_id: b(b"m1"),
@@ -1195,11 +1195,11 @@ impl Pdu {
                 message_id: b(b"b1"),
                 tlvs: vec![],
             }),
-            Body::QueryBroadcastSm(QueryBroadcastSm {
+            Body::QueryBroadcastSm(Box::new(QueryBroadcastSm {
                 message_id: b(b"b1"),
                 source: addr(b"12345"),
                 tlvs: vec![Tlv::UserMessageReference(1)],
-            }),
+            })),
             Body::QueryBroadcastSmResp(MessageIdResp {
                 message_id: b(b"b1"),
                 tlvs: vec![Tlv::MessageState(1), Tlv::BroadcastAreaSuccess(100)],

@@ -373,16 +373,20 @@ impl ReceiptErr {
     /// are read as hex (`"00B"`, `"0x1F"`). `None` for anything else or
     /// a value above `u32::MAX`.
     pub fn code(&self) -> Option<u32> {
-        let s = self.0.as_ref();
-        if let Some(v) = parse_radix(s, 10) {
-            return u32::try_from(v).ok();
-        }
-        let hex = match s {
-            [b'0', b'x' | b'X', rest @ ..] => rest,
-            _ => s,
-        };
-        parse_radix(hex, 16).and_then(|v| u32::try_from(v).ok())
+        err_code(self.0.as_ref())
     }
+}
+
+/// An `err:` value's code, as [`ReceiptErr::code`] reads it.
+pub fn err_code(s: &[u8]) -> Option<u32> {
+    if let Some(v) = parse_radix(s, 10) {
+        return u32::try_from(v).ok();
+    }
+    let hex = match s {
+        [b'0', b'x' | b'X', rest @ ..] => rest,
+        _ => s,
+    };
+    parse_radix(hex, 16).and_then(|v| u32::try_from(v).ok())
 }
 
 /// A delivery receipt (SMPP 3.4 Appendix B).
@@ -626,6 +630,81 @@ fn push_padded(out: &mut Vec<u8>, v: u32, width: usize) {
     }
     out.extend(std::iter::repeat_n(b'0', width.saturating_sub(n)));
     out.extend(digits.iter().take(n).rev());
+}
+
+/// What a gateway reads of every receipt it relays: where the `id:` value
+/// sits, the `stat:` word and where the `err:` value sits; see
+/// [`scan_core`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptCore {
+    /// The `id:` value's octets in the text.
+    pub id: Range<usize>,
+    /// The `stat:` word, read as [`ReceiptStat::from_word`] does.
+    pub stat: Option<ReceiptStat>,
+    /// The `err:` value's octets in the text (see [`err_code`]).
+    pub err: Option<Range<usize>>,
+}
+
+/// Reads the id, state and error of receipt text exactly as
+/// [`Receipt::parse`] does, without reading the counts, dates and text or
+/// building a [`Receipt`].
+///
+/// Text in the layout of SMPP 3.4 Appendix B as carriers write it (`id:`,
+/// `sub:`, `dlvrd:`, `submit date:`, `done date:`, `stat:`, `err:` in that
+/// order, lowercase, one space apart, each with a value, then `text:` or
+/// the end) is read in one pass; anything else goes through the lenient
+/// scanner of [`Receipt::parse`].
+pub fn scan_core(s: &[u8]) -> Result<ReceiptCore, ReceiptError> {
+    if let Some(core) = scan_canonical(s) {
+        return Ok(core);
+    }
+    let f = scan(s);
+    match f.id {
+        Some(id) => Ok(ReceiptCore {
+            id,
+            stat: f.stat,
+            err: f.err,
+        }),
+        None if f.empty_id => Err(ReceiptError::EmptyId),
+        None => Err(ReceiptError::MissingId),
+    }
+}
+
+/// The Appendix B layout, keys and single spaces exactly as written
+/// there; `None` at the first octet that differs. Where it answers, the
+/// lenient scanner reads the same: each key comes once, in front of its
+/// value with nothing between, and the scan ends at `text:`.
+fn scan_canonical(s: &[u8]) -> Option<ReceiptCore> {
+    /// The value starting at `pos`: up to the next separator, not empty.
+    fn value(s: &[u8], pos: usize) -> Option<usize> {
+        let end = token_end(s, pos);
+        (end > pos).then_some(end)
+    }
+    /// `key` at `pos`; the position after it.
+    fn key(s: &[u8], pos: usize, key: &[u8]) -> Option<usize> {
+        let end = pos.checked_add(key.len())?;
+        (s.get(pos..end)? == key).then_some(end)
+    }
+    let id_start = key(s, 0, b"id:")?;
+    let mut end = value(s, id_start)?;
+    let id = id_start..end;
+    for k in [&b" sub:"[..], b" dlvrd:", b" submit date:", b" done date:"] {
+        end = value(s, key(s, end, k)?)?;
+    }
+    let stat_start = key(s, end, b" stat:")?;
+    end = value(s, stat_start)?;
+    let stat = ReceiptStat::from_word(&s[stat_start..end]);
+    let err_start = key(s, end, b" err:")?;
+    end = value(s, err_start)?;
+    let err = err_start..end;
+    if end != s.len() {
+        key(s, end, b" text:")?;
+    }
+    Some(ReceiptCore {
+        id,
+        stat: Some(stat),
+        err: Some(err),
+    })
 }
 
 impl Receipt {
@@ -1340,6 +1419,44 @@ DoneDate : 2306151201 Stat: undeliv  Foo:bar Err:00B network:x TEXT:";
             )
     }
 
+    /// [`scan_core`]'s answer, as read through [`Receipt::parse_bytes`].
+    fn core_of_parse(s: &[u8]) -> Result<ReceiptCore, ReceiptError> {
+        let b = Bytes::copy_from_slice(s);
+        let r = Receipt::parse_bytes(&b)?;
+        let at = |v: &Bytes| {
+            let start = v.as_ptr() as usize - b.as_ptr() as usize;
+            start..start + v.len()
+        };
+        Ok(ReceiptCore {
+            id: at(&r.id),
+            stat: r.stat,
+            err: r.err.as_ref().map(|e| at(&e.0)),
+        })
+    }
+
+    #[test]
+    fn scan_core_reads_carrier_layouts() {
+        let s = b"id:0a1B sub:001 dlvrd:001 submit date:2611300809 done date:2611300810 stat:DELIVRD err:000 text:hello there";
+        let c = scan_core(s).unwrap();
+        assert_eq!(&s[c.id.clone()], b"0a1B");
+        assert_eq!(c.stat, Some(ReceiptStat::Delivered));
+        assert_eq!(err_code(&s[c.err.clone().unwrap()]), Some(0));
+        assert_eq!(Ok(c), core_of_parse(s));
+        // Without text, upper-case keys, NUL-terminated, tabs: the same
+        // answers as the lenient parser.
+        for s in [
+            &b"id:77 sub:001 dlvrd:000 submit date:2611300809 done date:2611300810 stat:UNDELIV err:0x1F"[..],
+            b"ID:77 SUB:001 DLVRD:000 SUBMIT DATE:2611300809 DONE DATE:2611300810 STAT:UNDELIV ERR:0x1F",
+            b"id:77 sub:001 dlvrd:000 submit date:2611300809 done date:2611300810 stat:EXPIRED err:001\0",
+            b"id:77\tsub:001 dlvrd:000 submit date:x done date:y stat:EXPIRED err:001 text:",
+            b"id:77 sub:001 dlvrd:000 submit date:x done date:y stat: err:001 text:",
+            b"id: sub:001",
+            b"stat:DELIVRD",
+        ] {
+            assert_eq!(scan_core(s), core_of_parse(s), "{}", String::from_utf8_lossy(s));
+        }
+    }
+
     proptest! {
         #[test]
         fn format_parse_round_trip(r in any_receipt()) {
@@ -1371,6 +1488,33 @@ DoneDate : 2306151201 Stat: undeliv  Foo:bar Err:00B network:x TEXT:";
         ) {
             let s = parts.concat();
             let _ = Receipt::parse(s.as_bytes());
+        }
+
+        #[test]
+        fn scan_core_reads_what_parse_reads(r in any_receipt()) {
+            // Canonical text (the fast path) ...
+            let s = r.format();
+            prop_assert_eq!(core_of_parse(&s), scan_core(&s));
+            // ... and the same text bent out of the layout (the scanner).
+            let bent = String::from_utf8_lossy(&s).replace(" stat:", "  STAT:");
+            prop_assert_eq!(core_of_parse(bent.as_bytes()), scan_core(bent.as_bytes()));
+        }
+
+        #[test]
+        fn scan_core_agrees_with_parse_on_receiptish_text(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("id:".to_string()), Just(" sub:".to_string()), Just(" dlvrd:".to_string()),
+                    Just(" submit date:".to_string()), Just(" done date:".to_string()),
+                    Just(" stat:".to_string()), Just(" err:".to_string()), Just(" text:".to_string()),
+                    Just(" ".to_string()), Just("\0".to_string()), Just(":".to_string()),
+                    "[0-9A-Za-z]{0,10}",
+                ],
+                0..24,
+            )
+        ) {
+            let s = parts.concat();
+            prop_assert_eq!(core_of_parse(s.as_bytes()), scan_core(s.as_bytes()));
         }
 
         #[test]
