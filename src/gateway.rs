@@ -861,11 +861,11 @@ impl Core {
         self.stats.submitted.fetch_add(1, Ordering::Relaxed);
         Pdu::new(
             seq,
-            Body::SubmitMultiResp(SubmitMultiResp {
+            Body::SubmitMultiResp(Box::new(SubmitMultiResp {
                 message_id: Bytes::copy_from_slice(&format_id(gw)),
                 unsuccess,
                 tlvs: Vec::new(),
-            }),
+            })),
         )
     }
 

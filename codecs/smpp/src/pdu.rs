@@ -855,7 +855,7 @@ bodies! {
         DataSm(Box<DataSm>) = DATA_SM, false;
         DataSmResp(MessageIdResp) = DATA_SM_RESP, true;
         SubmitMulti(Box<SubmitMulti>) = SUBMIT_MULTI, false;
-        SubmitMultiResp(SubmitMultiResp) = SUBMIT_MULTI_RESP, true;
+        SubmitMultiResp(Box<SubmitMultiResp>) = SUBMIT_MULTI_RESP, true;
         QuerySm(Box<QuerySm>) = QUERY_SM, false;
         QuerySmResp(Box<QuerySmResp>) = QUERY_SM_RESP, true;
         CancelSm(Box<CancelSm>) = CANCEL_SM, false;
@@ -1131,14 +1131,14 @@ impl Pdu {
                 short_message: b(b"hi all"),
                 tlvs: vec![],
             })),
-            Body::SubmitMultiResp(SubmitMultiResp {
+            Body::SubmitMultiResp(Box::new(SubmitMultiResp {
                 message_id: b(b"m1"),
                 unsuccess: vec![UnsuccessSme {
                     address: addr(b"447700900002"),
                     error_status_code: CommandStatus::ESME_RINVDSTADR,
                 }],
                 tlvs: vec![],
-            }),
+            })),
             Body::QuerySm(Box::new(QuerySm {
                 message_id: b(b"m1"),
                 source: addr(b"12345"),

@@ -276,3 +276,11 @@ fn published_60_octet_submit_sm() {
     assert_eq!(&sm.short_message[..], b"Hello wikipedia");
     assert_eq!(p.to_bytes().unwrap(), b);
 }
+
+/// A PDU is moved by value through every reader and writer: the large
+/// bodies are boxed so the enum stays small enough to move inline.
+#[test]
+fn pdu_stays_small() {
+    let size = std::mem::size_of::<telegate_smpp::Pdu>();
+    assert!(size <= 72, "size_of::<Pdu>() = {size}");
+}
