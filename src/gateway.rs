@@ -286,11 +286,37 @@ struct AuthFailures {
 /// swept early.
 const MAX_TRACKED_IPS: usize = 100_000;
 
+/// Settings the data path reads for every message, copied out of each
+/// runtime as it is put in place ([`Core::set_runtime`]), so reading one
+/// is an atomic load rather than a load of the whole runtime.
+#[derive(Debug, Default)]
+struct HotSettings {
+    /// `[dlr].ttl` in seconds.
+    dlr_ttl_s: AtomicU64,
+    /// `[dlr].final_ttl` in seconds.
+    dlr_final_ttl_s: AtomicU64,
+    /// `[server].window`.
+    window: AtomicU32,
+}
+
+impl HotSettings {
+    fn set(&self, rt: &Runtime) {
+        let dlr = &rt.config.dlr;
+        self.dlr_ttl_s
+            .store(dlr.ttl.get().as_secs(), Ordering::Relaxed);
+        self.dlr_final_ttl_s
+            .store(dlr.final_ttl.get().as_secs(), Ordering::Relaxed);
+        self.window.store(rt.server.window, Ordering::Relaxed);
+    }
+}
+
 /// What the data path shares.
 #[derive(Debug)]
 pub(crate) struct Core {
     /// Everything a reload replaces, swapped as one.
     rt: ArcSwap<Runtime>,
+    /// Copies of a few of `rt`'s settings.
+    hot: HotSettings,
     /// One reload at a time.
     reload_lock: tokio::sync::Mutex<()>,
     /// Carriers being drained after a reload removed or changed them.
@@ -390,6 +416,17 @@ impl Core {
     /// The current runtime snapshot.
     pub(crate) fn rt(&self) -> arc_swap::Guard<Arc<Runtime>> {
         self.rt.load()
+    }
+
+    /// Puts a (re)loaded runtime in place.
+    fn set_runtime(&self, rt: Runtime) {
+        self.hot.set(&rt);
+        self.rt.store(Arc::new(rt));
+    }
+
+    /// `[server].window`, as reloaded.
+    pub(crate) fn server_window(&self) -> u32 {
+        self.hot.window.load(Ordering::Relaxed)
     }
 
     /// The current runtime snapshot, owned.
@@ -515,7 +552,7 @@ impl Core {
         meta: &DlrMeta,
         carrier_id: &[u8],
     ) {
-        let expires_at = dlr::store::unix_now() + self.rt().config.dlr.ttl.get().as_secs();
+        let expires_at = dlr::store::unix_now() + self.hot.dlr_ttl_s.load(Ordering::Relaxed);
         let mapping = || dlr::Mapping {
             carrier: pool.name.clone(),
             carrier_msg_id: carrier_id.into(),
@@ -1114,7 +1151,8 @@ impl Core {
             self.dlr.set_state(
                 m.gateway_id,
                 s,
-                is_final.then(|| self.rt().config.dlr.final_ttl.get()),
+                is_final
+                    .then(|| Duration::from_secs(self.hot.dlr_final_ttl_s.load(Ordering::Relaxed))),
             );
         }
         metrics::dlr(DlrResult::Matched);
@@ -1468,13 +1506,17 @@ impl Core {
             },
             _ => d,
         };
-        self.dispatch_direct(d);
+        self.dispatch_direct_in(&rt, d);
     }
 
     /// Routes a submit and tries its first carrier at once; failover and
     /// retries go to a task.
-    fn dispatch_direct(self: &Arc<Self>, mut d: Box<Direct>) {
-        let rt = self.rt();
+    fn dispatch_direct(self: &Arc<Self>, d: Box<Direct>) {
+        self.dispatch_direct_in(&self.rt(), d);
+    }
+
+    /// [`Core::dispatch_direct`] with the runtime already loaded.
+    fn dispatch_direct_in(self: &Arc<Self>, rt: &Runtime, mut d: Box<Direct>) {
         // A segment held for reassembly may have waited: its deadline
         // counts from its release.
         d.deadline = d
@@ -1674,7 +1716,7 @@ impl Core {
         for p in &plan.new_pools {
             p.start(self);
         }
-        self.rt.store(Arc::new(rt));
+        self.set_runtime(rt);
         for (a, cfg) in plan.updates {
             a.update(cfg);
         }
@@ -2357,8 +2399,11 @@ impl Gateway {
             config.dlr.held_ttl.get(),
         )
         .on_expire(|(_, kind): &(Body, DeliverKind)| metrics::delivery(*kind, Delivery::Expired));
+        let hot = HotSettings::default();
+        hot.set(&rt);
         let core = Arc::new(Core {
             rt: ArcSwap::from_pointee(rt),
+            hot,
             reload_lock: tokio::sync::Mutex::new(()),
             retiring: Mutex::new(Vec::new()),
             ids,

@@ -176,11 +176,16 @@ impl MsgId {
         if body.len() > MSG_ID_INLINE {
             return MsgId(MsgIdRepr::Heap(normalize_message_id(id).as_bytes().into()));
         }
-        let mut out = MsgId::new(body);
-        if let MsgIdRepr::Inline { buf, .. } = &mut out.0 {
-            buf.make_ascii_lowercase();
+        // Copied and lowercased in one pass (this runs several times for
+        // every message).
+        let mut buf = [0; MSG_ID_INLINE];
+        for (d, &b) in buf.iter_mut().zip(body) {
+            *d = b.to_ascii_lowercase();
         }
-        out
+        MsgId(MsgIdRepr::Inline {
+            len: body.len() as u8,
+            buf,
+        })
     }
 }
 
@@ -843,7 +848,11 @@ impl Index {
     }
 
     fn mapping(&self, f: Found) -> Mapping {
-        let names = self.names.current.load();
+        Index::mapping_in(&self.names.current.load(), f)
+    }
+
+    /// [`Index::mapping`] with the name list already loaded.
+    fn mapping_in(names: &NameList, f: Found) -> Mapping {
         Mapping {
             carrier: names.name(f.e.carrier - 1),
             carrier_msg_id: f.id,
@@ -1021,17 +1030,21 @@ impl Index {
     }
 
     fn lookup(&self, carrier: &str, id: &[u8], now: u64, exact: bool) -> Option<Mapping> {
-        let c = self.names.get(carrier)? + 1;
-        if exact {
+        // One load of the names for the carrier's index and the answer's.
+        let names = self.names.current.load();
+        let c = *names.by_name.get(carrier)? + 1;
+        let found = if exact {
             // The hot path of every receipt: one spelling, no conversions.
-            return self.lookup_spelling(c, &MsgId::normalized(id), now);
-        }
-        message_id_candidates(id)
-            .iter()
-            .find_map(|cand| self.lookup_spelling(c, cand.as_bytes(), now))
+            self.lookup_spelling(c, &MsgId::normalized(id), now)
+        } else {
+            message_id_candidates(id)
+                .iter()
+                .find_map(|cand| self.lookup_spelling(c, cand.as_bytes(), now))
+        };
+        found.map(|f| Index::mapping_in(&names, f))
     }
 
-    fn lookup_spelling(&self, carrier: u32, cand: &[u8], now: u64) -> Option<Mapping> {
+    fn lookup_spelling(&self, carrier: u32, cand: &[u8], now: u64) -> Option<Found> {
         let h = self.key_hash(carrier, cand);
         let shard = key_shard(h);
         let (main, overflow) = {
@@ -1056,7 +1069,7 @@ impl Index {
                 })
             };
             match found {
-                Some((true, f)) => return f.map(|f| self.mapping(f)),
+                Some((true, f)) => return f,
                 // Another key with the same hash: look on in overflow.
                 Some((false, _)) => {}
                 // A key left behind by a race with eviction: clean it up,

@@ -371,7 +371,7 @@ impl Core {
         };
         let pending = status.is_ok() && registered_delivery & 0x03 != 0;
         let receipt_by_s = if pending {
-            now / 1000 + self.rt().config.dlr.ttl.get().as_secs()
+            now / 1000 + self.hot.dlr_ttl_s.load(Ordering::Relaxed)
         } else {
             0
         };

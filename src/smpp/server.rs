@@ -543,7 +543,7 @@ impl Session {
         let window = account
             .cfg()
             .window
-            .unwrap_or_else(|| self.core.rt().server.window)
+            .unwrap_or_else(|| self.core.server_window())
             .max(1);
         if self.inflight.load(Ordering::Acquire) >= window {
             self.send(Pdu::error_response(id, seq, CommandStatus::ESME_RTHROTTLED));
