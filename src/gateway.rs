@@ -1510,18 +1510,20 @@ impl Core {
     }
 
     /// Routes a submit and tries its first carrier at once; failover and
-    /// retries go to a task.
-    fn dispatch_direct(self: &Arc<Self>, d: Box<Direct>) {
-        self.dispatch_direct_in(&self.rt(), d);
-    }
-
-    /// [`Core::dispatch_direct`] with the runtime already loaded.
-    fn dispatch_direct_in(self: &Arc<Self>, rt: &Runtime, mut d: Box<Direct>) {
-        // A segment held for reassembly may have waited: its deadline
-        // counts from its release.
+    /// retries go to a task. This one is for submits the filter stage held
+    /// (segments waiting for the rest of their message): the deadline
+    /// counts from their release.
+    fn dispatch_direct(self: &Arc<Self>, mut d: Box<Direct>) {
+        let rt = self.rt();
         d.deadline = d
             .deadline
             .max(Instant::now() + rt.server.submit_deadline.get() / 2);
+        self.dispatch_direct_in(&rt, d);
+    }
+
+    /// [`Core::dispatch_direct`] for a submit taken in just now, with the
+    /// runtime already loaded.
+    fn dispatch_direct_in(self: &Arc<Self>, rt: &Runtime, mut d: Box<Direct>) {
         let route = rt.routes.lookup(d.account.idx, d.ton, d.npi, &d.dest);
         if let (Some(c), Some(r)) = (d.cdr.as_mut(), route) {
             c.set_route_prefix(r.prefix_shared());
@@ -1540,19 +1542,19 @@ impl Core {
         }
     }
 
-    /// A direct submit's response, or why there is none.
+    /// A direct submit's response, or why there is none, read at `now`.
     pub(crate) fn direct_result(
         self: &Arc<Self>,
         pool: &CarrierPool,
         mut d: Box<Direct>,
         r: Result<Pdu, SendError>,
         latency: Duration,
+        now: Instant,
     ) {
         let mut outcome = Outcome::default();
         let mut exclude = None;
         match r {
             Ok(p) if p.command_status.is_ok() => {
-                let now = Instant::now();
                 if let Some(c) = d.cdr.take() {
                     let sent = cdrs::SentTo {
                         carrier: Some(&pool.name),

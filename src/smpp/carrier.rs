@@ -135,6 +135,7 @@ impl Conn {
                 p.waiter,
                 Err(SendError::ConnectionLost),
                 Duration::ZERO,
+                Instant::now(),
             );
         }
     }
@@ -161,6 +162,7 @@ impl Conn {
                 p.waiter,
                 Err(SendError::Timeout),
                 Duration::ZERO,
+                now,
             );
         }
     }
@@ -717,7 +719,9 @@ impl CarrierPool {
                     if let Some(p) = conn.lock().remove(&e.sequence_number) {
                         let nack =
                             Pdu::generic_nack(e.sequence_number, CommandStatus::ESME_RSYSERR);
-                        settle(self, core, p.waiter, Ok(nack), p.sent.elapsed());
+                        let now = Instant::now();
+                        let latency = now.saturating_duration_since(p.sent);
+                        settle(self, core, p.waiter, Ok(nack), latency, now);
                     }
                 }
                 tracing::warn!(carrier = %self.name, error = %e, "undecodable PDU from carrier");
@@ -737,7 +741,8 @@ impl CarrierPool {
             }
             let pending = conn.lock().remove(&pdu.sequence_number);
             if let Some(p) = pending {
-                let latency = p.sent.elapsed();
+                let now = Instant::now();
+                let latency = now.saturating_duration_since(p.sent);
                 if id == CommandId::SUBMIT_SM_RESP || id == CommandId::DATA_SM_RESP {
                     self.metrics.latency.record(latency);
                 }
@@ -748,7 +753,7 @@ impl CarrierPool {
                         core.record_mapping(self, meta, mid);
                     }
                 }
-                settle(self, core, p.waiter, Ok(pdu), latency);
+                settle(self, core, p.waiter, Ok(pdu), latency, now);
             }
             return true;
         }
@@ -818,12 +823,13 @@ fn settle(
     waiter: Waiter,
     r: Result<Pdu, SendError>,
     latency: Duration,
+    at: Instant,
 ) {
     match waiter {
         Waiter::Task(tx) => {
             let _ = tx.send((r, latency));
         }
-        Waiter::Direct(d) => core.direct_result(pool, d, r, latency),
+        Waiter::Direct(d) => core.direct_result(pool, d, r, latency, at),
     }
 }
 
