@@ -10,8 +10,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::*;
-use telegate::sim::{esme, BindType, EsmeConfig, SmscHandle};
-use telegate::smpp_codec::{Body, CommandStatus, Pdu};
+use telegate::sim::{esme, BindType, EsmeConfig, Mode, SmscHandle};
+use telegate::smpp_codec::{Body, CommandId, CommandStatus, Pdu};
 
 /// `esme1` plus carriers `c1` and `c2`, every destination routed to
 /// `route_to`; `throughput` for esme1 and the session `window`.
@@ -281,6 +281,52 @@ async fn reload_keeps_unchanged_carriers_rebinds_changed_unbinds_removed() {
     let a = sa.stats().accepted;
     submit_ok(&esme, DEST, b"after", false).await;
     assert_eq!(sa.stats().accepted, a + 1);
+    drop(esme);
+    stop(gw).await;
+}
+
+/// `[server].window` is read on every request from a copy the reload
+/// refreshes: a narrower window applies to the sessions already bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloaded_server_window_applies_to_bound_sessions() {
+    let smsc = start_smsc(|_| {}).await;
+    let dir = store_dir();
+    let cfg = |window: &str| {
+        GatewayConfig::new()
+            .server("window", window)
+            // The stalled two are answered (with an error) soon.
+            .server("submit_deadline", q("1500ms"))
+            .account("esme1", &[])
+            .carrier("c1", &smsc.addr().to_string(), &[])
+            .route("", &["c1"])
+    };
+    let gw = start_gateway(cfg("3").build(dir.path())).await;
+    let esme = bind(esme_addr(&gw), BindType::Transmitter, "esme1").await;
+    // The carrier hangs: two submits stay outstanding, within the window.
+    smsc.set_mode(Mode::Stall);
+    let p1 = esme
+        .send_request(submit_body(DEST, b"one", false))
+        .await
+        .expect("sent");
+    let p2 = esme
+        .send_request(submit_body(DEST, b"two", false))
+        .await
+        .expect("sent");
+    assert!(
+        eventually(WAIT, || smsc.stats().stalled >= 2).await,
+        "both submits reached the carrier"
+    );
+    // Window 3 would let a third through; after the reload it is full.
+    gw.reload(cfg("2").build(dir.path())).await.expect("reload");
+    let r3 = submit(&esme, DEST, b"three", false).await;
+    assert_eq!(
+        status_of(&r3, CommandId::SUBMIT_SM_RESP),
+        CommandStatus::ESME_RTHROTTLED
+    );
+    assert_eq!(smsc.stats().stalled, 2, "the third reached the carrier");
+    for p in [p1, p2] {
+        let _ = tokio::time::timeout(WAIT, p).await;
+    }
     drop(esme);
     stop(gw).await;
 }
