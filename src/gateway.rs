@@ -1017,13 +1017,15 @@ impl Core {
         let Some(cid) = r.view.id.clone() else {
             return self.answer_late(None, r);
         };
-        self.stats.dlr_parked.fetch_add(1, Ordering::Relaxed);
         let key = self.late.key(&r.carrier, &cid);
         let carrier = r.carrier.clone();
-        if let Err((r, m)) = self.late.park(key, Instant::now(), r, || {
+        match self.late.park(key, Instant::now(), r, || {
             self.dlr.lookup_exact(&carrier, &cid)
         }) {
-            self.answer_late(Some(m), r);
+            Ok(()) => {
+                self.stats.dlr_parked.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((r, m)) => self.answer_late(Some(m), r),
         }
     }
 

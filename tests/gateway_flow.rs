@@ -83,6 +83,39 @@ async fn receipt_matched_across_id_radix() {
     roundtrip(IdFormat::Decimal, IdFormat::HexUpper).await;
 }
 
+/// A receipt that overtakes its own submit_sm_resp (the carrier sends it
+/// first on the same bind) finds no mapping: it is parked, answered when
+/// the response puts the mapping in place, and reaches the ESME with the
+/// gateway's id like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipt_ahead_of_its_response_waits_for_the_mapping() {
+    let smsc = start_smsc(|c| c.receipt_first = true).await;
+    let dir = store_dir();
+    let gw = start_gateway(GatewayConfig::simple(smsc.addr()).build(dir.path())).await;
+    let mut esme = bind(esme_addr(&gw), BindType::Transceiver, "esme1").await;
+    const N: u64 = 20;
+    let mut ids = Vec::new();
+    for i in 0..N {
+        ids.push(submit_ok(&esme, DEST, format!("early {i}").as_bytes(), true).await);
+    }
+    for id in &ids {
+        let sm = expect_receipt(&mut esme, id).await;
+        let r = Receipt::parse(&sm.short_message).expect("receipt text parses");
+        assert_eq!(std::str::from_utf8(&r.id).unwrap(), id.as_str());
+    }
+    assert!(
+        eventually(WAIT, || gw.stats().dlr_delivered >= N).await,
+        "{:?}",
+        gw.stats()
+    );
+    let st = gw.stats();
+    assert_eq!(st.dlr_parked, N, "every receipt came ahead: {st:?}");
+    assert_eq!(st.dlr_unmatched, 0);
+    assert_eq!(smsc.stats().receipts_sent, N);
+    drop(esme);
+    stop(gw).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_sm_is_forwarded() {
     let smsc = start_smsc(|_| {}).await;

@@ -172,6 +172,11 @@ pub struct SmscConfig {
     pub receipt_id_format: IdFormat,
     /// Add `receipted_message_id` and `message_state` TLVs to receipts.
     pub receipt_tlvs: bool,
+    /// Send each receipt at once, on the submit's own connection and
+    /// ahead of its `submit_sm_resp` (`dlr_delay` is not applied): the
+    /// receipt overtakes the response, as it can at a carrier with
+    /// several binds.
+    pub receipt_first: bool,
     /// Most receipts waiting for their delay; beyond, new ones are dropped
     /// (counted).
     pub max_pending_receipts: usize,
@@ -201,6 +206,7 @@ impl Default for SmscConfig {
             id_format: IdFormat::Hex,
             receipt_id_format: IdFormat::Hex,
             receipt_tlvs: true,
+            receipt_first: false,
             max_pending_receipts: 1_000_000,
             max_held_receipts: 100_000,
             deliver_window: 1024,
@@ -1142,11 +1148,14 @@ impl Session {
         } else {
             Body::SubmitSmResp(body)
         };
-        self.write(&Pdu::new(seq, body));
-        let Some(sm) = sm else { return };
+        let resp = Pdu::new(seq, body);
+        let Some(sm) = sm else {
+            self.write(&resp);
+            return;
+        };
         if self.wants_receipt(sm.registered_delivery) {
             let text = &sm.short_message[..sm.short_message.len().min(20)];
-            self.receipts.push(PendingReceipt {
+            let r = PendingReceipt {
                 due: Instant::now() + self.shared.cfg.dlr_delay,
                 system_id: sys.clone(),
                 id: msg_id,
@@ -1155,8 +1164,15 @@ impl Session {
                 submitted: unix_now(),
                 text: Bytes::copy_from_slice(text),
                 refusals: 0,
-            });
+            };
+            if self.shared.cfg.receipt_first {
+                add(&self.shared.counters.receipts_scheduled, 1);
+                self.on_ctl(Ctl::Receipt(r));
+            } else {
+                self.receipts.push(r);
+            }
         }
+        self.write(&resp);
         let keep = self.shared.cfg.record_submits;
         if keep > 0 {
             let mut rec = self.shared.recorded.lock().expect("poisoned");
