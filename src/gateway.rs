@@ -254,7 +254,6 @@ impl AccountRt {
         self.bucket.load().as_ref().is_none_or(|b| b.take().is_ok())
     }
 
-    /// A receiver bind with room in its deliver window, round robin.
     /// A receiver bind with room in its deliver window: the one at `hint`
     /// (modulo their count) first, else round robin.
     fn pick_receiver_with_room(&self, hint: Option<usize>) -> Option<Arc<SessionShared>> {

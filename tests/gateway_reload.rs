@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::*;
-use telegate::sim::{esme, BindType, EsmeConfig, Mode, SmscHandle};
+use telegate::sim::{esme, BindType, EsmeConfig, SmscHandle};
 use telegate::smpp_codec::{Body, CommandId, CommandStatus, Pdu};
 
 /// `esme1` plus carriers `c1` and `c2`, every destination routed to
@@ -303,19 +303,7 @@ async fn reloaded_server_window_applies_to_bound_sessions() {
     let gw = start_gateway(cfg("3").build(dir.path())).await;
     let esme = bind(esme_addr(&gw), BindType::Transmitter, "esme1").await;
     // The carrier hangs: two submits stay outstanding, within the window.
-    smsc.set_mode(Mode::Stall);
-    let p1 = esme
-        .send_request(submit_body(DEST, b"one", false))
-        .await
-        .expect("sent");
-    let p2 = esme
-        .send_request(submit_body(DEST, b"two", false))
-        .await
-        .expect("sent");
-    assert!(
-        eventually(WAIT, || smsc.stats().stalled >= 2).await,
-        "both submits reached the carrier"
-    );
+    let [p1, p2] = two_outstanding_at_stalled_carrier(&esme, &smsc).await;
     // Window 3 would let a third through; after the reload it is full.
     gw.reload(cfg("2").build(dir.path())).await.expect("reload");
     let r3 = submit(&esme, DEST, b"three", false).await;

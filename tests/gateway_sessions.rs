@@ -177,19 +177,7 @@ async fn session_window_throttles() {
     let gw = start_gateway(cfg).await;
     let esme = bind(esme_addr(&gw), BindType::Transmitter, "esme1").await;
     // The carrier hangs: the first two submits stay outstanding.
-    smsc.set_mode(Mode::Stall);
-    let p1 = esme
-        .send_request(submit_body(DEST, b"one", false))
-        .await
-        .expect("sent");
-    let p2 = esme
-        .send_request(submit_body(DEST, b"two", false))
-        .await
-        .expect("sent");
-    assert!(
-        eventually(WAIT, || smsc.stats().stalled >= 2).await,
-        "both submits reached the carrier"
-    );
+    let [p1, p2] = two_outstanding_at_stalled_carrier(&esme, &smsc).await;
     let r3 = submit(&esme, DEST, b"three", false).await;
     assert_eq!(
         status_of(&r3, CommandId::SUBMIT_SM_RESP),

@@ -136,25 +136,15 @@ impl<T> LateQueue<T> {
         }
         let key = key();
         let mut g = self.lock();
-        let Some(items) = g.by_key.get_mut(&key) else {
+        let Some(items) = g.by_key.remove(&key) else {
             return Vec::new();
         };
-        let taken: Vec<T> = if items.iter().all(|(_, t)| matches(t)) {
-            let items = g.by_key.remove(&key).unwrap_or_default();
-            items.into_iter().map(|(_, t)| t).collect()
-        } else {
-            // Another id with the same hash is parked too: it stays.
-            let mut taken = Vec::new();
-            let mut i = 0;
-            while i < items.len() {
-                if matches(&items[i].1) {
-                    taken.push(items.remove(i).1);
-                } else {
-                    i += 1;
-                }
-            }
-            taken
-        };
+        // Another id with the same hash may be parked too: it stays.
+        let (taken, kept): (Vec<_>, Vec<_>) = items.into_iter().partition(|(_, t)| matches(t));
+        if !kept.is_empty() {
+            g.by_key.insert(key, kept);
+        }
+        let taken: Vec<T> = taken.into_iter().map(|(_, t)| t).collect();
         self.len.fetch_sub(taken.len(), Ordering::SeqCst);
         taken
     }

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use telegate::config::Config;
 use telegate::gateway::Gateway;
-use telegate::sim::{BindType, Client, ClientOptions, Smsc, SmscConfig, SmscHandle};
+use telegate::sim::client::PendingResponse;
+use telegate::sim::{BindType, Client, ClientOptions, Mode, Smsc, SmscConfig, SmscHandle};
 use telegate::smpp_codec::pdu::SubmitSm;
 use telegate::smpp_codec::receipt::Receipt;
 use telegate::smpp_codec::tlv::TlvList;
@@ -368,6 +369,28 @@ pub fn submit_body(to: &str, text: &[u8], receipt: bool) -> Body {
     Body::SubmitSm(Box::new(telegate::sim::submit_sm(
         SOURCE, to, text, receipt,
     )))
+}
+
+/// Stalls the carrier and sends two submits ("one", "two") that reach it
+/// and stay outstanding; their responses are left to the caller.
+pub async fn two_outstanding_at_stalled_carrier(
+    esme: &Client,
+    smsc: &SmscHandle,
+) -> [PendingResponse; 2] {
+    smsc.set_mode(Mode::Stall);
+    let p1 = esme
+        .send_request(submit_body(DEST, b"one", false))
+        .await
+        .expect("sent");
+    let p2 = esme
+        .send_request(submit_body(DEST, b"two", false))
+        .await
+        .expect("sent");
+    assert!(
+        eventually(WAIT, || smsc.stats().stalled >= 2).await,
+        "both submits reached the carrier"
+    );
+    [p1, p2]
 }
 
 /// Submits one message and returns the response.

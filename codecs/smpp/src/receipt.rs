@@ -433,6 +433,17 @@ struct Scan {
     text: Option<Range<usize>>,
 }
 
+impl Scan {
+    /// Where the id is, or why there is none.
+    fn id(&self) -> Result<Range<usize>, ReceiptError> {
+        match &self.id {
+            Some(r) => Ok(r.clone()),
+            None if self.empty_id => Err(ReceiptError::EmptyId),
+            None => Err(ReceiptError::MissingId),
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Key {
     Id,
@@ -659,15 +670,11 @@ pub fn scan_core(s: &[u8]) -> Result<ReceiptCore, ReceiptError> {
         return Ok(core);
     }
     let f = scan(s);
-    match f.id {
-        Some(id) => Ok(ReceiptCore {
-            id,
-            stat: f.stat,
-            err: f.err,
-        }),
-        None if f.empty_id => Err(ReceiptError::EmptyId),
-        None => Err(ReceiptError::MissingId),
-    }
+    Ok(ReceiptCore {
+        id: f.id()?,
+        stat: f.stat,
+        err: f.err,
+    })
 }
 
 /// The Appendix B layout, keys and single spaces exactly as written
@@ -755,13 +762,8 @@ impl Receipt {
 
     fn build(s: &[u8], take: impl Fn(Range<usize>) -> Bytes) -> Result<Receipt, ReceiptError> {
         let f = scan(s);
-        let id = match f.id {
-            Some(r) => take(r),
-            None if f.empty_id => return Err(ReceiptError::EmptyId),
-            None => return Err(ReceiptError::MissingId),
-        };
         Ok(Receipt {
-            id,
+            id: take(f.id()?),
             sub: f.sub,
             dlvrd: f.dlvrd,
             submit_date: f.submit_date,
