@@ -1130,6 +1130,9 @@ impl Core {
         bind: Option<usize>,
     ) -> Inbound {
         let (state, err) = (view.state, view.err);
+        // Looked up once, for the CDR or the delivery, whichever needs it
+        // first.
+        let mut account: Option<Option<Arc<AccountRt>>> = None;
         if let Some(s) = state {
             let is_final = !matches!(
                 MessageState(s),
@@ -1143,7 +1146,7 @@ impl Core {
                     Err(()) => return Inbound::Done(CommandStatus::ESME_RTHROTTLED),
                     Ok(None) => {}
                     Ok(Some(permit)) => {
-                        let account = self.account(&m.account);
+                        let account = account.get_or_insert_with(|| self.account(&m.account));
                         let sid = account.as_ref().map_or(&m.account, |a| &a.sid);
                         self.write_receipt_cdr(permit, sid, &m.carrier, m.gateway_id, s, err);
                     }
@@ -1172,7 +1175,7 @@ impl Core {
         if !wanted {
             return Inbound::Done(CommandStatus::ESME_ROK);
         }
-        let Some(account) = self.account(&m.account) else {
+        let Some(account) = account.unwrap_or_else(|| self.account(&m.account)) else {
             return Inbound::Done(CommandStatus::ESME_ROK);
         };
         view.rewrite(&mut sm, &format_id(m.gateway_id));

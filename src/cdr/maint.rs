@@ -402,20 +402,17 @@ mod tests {
         )
         .unwrap();
         let n = 6000u64;
-        let producer = {
-            let w = w.clone();
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .build()
-                    .unwrap();
-                rt.block_on(async {
-                    for i in 0..n {
-                        let acct = if i % 2 == 0 { "keep" } else { "gone" };
-                        w.write(submit(acct, i, T0 + i)).await;
-                    }
-                });
-            })
-        };
+        let producer = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                for i in 0..n {
+                    let acct = if i % 2 == 0 { "keep" } else { "gone" };
+                    w.write(submit(acct, i, T0 + i)).await;
+                }
+            });
+        });
         let mut erased = 0;
         let mut rounds = 0;
         while !producer.is_finished() || rounds < 3 {

@@ -13,18 +13,36 @@
 //! taken, reserved or written and not yet picked up by the writer); its
 //! top bit closes the queue at shutdown, so no reservation can slip in
 //! after the writer decided to stop. A reserved slot's record is encoded
-//! (framed and checksummed) on the producer's thread, then appended under
-//! a mutex to one byte buffer that the writer swaps for its own empty one:
-//! no per-record allocation, no record moved between threads, and the
-//! writer's work per batch is a swap and one `write`. The writer thread
-//! is woken only when it is parked on an empty queue; after a short batch
-//! it lingers instead of parking, so under load producers never wake it.
+//! (framed and checksummed) on the producer's thread, straight into the
+//! byte buffer of that thread's shard, under the shard's own lock. The
+//! writer swaps each shard's buffer for an empty one of its own: no
+//! per-record allocation, no record moved between threads, and the
+//! writer's work per batch is a swap and one `write` per shard. The
+//! writer thread is woken only when it is parked on an empty queue; after
+//! a short batch it lingers instead of parking, so under load producers
+//! never wake it.
+//!
+//! # Why shards, and why the queue is never freed
+//!
+//! Every submit writes two records. With one lock and one buffer for all
+//! threads, each record moved the lock's and the buffer's cache lines
+//! between cores, and a permit's reference count did the same twice more;
+//! on two cores that cost about as much as encoding the record. So each
+//! producer thread has its own shard (its lock and buffer stay in its
+//! core's cache), and the shared state is leaked: it lives as long as the
+//! process (a gateway starts one writer, for good), so a permit is a plain
+//! reference and touches no count. The buffers themselves are freed at
+//! shutdown; what stays is about 1.5 KiB per writer ever started.
+//!
+//! Records of one thread reach the backend in the order they were
+//! written; records of different threads in one batch are appended shard
+//! after shard (readers of CDRs never relied on an order across messages:
+//! a receipt can meet its submit record in any order).
 
-use std::cell::RefCell;
 use std::fmt;
 use std::io;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -49,6 +67,10 @@ const SHUTDOWN_RETRIES: u32 = 5;
 const LINGER: Duration = Duration::from_millis(5);
 /// The top bit of [`Shared::slots`]: the queue is closed.
 const CLOSED: usize = 1 << (usize::BITS - 1);
+/// Producer shards. Threads are given shards in turn as they first write,
+/// so up to this many producer threads (the gateway has one per core)
+/// never share one.
+const SHARDS: usize = 8;
 
 /// Writer tuning.
 #[derive(Debug, Clone, Copy)]
@@ -90,28 +112,46 @@ pub struct WriterStats {
     pub lag: Duration,
 }
 
-/// Records written and not yet taken by the writer.
+/// One shard's records written and not yet taken by the writer.
 #[derive(Default)]
 struct Pending {
     /// Whole frames, back to back, in the order they were written.
     frames: Vec<u8>,
+    /// The length of `frames` up to its last whole frame: a producer that
+    /// panicked while encoding leaves no partial frame behind.
+    whole: usize,
     /// How many.
     records: usize,
     /// When the first of them was written.
     first_at: Option<Instant>,
-    /// The writer waits on [`Shared::wake`] for the queue to fill.
-    parked: bool,
 }
 
-// `repr(C)`: what every record touches (the slot count, the pending
-// lock and buffer) sits first, beside the `Arc`'s counts.
-#[repr(C)]
+/// A shard on cache lines of its own.
+#[repr(align(128))]
+#[derive(Default)]
+struct Shard {
+    pending: Mutex<Pending>,
+}
+
+impl Shard {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        let mut p = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let whole = p.whole;
+        p.frames.truncate(whole);
+        p
+    }
+}
+
 struct Shared {
     /// Slots taken (reserved, or written and not yet taken by the writer),
     /// with [`CLOSED`] set once shutdown began.
     slots: AtomicUsize,
     capacity: usize,
-    pending: Mutex<Pending>,
+    shards: [Shard; SHARDS],
+    /// The writer is about to wait, or waits, on [`Shared::wake`]:
+    /// producers then take [`Shared::park`] and wake it.
+    parked: AtomicBool,
+    park: Mutex<()>,
     /// Wakes the parked writer.
     wake: Condvar,
     /// Wakes [`CdrWriter::write`] callers waiting for room.
@@ -128,19 +168,28 @@ struct Shared {
 
 impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Not the queued frames.
+        let slots = self.slots.load(Ordering::Relaxed);
         f.debug_struct("Shared")
-            .field("slots", &(self.slots.load(Ordering::Relaxed) & !CLOSED))
+            .field("slots", &(slots & !CLOSED))
+            .field("closed", &(slots & CLOSED != 0))
             .field("capacity", &self.capacity)
             .finish_non_exhaustive()
     }
 }
 
+/// The shard of the calling thread.
+fn my_shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    // A thread being torn down has lost its number: any shard will do.
+    SHARD.try_with(|s| *s).unwrap_or(0)
+}
+
 impl Shared {
-    fn pending(&self) -> MutexGuard<'_, Pending> {
-        // A panic while holding the lock leaves whole frames behind (a
-        // frame is appended with one `extend_from_slice`).
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    fn park(&self) -> MutexGuard<'_, ()> {
+        self.park.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn try_reserve(&self) -> bool {
@@ -156,47 +205,52 @@ impl Shared {
         let before = self.slots.fetch_sub(1, Ordering::AcqRel);
         if before & CLOSED != 0 {
             // The writer may be waiting for the last slot at shutdown.
-            self.wake_writer(self.pending());
+            self.wake_writer();
         }
         self.room.notify_waiters();
     }
 
-    /// Appends one whole frame to the queue.
-    fn push(&self, frame: &[u8]) {
-        let mut p = self.pending();
+    /// Encodes `record` as one whole frame at the end of this thread's
+    /// shard.
+    fn push(&self, record: &RecordRef<'_>) {
+        let mut p = self.shards[my_shard()].lock();
         if p.records == 0 {
             p.first_at = Some(Instant::now());
         }
-        p.frames.extend_from_slice(frame);
+        record.encode_frame(&mut p.frames);
+        p.whole = p.frames.len();
         p.records += 1;
-        self.wake_writer(p);
+        drop(p);
+        // SeqCst with the writer's store before it looks at the shards:
+        // either it sees this record or this sees it parking.
+        if self.parked.load(Ordering::SeqCst) {
+            self.wake_writer();
+        }
     }
 
-    fn wake_writer(&self, mut p: MutexGuard<'_, Pending>) {
-        let parked = std::mem::take(&mut p.parked);
-        drop(p);
-        if parked {
-            self.wake.notify_one();
-        }
+    fn wake_writer(&self) {
+        let _park = self.park();
+        self.parked.store(false, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    /// Whether any shard holds records.
+    fn any_pending(&self) -> bool {
+        self.shards.iter().any(|s| s.lock().records > 0)
     }
 
     fn close(&self) {
         self.slots.fetch_or(CLOSED, Ordering::AcqRel);
-        // Under the lock, so a writer about to park sees it first or is
-        // woken.
-        let mut p = self.pending();
-        p.parked = false;
-        drop(p);
-        self.wake.notify_one();
+        self.wake_writer();
         self.room.notify_waiters();
     }
 }
 
-/// The producer side of the writer; cheap to clone. See the
+/// The producer side of the writer; cheap to copy. See the
 /// [module docs](self).
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 pub struct CdrWriter {
-    shared: Arc<Shared>,
+    shared: &'static Shared,
 }
 
 impl fmt::Debug for CdrWriter {
@@ -212,7 +266,7 @@ impl fmt::Debug for CdrWriter {
 /// unused frees the slot.
 #[derive(Debug)]
 pub struct CdrPermit {
-    shared: Arc<Shared>,
+    shared: &'static Shared,
     used: bool,
 }
 
@@ -226,7 +280,7 @@ impl CdrPermit {
     /// fields.
     pub fn write_ref(mut self, record: &RecordRef<'_>) {
         self.used = true;
-        push_encoded(&self.shared, record);
+        self.shared.push(record);
     }
 }
 
@@ -238,33 +292,11 @@ impl Drop for CdrPermit {
     }
 }
 
-thread_local! {
-    /// Where a record is encoded before it is copied into the queue, so the
-    /// queue's lock is held only for the copy.
-    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
-}
-
-/// Encodes `record` as a frame and appends it to the queue.
-fn push_encoded(shared: &Shared, record: &RecordRef<'_>) {
-    let queued = SCRATCH.try_with(|scratch| {
-        let mut buf = scratch.borrow_mut();
-        buf.clear();
-        record.encode_frame(&mut buf);
-        shared.push(&buf);
-    });
-    if queued.is_err() {
-        // The thread is being torn down: no scratch buffer left.
-        let mut buf = Vec::new();
-        record.encode_frame(&mut buf);
-        shared.push(&buf);
-    }
-}
-
 /// Owns the writer thread; [`shutdown`](Self::shutdown) drains and joins it.
 #[derive(Debug)]
 pub struct WriterHandle {
     thread: JoinHandle<()>,
-    shared: Arc<Shared>,
+    shared: &'static Shared,
 }
 
 impl WriterHandle {
@@ -276,6 +308,10 @@ impl WriterHandle {
         self.shared.close();
         if self.thread.join().is_err() {
             tracing::error!("the CDR writer thread panicked");
+        }
+        // Nothing is queued any more and nothing can be: the buffers go.
+        for shard in &self.shared.shards {
+            *shard.lock() = Pending::default();
         }
     }
 }
@@ -292,10 +328,13 @@ impl CdrWriter {
             batch: opts.batch.max(1),
             fsync_interval: opts.fsync_interval,
         };
-        let shared = Arc::new(Shared {
+        // Leaked on purpose: see the module docs.
+        let shared: &'static Shared = Box::leak(Box::new(Shared {
             slots: AtomicUsize::new(0),
             capacity: opts.queue,
-            pending: Mutex::new(Pending::default()),
+            shards: Default::default(),
+            parked: AtomicBool::new(false),
+            park: Mutex::new(()),
             wake: Condvar::new(),
             room: Notify::new(),
             base: Instant::now(),
@@ -305,21 +344,16 @@ impl CdrWriter {
             errors: AtomicU64::new(0),
             inflight: AtomicUsize::new(0),
             inflight_since: AtomicU64::new(0),
-        });
+        }));
         let worker = Worker {
             backend,
             opts,
-            shared: shared.clone(),
+            shared,
         };
         let thread = thread::Builder::new()
             .name("cdr-writer".into())
             .spawn(move || worker.run())?;
-        Ok((
-            CdrWriter {
-                shared: shared.clone(),
-            },
-            WriterHandle { thread, shared },
-        ))
+        Ok((CdrWriter { shared }, WriterHandle { thread, shared }))
     }
 
     /// A slot in the queue, or `None` when it is full (the writer is
@@ -329,7 +363,7 @@ impl CdrWriter {
         // free a slot it never had.
         if self.shared.try_reserve() {
             Some(CdrPermit {
-                shared: self.shared.clone(),
+                shared: self.shared,
                 used: false,
             })
         } else {
@@ -384,12 +418,13 @@ impl CdrWriter {
 struct Worker {
     backend: Box<dyn CdrBackend>,
     opts: WriterOptions,
-    shared: Arc<Shared>,
+    shared: &'static Shared,
 }
 
 /// What the writer does next.
 enum Step {
-    /// Append these many records, the first written at that time.
+    /// Append these many records (each shard's count is beside its
+    /// buffer), the first written at that time.
     Batch(usize, Instant),
     /// Time to fsync.
     Sync,
@@ -398,50 +433,91 @@ enum Step {
 }
 
 impl Worker {
-    /// Waits for records, the fsync time or the end; with records, swaps
-    /// them into `frames` (which must be empty) and frees their slots.
-    fn next(&self, frames: &mut Vec<u8>, sync_at: Option<Instant>) -> Step {
-        let s = &*self.shared;
-        let mut p = s.pending();
+    /// Swaps every shard's records into `bufs` (which must be empty),
+    /// their counts into `counts`, and frees their slots: how many in all,
+    /// and when the first was written.
+    fn take(
+        &self,
+        bufs: &mut [Vec<u8>; SHARDS],
+        counts: &mut [usize; SHARDS],
+    ) -> (usize, Option<Instant>) {
+        let s = self.shared;
+        let mut n = 0;
+        let mut first: Option<Instant> = None;
+        for ((shard, buf), count) in s.shards.iter().zip(bufs.iter_mut()).zip(counts.iter_mut()) {
+            let mut p = shard.lock();
+            *count = std::mem::take(&mut p.records);
+            if *count == 0 {
+                continue;
+            }
+            std::mem::swap(&mut p.frames, buf);
+            p.whole = 0;
+            let at = p.first_at.take();
+            drop(p);
+            n += *count;
+            first = match (first, at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        if n > 0 {
+            s.slots.fetch_sub(n, Ordering::AcqRel);
+            s.room.notify_waiters();
+        }
+        (n, first)
+    }
+
+    /// Waits for records, the fsync time or the end; with records, takes
+    /// them ([`take`](Self::take)).
+    fn next(
+        &self,
+        bufs: &mut [Vec<u8>; SHARDS],
+        counts: &mut [usize; SHARDS],
+        sync_at: Option<Instant>,
+    ) -> Step {
+        let s = self.shared;
         loop {
-            if p.records > 0 {
-                std::mem::swap(&mut p.frames, frames);
-                let n = std::mem::take(&mut p.records);
-                let first = p.first_at.take();
-                drop(p);
-                s.slots.fetch_sub(n, Ordering::AcqRel);
-                s.room.notify_waiters();
+            let (n, first) = self.take(bufs, counts);
+            if n > 0 {
                 return Step::Batch(n, first.unwrap_or_else(Instant::now));
             }
             if s.slots.load(Ordering::Acquire) == CLOSED {
                 return Step::Exit;
             }
-            p.parked = true;
-            p = match sync_at {
+            let now = Instant::now();
+            if sync_at.is_some_and(|at| now >= at) {
+                return Step::Sync;
+            }
+            let park = s.park();
+            // SeqCst with the producers' load after they push: either they
+            // see this, or the check below sees their records.
+            s.parked.store(true, Ordering::SeqCst);
+            if s.any_pending() || s.slots.load(Ordering::Acquire) == CLOSED {
+                s.parked.store(false, Ordering::SeqCst);
+                continue;
+            }
+            let park = match sync_at {
                 Some(at) => {
-                    let now = Instant::now();
-                    if now >= at {
-                        p.parked = false;
-                        return Step::Sync;
-                    }
                     s.wake
-                        .wait_timeout(p, at - now)
+                        .wait_timeout(park, at.saturating_duration_since(now))
                         .unwrap_or_else(PoisonError::into_inner)
                         .0
                 }
-                None => s.wake.wait(p).unwrap_or_else(PoisonError::into_inner),
+                None => s.wake.wait(park).unwrap_or_else(PoisonError::into_inner),
             };
-            p.parked = false;
+            s.parked.store(false, Ordering::SeqCst);
+            drop(park);
         }
     }
 
     fn run(mut self) {
-        let mut frames: Vec<u8> = Vec::with_capacity(64 * 1024);
+        let mut bufs: [Vec<u8>; SHARDS] = Default::default();
+        let mut counts = [0usize; SHARDS];
         let mut last_sync = Instant::now();
         let mut dirty = false;
         loop {
             let sync_at = dirty.then(|| last_sync + self.opts.fsync_interval);
-            match self.next(&mut frames, sync_at) {
+            match self.next(&mut bufs, &mut counts, sync_at) {
                 Step::Exit => break,
                 Step::Sync => {}
                 Step::Batch(n, first) => {
@@ -450,8 +526,12 @@ impl Worker {
                         .inflight_since
                         .store(since.as_micros() as u64 + 1, Ordering::Release);
                     self.shared.inflight.store(n, Ordering::Relaxed);
-                    self.append_all(&frames, n);
-                    frames.clear();
+                    for (buf, &count) in bufs.iter_mut().zip(&counts) {
+                        if count > 0 {
+                            self.append_all(buf, count);
+                            buf.clear();
+                        }
+                    }
                     self.shared.inflight.store(0, Ordering::Relaxed);
                     self.shared.inflight_since.store(0, Ordering::Release);
                     dirty = true;
@@ -574,7 +654,7 @@ mod tests {
     use crate::cdr::store::FileBackend;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
-    use std::sync::{Condvar, Mutex};
+    use std::sync::{Arc, Condvar, Mutex};
 
     #[test]
     fn records_through_the_writer_are_all_read_back() {
@@ -822,7 +902,6 @@ mod tests {
         let refused = Arc::new(AtomicU64::new(0));
         let threads: Vec<_> = (0..PRODUCERS)
             .map(|t| {
-                let w = w.clone();
                 let refused = refused.clone();
                 thread::spawn(move || {
                     for i in 0..EACH {
@@ -865,6 +944,34 @@ mod tests {
         }
         assert!(refused.load(Ordering::Relaxed) > 0, "the queue filled up");
         assert_eq!(w.stats().records, PRODUCERS * EACH);
+    }
+
+    /// Bytes past a shard's last whole frame (what a producer that
+    /// panicked mid-encoding would leave) are cut before the next record.
+    #[test]
+    fn a_partial_frame_is_never_written() {
+        let rec = Recorder::default();
+        let (w, h) = CdrWriter::start(
+            Box::new(rec.clone()),
+            WriterOptions {
+                queue: 4,
+                fsync_interval: Duration::from_millis(5),
+                batch: 4,
+            },
+        )
+        .unwrap();
+        let p = w.try_reserve().unwrap();
+        w.shared.shards[my_shard()]
+            .pending
+            .lock()
+            .unwrap()
+            .frames
+            .extend_from_slice(b"\x30\0\0\0half a frame");
+        let r = numbered(3, 0);
+        p.write_ref(&r.as_ref());
+        h.shutdown();
+        assert_eq!(rec.batches.lock().unwrap().concat(), vec![r]);
+        assert_eq!(w.stats().errors, 0);
     }
 
     #[test]

@@ -264,19 +264,112 @@ impl std::fmt::Debug for Draft {
     }
 }
 
-/// An address as the pseudonym is taken of: E.164 digits when it reads as
-/// a number, else its bytes as sent (an alphanumeric sender id).
-fn pseudonym_of(
+/// What a CDR keeps of an address: its pseudonym, of its E.164 digits
+/// when it reads as a number, else of its bytes as sent (an alphanumeric
+/// sender id); and the number's country code (0 when it is none).
+///
+/// With `cached`, the answer is looked up in (and kept in) this thread's
+/// [`RECENT`] addresses: for senders, which repeat. Destinations seldom
+/// do, so for them a cache would only cost a slot write per message.
+fn take_address(
     key: &Pseudonymizer,
     routing: &RoutingTable,
     (ton, npi, addr): (u8, u8, &[u8]),
-) -> Option<[u8; 16]> {
+    cached: bool,
+) -> Option<([u8; 16], u16)> {
     if addr.is_empty() {
         return None;
     }
-    let mut buf = [0u8; MAX_DIGITS];
-    let number = routing.normalize(ton, npi, addr, &mut buf).unwrap_or(addr);
-    Some(key.pseudonym(number))
+    let compute = || {
+        let mut buf = [0u8; MAX_DIGITS];
+        match routing.normalize(ton, npi, addr, &mut buf) {
+            Some(e164) => (key.pseudonym(e164), country_code(e164)),
+            None => (key.pseudonym(addr), 0),
+        }
+    };
+    if !cached || addr.len() > CACHED_ADDR {
+        return Some(compute());
+    }
+    let taken = RECENT.try_with(|recent| {
+        let mut recent = recent.borrow_mut();
+        let slot = &mut recent[slot_of(ton, npi, addr)];
+        let hit = slot.generation == key.generation()
+            && slot.ton == ton
+            && slot.npi == npi
+            && slot.addr[..usize::from(slot.len)] == *addr;
+        if !hit {
+            let (pseudonym, cc) = compute();
+            let mut bytes = [0u8; CACHED_ADDR];
+            bytes[..addr.len()].copy_from_slice(addr);
+            *slot = Recent {
+                generation: key.generation(),
+                ton,
+                npi,
+                len: addr.len() as u8,
+                addr: bytes,
+                cc,
+                pseudonym,
+            };
+        }
+        (slot.pseudonym, slot.cc)
+    });
+    // Without the cache (the thread is being torn down): computed.
+    Some(taken.unwrap_or_else(|_| compute()))
+}
+
+/// Addresses up to this long are cached: every SMPP address is (21 bytes
+/// at most with its NUL, 20 without).
+const CACHED_ADDR: usize = 21;
+/// Cached addresses per thread.
+const RECENT_SLOTS: usize = 256;
+
+/// One address [`take_address`] has seen lately on this thread, with what
+/// it gave.
+#[derive(Clone, Copy)]
+struct Recent {
+    /// The [`Pseudonymizer::generation`] that made it, 0 for an empty slot.
+    /// A runtime's key is made with its routing table, so this names the
+    /// normalisation rules too: a reload starts afresh.
+    generation: u64,
+    ton: u8,
+    npi: u8,
+    len: u8,
+    addr: [u8; CACHED_ADDR],
+    cc: u16,
+    pseudonym: [u8; 16],
+}
+
+const EMPTY: Recent = Recent {
+    generation: 0,
+    ton: 0,
+    npi: 0,
+    len: 0,
+    addr: [0; CACHED_ADDR],
+    cc: 0,
+    pseudonym: [0; 16],
+};
+
+thread_local! {
+    /// The pseudonyms of senders this thread took lately, direct-mapped
+    /// (16 KiB). Senders repeat (an account has a few sender ids and short
+    /// codes), and a cache hit saves normalising the number and the two
+    /// SHA-256 compressions of its HMAC. The numbers stay in this process's
+    /// memory, beside the messages that carry them, and are never written
+    /// anywhere; a new key (a reload) misses every slot.
+    static RECENT: std::cell::RefCell<Box<[Recent; RECENT_SLOTS]>> =
+        std::cell::RefCell::new(Box::new([EMPTY; RECENT_SLOTS]));
+}
+
+/// The slot of an address. The hash is unkeyed: a peer that picks
+/// addresses to collide only makes its own lookups miss.
+fn slot_of(ton: u8, npi: u8, addr: &[u8]) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ (u64::from(ton) << 8) ^ u64::from(npi);
+    for chunk in addr.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        h = (h ^ u64::from_le_bytes(word)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    (h >> 56) as usize % RECENT_SLOTS
 }
 
 /// What a submit's outcome adds to its CDR, borrowed ([`Outcome::sent`]
@@ -331,11 +424,7 @@ impl Core {
         };
         let permit = cdr.writer.try_reserve().ok_or(())?;
         let routing = &rt.routes;
-        let mut buf = [0u8; MAX_DIGITS];
-        let (cc, dest_pseudonym) = match routing.normalize(dest.0, dest.1, dest.2, &mut buf) {
-            Some(e164) => (country_code(e164), Some(key.pseudonym(e164))),
-            None => (0, pseudonym_of(key, routing, dest)),
-        };
+        let dest = take_address(key, routing, dest, false);
         let (segment, segments) = concat.map_or((1, 1), |(_, total, seq)| (seq, total));
         Ok(Some(Draft {
             permit,
@@ -346,9 +435,9 @@ impl Core {
             verdict: Verdict::NotFiltered,
             rules: Vec::new(),
             key_id: key.key_id(),
-            source: pseudonym_of(key, routing, source),
-            dest: dest_pseudonym,
-            country_code: cc,
+            source: take_address(key, routing, source, true).map(|(p, _)| p),
+            dest: dest.map(|(p, _)| p),
+            country_code: dest.map_or(0, |(_, cc)| cc),
             route_prefix: RoutePrefix::None,
         }))
     }
@@ -837,4 +926,93 @@ pub fn cdr_export_offline(
     e.records = rows;
     audit.append(&e)?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routing(country: &str) -> RoutingTable {
+        let text = format!(
+            r#"
+            [routing]
+            country_code = "{country}"
+
+            [[account]]
+            system_id = "acme"
+            password_hash = "x"
+
+            [[carrier]]
+            name = "a"
+            address = "127.0.0.1:1"
+            system_id = "a"
+            password = "p"
+
+            [[route]]
+            prefix = ""
+            carriers = ["a"]
+            "#
+        );
+        let config: Config = toml::from_str(&text).expect("test config parses");
+        RoutingTable::build(&config).expect("test routes build")
+    }
+
+    /// What [`take_address`] gives, computed without its cache.
+    fn uncached(
+        key: &Pseudonymizer,
+        routing: &RoutingTable,
+        (ton, npi, addr): (u8, u8, &[u8]),
+    ) -> ([u8; 16], u16) {
+        let mut buf = [0u8; MAX_DIGITS];
+        match routing.normalize(ton, npi, addr, &mut buf) {
+            Some(e164) => (key.pseudonym(e164), country_code(e164)),
+            None => (key.pseudonym(addr), 0),
+        }
+    }
+
+    /// Cached or not, and whatever shared a slot before, an address gives
+    /// what it gives computed afresh. A runtime's key is made with its
+    /// routing table, and a later runtime (another key, or the same key
+    /// with other rules) never sees an earlier one's results.
+    #[test]
+    fn cached_pseudonyms_are_those_computed_afresh() {
+        let runtimes = [
+            (Pseudonymizer::new(b"key one"), routing("49")),
+            (Pseudonymizer::new(b"key two"), routing("49")),
+            (Pseudonymizer::new(b"key one"), routing("33")),
+        ];
+        // 600 numbers in 256 slots: many share one, in turn.
+        let numbers: Vec<String> = (0..600).map(|i| format!("0151{i:07}")).collect();
+        let mut addrs: Vec<(u8, u8, &[u8])> = numbers
+            .iter()
+            .flat_map(|n| [(2, 1, n.as_bytes()), (1, 1, n.as_bytes())])
+            .collect();
+        addrs.extend([
+            (5, 0, &b"MyBank"[..]),
+            (0, 1, b"+447700900123"),
+            (0, 1, b"00447700900123"),
+            (1, 1, b"123456789012345678901"),
+            (1, 1, b"1234567890123456789012345"),
+            (1, 1, b"12ab"),
+        ]);
+        for round in 0..3 {
+            for (i, (key, routes)) in runtimes.iter().enumerate() {
+                for &a in &addrs {
+                    for cached in [true, false] {
+                        assert_eq!(
+                            take_address(key, routes, a, cached),
+                            Some(uncached(key, routes, a)),
+                            "round {round}, runtime {i}, {a:?}, cached {cached}"
+                        );
+                    }
+                }
+            }
+        }
+        let (k1, de) = (&runtimes[0].0, &runtimes[0].1);
+        assert_eq!(take_address(k1, de, (1, 1, b""), true), None);
+        let (_, cc) = take_address(k1, de, (2, 1, b"015112345678"), false).unwrap();
+        assert_eq!(cc, 49);
+        let (_, cc) = take_address(k1, de, (5, 0, b"MyBank"), true).unwrap();
+        assert_eq!(cc, 0);
+    }
 }
