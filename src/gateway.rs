@@ -566,13 +566,16 @@ impl Core {
         // Receipts of this message that came in ahead of it are answered
         // by what was just stored.
         let early = self.late.take(
-            || self.late.key(&pool.name, carrier_id),
-            |r| {
+            || {
+                let id = dlr::store::MsgId::normalized(carrier_id);
+                (self.late.key_normalized(&pool.name, &id), id)
+            },
+            |r, id| {
                 r.carrier == pool.name
-                    && r.view.id.as_deref().is_some_and(|cid| {
-                        dlr::store::MsgId::normalized(cid)
-                            == dlr::store::MsgId::normalized(carrier_id)
-                    })
+                    && r.view
+                        .id
+                        .as_deref()
+                        .is_some_and(|cid| dlr::store::MsgId::normalized(cid) == *id)
             },
         );
         if early.is_empty() {

@@ -79,11 +79,16 @@ impl<T> LateQueue<T> {
     /// The key of a carrier's message id: its carrier's name and the id's
     /// normalised spelling (the one the DLR store indexes), hashed.
     pub(crate) fn key(&self, carrier: &str, carrier_msg_id: &[u8]) -> u64 {
+        self.key_normalized(carrier, &MsgId::normalized(carrier_msg_id))
+    }
+
+    /// [`key`](Self::key) of an id already normalised.
+    pub(crate) fn key_normalized(&self, carrier: &str, normalized: &MsgId) -> u64 {
         let mut h = self.seed.build_hasher();
         h.write(carrier.as_bytes());
         // A separator no name contains, so ("ab", "c") is not ("a", "bc").
         h.write_u8(0xFF);
-        h.write(MsgId::normalized(carrier_msg_id).as_bytes());
+        h.write(normalized.as_bytes());
         h.finish()
     }
 
@@ -123,10 +128,16 @@ impl<T> LateQueue<T> {
         Ok(())
     }
 
-    /// Takes every item parked under `key` that `matches` (the caller's
-    /// check of the item's own id), oldest first. Call it after making
-    /// what they wait for visible (a store insert).
-    pub(crate) fn take(&self, key: impl FnOnce() -> u64, matches: impl Fn(&T) -> bool) -> Vec<T> {
+    /// Takes every item parked under the key `key` gives that `matches`
+    /// (the caller's check of the item's own id, against what `key` gave
+    /// beside the key), oldest first. `key` runs only when something is
+    /// parked. Call it after making what they wait for visible (a store
+    /// insert).
+    pub(crate) fn take<K>(
+        &self,
+        key: impl FnOnce() -> (u64, K),
+        matches: impl Fn(&T, &K) -> bool,
+    ) -> Vec<T> {
         // Pairs with the SeqCst increment in `park`: an item parked after
         // our insert has rechecked and seen it; one parked before is
         // counted here.
@@ -134,13 +145,13 @@ impl<T> LateQueue<T> {
         if self.len.load(Ordering::SeqCst) == 0 {
             return Vec::new();
         }
-        let key = key();
+        let (key, id) = key();
         let mut g = self.lock();
         let Some(items) = g.by_key.remove(&key) else {
             return Vec::new();
         };
         // Another id with the same hash may be parked too: it stays.
-        let (taken, kept): (Vec<_>, Vec<_>) = items.into_iter().partition(|(_, t)| matches(t));
+        let (taken, kept): (Vec<_>, Vec<_>) = items.into_iter().partition(|(_, t)| matches(t, &id));
         if !kept.is_empty() {
             g.by_key.insert(key, kept);
         }
@@ -209,7 +220,7 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn all<T>(_: &T) -> bool {
+    fn all<T>(_: &T, _: &()) -> bool {
         true
     }
 
@@ -233,11 +244,11 @@ mod tests {
         q.park(q.key("c", b"2"), t0, "b", || None::<()>).unwrap();
         q.park(q.key("c", b"1"), t0, "c", || None::<()>).unwrap();
         assert_eq!(q.len(), 3);
-        assert_eq!(q.take(|| q.key("c", b"1"), all), vec!["a", "c"]);
+        assert_eq!(q.take(|| (q.key("c", b"1"), ()), all), vec!["a", "c"]);
         assert_eq!(q.len(), 1);
-        assert!(q.take(|| q.key("c", b"1"), all).is_empty());
-        assert!(q.take(|| q.key("d", b"2"), all).is_empty());
-        assert_eq!(q.take(|| q.key("c", b"2"), all), vec!["b"]);
+        assert!(q.take(|| (q.key("c", b"1"), ()), all).is_empty());
+        assert!(q.take(|| (q.key("d", b"2"), ()), all).is_empty());
+        assert_eq!(q.take(|| (q.key("c", b"2"), ()), all), vec!["b"]);
         assert_eq!(q.len(), 0);
     }
 
@@ -251,9 +262,12 @@ mod tests {
         q.park(7, t0, ("x", 1), || None::<()>).unwrap();
         q.park(7, t0, ("y", 2), || None::<()>).unwrap();
         q.park(7, t0, ("x", 3), || None::<()>).unwrap();
-        assert_eq!(q.take(|| 7, |i| i.0 == "x"), vec![("x", 1), ("x", 3)]);
+        assert_eq!(
+            q.take(|| (7, "x"), |i, id| i.0 == *id),
+            vec![("x", 1), ("x", 3)]
+        );
         assert_eq!(q.len(), 1);
-        assert!(q.take(|| 7, |i| i.0 == "x").is_empty());
+        assert!(q.take(|| (7, "x"), |i, id| i.0 == *id).is_empty());
         let due: Vec<_> = q.take_due(t0).into_iter().map(|(k, _, i)| (k, i)).collect();
         assert_eq!(due, vec![(7, ("y", 2))]);
         assert_eq!(q.len(), 0);
@@ -265,7 +279,7 @@ mod tests {
         let r = q.park(q.key("c", b"1"), Instant::now(), 7, || Some("found"));
         assert_eq!(r, Err((7, "found")));
         assert_eq!(q.len(), 0);
-        assert!(q.take(|| q.key("c", b"1"), all).is_empty());
+        assert!(q.take(|| (q.key("c", b"1"), ()), all).is_empty());
     }
 
     #[test]
@@ -278,7 +292,7 @@ mod tests {
         q.park(q.key("c", b"2"), t1, 2, || None::<()>).unwrap();
         q.park(q.key("c", b"1"), t1, 3, || None::<()>).unwrap();
         q.park(q.key("c", b"3"), t2, 4, || None::<()>).unwrap();
-        assert_eq!(q.take(|| q.key("c", b"2"), all), vec![2]);
+        assert_eq!(q.take(|| (q.key("c", b"2"), ()), all), vec![2]);
         let due: Vec<i32> = q.take_due(t1).into_iter().map(|(_, _, i)| i).collect();
         assert_eq!(due, vec![1, 3]);
         assert_eq!(q.len(), 1);

@@ -132,25 +132,26 @@ impl ReceiptStat {
     /// `UNDELIVERABLE`, `UNDELIVERED`, `ACCEPTED` and `REJECTED` are
     /// recognised; anything else is [`ReceiptStat::Other`].
     pub fn from_word(word: &[u8]) -> ReceiptStat {
-        const WORDS: &[(&str, ReceiptStat)] = &[
-            ("ENROUTE", ReceiptStat::Enroute),
-            ("DELIVRD", ReceiptStat::Delivered),
-            ("DELIVERED", ReceiptStat::Delivered),
-            ("EXPIRED", ReceiptStat::Expired),
-            ("DELETED", ReceiptStat::Deleted),
-            ("UNDELIV", ReceiptStat::Undeliverable),
-            ("UNDELIVERABLE", ReceiptStat::Undeliverable),
-            ("UNDELIVERED", ReceiptStat::Undeliverable),
-            ("ACCEPTD", ReceiptStat::Accepted),
-            ("ACCEPTED", ReceiptStat::Accepted),
-            ("UNKNOWN", ReceiptStat::Unknown),
-            ("REJECTD", ReceiptStat::Rejected),
-            ("REJECTED", ReceiptStat::Rejected),
-            ("SKIPPED", ReceiptStat::Skipped),
-        ];
-        for (w, stat) in WORDS {
-            if word.eq_ignore_ascii_case(w.as_bytes()) {
-                return stat.clone();
+        /// The longest word known.
+        const LONGEST: usize = "UNDELIVERABLE".len();
+        if word.len() <= LONGEST {
+            let mut upper = [0u8; LONGEST];
+            upper[..word.len()].copy_from_slice(word);
+            upper.make_ascii_uppercase();
+            let known = match &upper[..word.len()] {
+                b"ENROUTE" => Some(ReceiptStat::Enroute),
+                b"DELIVRD" | b"DELIVERED" => Some(ReceiptStat::Delivered),
+                b"EXPIRED" => Some(ReceiptStat::Expired),
+                b"DELETED" => Some(ReceiptStat::Deleted),
+                b"UNDELIV" | b"UNDELIVERABLE" | b"UNDELIVERED" => Some(ReceiptStat::Undeliverable),
+                b"ACCEPTD" | b"ACCEPTED" => Some(ReceiptStat::Accepted),
+                b"UNKNOWN" => Some(ReceiptStat::Unknown),
+                b"REJECTD" | b"REJECTED" => Some(ReceiptStat::Rejected),
+                b"SKIPPED" => Some(ReceiptStat::Skipped),
+                _ => None,
+            };
+            if let Some(stat) = known {
+                return stat;
             }
         }
         ReceiptStat::Other(String::from_utf8_lossy(word).into_owned())
@@ -1259,8 +1260,19 @@ DoneDate : 2306151201 Stat: undeliv  Foo:bar Err:00B network:x TEXT:";
             ("ACCEPTED", ReceiptStat::Accepted),
             ("rejected", ReceiptStat::Rejected),
             ("REJECTD", ReceiptStat::Rejected),
+            ("undelivered", ReceiptStat::Undeliverable),
+            ("Undeliv", ReceiptStat::Undeliverable),
+            ("acceptd", ReceiptStat::Accepted),
+            ("Delivrd", ReceiptStat::Delivered),
         ] {
             assert_eq!(ReceiptStat::from_word(w.as_bytes()), s);
+        }
+        for w in ["", "DELIVRD2", "UNDELIVERABLES", "DELİVRD", "déliv"] {
+            assert_eq!(
+                ReceiptStat::from_word(w.as_bytes()),
+                ReceiptStat::Other(w.to_owned()),
+                "{w:?}"
+            );
         }
         assert_eq!(MessageState::SKIPPED.name(), Some("SKIPPED"));
         assert_eq!(MessageState(200).name(), None);

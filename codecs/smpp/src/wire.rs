@@ -80,6 +80,11 @@ impl<'a> Reader<'a> {
     #[inline(always)]
     pub(crate) fn c_octet(&mut self, field: Field, max: usize) -> Result<Bytes, DecodeError> {
         let rest = self.rest();
+        // Most optional strings (service_type, the two times) are empty.
+        if max > 0 && rest.first() == Some(&0) {
+            self.pos += 1;
+            return Ok(Bytes::new());
+        }
         let window = &rest[..rest.len().min(max)];
         let parsed: IResult<&[u8], &[u8]> =
             terminated(take_till(|b| b == 0), tag(&[0u8][..]))(window);
