@@ -809,6 +809,13 @@ mod tests {
         }
     }
 
+    /// A writer over a [`Recorder`].
+    fn recorded(opts: WriterOptions) -> (Recorder, CdrWriter, WriterHandle) {
+        let rec = Recorder::default();
+        let (w, h) = CdrWriter::start(Box::new(rec.clone()), opts).unwrap();
+        (rec, w, h)
+    }
+
     fn numbered(producer: u64, i: u64) -> Record {
         let mut rng = StdRng::seed_from_u64(producer << 32 | i);
         let mut r = random_record(&mut rng);
@@ -818,16 +825,11 @@ mod tests {
 
     #[test]
     fn reservations_are_bounded_and_an_unused_one_frees_its_slot() {
-        let rec = Recorder::default();
-        let (w, h) = CdrWriter::start(
-            Box::new(rec.clone()),
-            WriterOptions {
-                queue: 4,
-                fsync_interval: Duration::from_millis(5),
-                batch: 4,
-            },
-        )
-        .unwrap();
+        let (rec, w, h) = recorded(WriterOptions {
+            queue: 4,
+            fsync_interval: Duration::from_millis(5),
+            batch: 4,
+        });
         let mut permits: Vec<CdrPermit> = (0..4).map(|_| w.try_reserve().unwrap()).collect();
         assert!(w.try_reserve().is_none(), "bounded");
         assert_eq!(w.stats().queued, 4);
@@ -848,16 +850,11 @@ mod tests {
 
     #[test]
     fn shutdown_waits_for_reserved_slots_and_drains_everything() {
-        let rec = Recorder::default();
-        let (w, h) = CdrWriter::start(
-            Box::new(rec.clone()),
-            WriterOptions {
-                queue: 1000,
-                fsync_interval: Duration::from_secs(60),
-                batch: 64,
-            },
-        )
-        .unwrap();
+        let (rec, w, h) = recorded(WriterOptions {
+            queue: 1000,
+            fsync_interval: Duration::from_secs(60),
+            batch: 64,
+        });
         let recs: Vec<Record> = (0..301).map(|i| numbered(1, i)).collect();
         for r in &recs[..300] {
             w.try_reserve().unwrap().write(r.clone());
@@ -891,16 +888,11 @@ mod tests {
     fn each_producers_order_is_kept_under_back_pressure() {
         const PRODUCERS: u64 = 4;
         const EACH: u64 = 3000;
-        let rec = Recorder::default();
-        let (w, h) = CdrWriter::start(
-            Box::new(rec.clone()),
-            WriterOptions {
-                queue: 32,
-                fsync_interval: Duration::from_millis(2),
-                batch: 8,
-            },
-        )
-        .unwrap();
+        let (rec, w, h) = recorded(WriterOptions {
+            queue: 32,
+            fsync_interval: Duration::from_millis(2),
+            batch: 8,
+        });
         let refused = Arc::new(AtomicU64::new(0));
         let threads: Vec<_> = (0..PRODUCERS)
             .map(|t| {
@@ -952,16 +944,11 @@ mod tests {
     /// panicked mid-encoding would leave) are cut before the next record.
     #[test]
     fn a_partial_frame_is_never_written() {
-        let rec = Recorder::default();
-        let (w, h) = CdrWriter::start(
-            Box::new(rec.clone()),
-            WriterOptions {
-                queue: 4,
-                fsync_interval: Duration::from_millis(5),
-                batch: 4,
-            },
-        )
-        .unwrap();
+        let (rec, w, h) = recorded(WriterOptions {
+            queue: 4,
+            fsync_interval: Duration::from_millis(5),
+            batch: 4,
+        });
         let p = w.try_reserve().unwrap();
         w.shared.shards[my_shard()]
             .pending
@@ -983,9 +970,8 @@ mod tests {
             fsync_interval: Duration::from_millis(5),
             batch: 4,
         };
-        let (ra, rb) = (Recorder::default(), Recorder::default());
-        let (wa, ha) = CdrWriter::start(Box::new(ra.clone()), opts).unwrap();
-        let (wb, hb) = CdrWriter::start(Box::new(rb.clone()), opts).unwrap();
+        let (ra, wa, ha) = recorded(opts);
+        let (rb, wb, hb) = recorded(opts);
         let (x, y) = (numbered(2, 0), numbered(2, 1));
         // Each permit lands in the writer that gave it, in its slot.
         let pa = wa.try_reserve().unwrap();
