@@ -179,13 +179,11 @@ impl MsgId {
         // Copied, then lowercased as a whole array (which compiles to a
         // few vector instructions; the zeros after the id stay zeros):
         // this runs several times for every message.
-        let mut buf = [0; MSG_ID_INLINE];
-        buf[..body.len()].copy_from_slice(body);
-        buf.make_ascii_lowercase();
-        MsgId(MsgIdRepr::Inline {
-            len: body.len() as u8,
-            buf,
-        })
+        let mut out = MsgId::new(body);
+        if let MsgIdRepr::Inline { buf, .. } = &mut out.0 {
+            buf.make_ascii_lowercase();
+        }
+        out
     }
 }
 

@@ -280,13 +280,7 @@ fn take_address(
     if addr.is_empty() {
         return None;
     }
-    let compute = || {
-        let mut buf = [0u8; MAX_DIGITS];
-        match routing.normalize(ton, npi, addr, &mut buf) {
-            Some(e164) => (key.pseudonym(e164), country_code(e164)),
-            None => (key.pseudonym(addr), 0),
-        }
-    };
+    let compute = || compute_address(key, routing, (ton, npi, addr));
     if !cached || addr.len() > CACHED_ADDR {
         return Some(compute());
     }
@@ -315,6 +309,19 @@ fn take_address(
     });
     // Without the cache (the thread is being torn down): computed.
     Some(taken.unwrap_or_else(|_| compute()))
+}
+
+/// [`take_address`] without the cache.
+fn compute_address(
+    key: &Pseudonymizer,
+    routing: &RoutingTable,
+    (ton, npi, addr): (u8, u8, &[u8]),
+) -> ([u8; 16], u16) {
+    let mut buf = [0u8; MAX_DIGITS];
+    match routing.normalize(ton, npi, addr, &mut buf) {
+        Some(e164) => (key.pseudonym(e164), country_code(e164)),
+        None => (key.pseudonym(addr), 0),
+    }
 }
 
 /// Addresses up to this long are cached: every SMPP address is (21 bytes
@@ -957,19 +964,6 @@ mod tests {
         RoutingTable::build(&config).expect("test routes build")
     }
 
-    /// What [`take_address`] gives, computed without its cache.
-    fn uncached(
-        key: &Pseudonymizer,
-        routing: &RoutingTable,
-        (ton, npi, addr): (u8, u8, &[u8]),
-    ) -> ([u8; 16], u16) {
-        let mut buf = [0u8; MAX_DIGITS];
-        match routing.normalize(ton, npi, addr, &mut buf) {
-            Some(e164) => (key.pseudonym(e164), country_code(e164)),
-            None => (key.pseudonym(addr), 0),
-        }
-    }
-
     /// Cached or not, and whatever shared a slot before, an address gives
     /// what it gives computed afresh. A runtime's key is made with its
     /// routing table, and a later runtime (another key, or the same key
@@ -1001,7 +995,7 @@ mod tests {
                     for cached in [true, false] {
                         assert_eq!(
                             take_address(key, routes, a, cached),
-                            Some(uncached(key, routes, a)),
+                            Some(compute_address(key, routes, a)),
                             "round {round}, runtime {i}, {a:?}, cached {cached}"
                         );
                     }
