@@ -19,6 +19,12 @@
 # a receipt record per message); with CDRs / without.
 #
 #   ONLY=cdr bash benches/e2e.sh     # just the CDR on/off comparison
+#   CDR_DIR=/some/dir                # where that gateway's CDRs go (default
+#                                    # target/e2e/cdr: local disk)
+#
+# Each on/off comparison reports throughput, the gateway's CPU time per
+# message, and the whole machine's (every process and kernel thread, so
+# the disk's writeback too: /proc/stat) per message.
 #   ONLY=filter bash benches/e2e.sh  # just the filter on/off comparison
 #   WORKERS=1 bash benches/e2e.sh    # telegate and the relay on one thread each
 #                                    # (the load tool and the simulator have the
@@ -115,7 +121,7 @@ sed -e "s|127.0.0.1:$GW_PORT|127.0.0.1:$GWF_PORT|" -e "s|$STORE|$STORE_F|" \
 printf '\n[filter]\nenabled = true\n\n[suspension]\nenabled = false\n' >>"$OUT/telegate-filter.toml"
 TELEGATE_LOG=warn "$TELEGATE" run --config "$OUT/telegate-filter.toml" >"$OUT/telegate-filter.log" 2>&1 & GWF_PID=$!; PIDS+=($GWF_PID)
 STORE_C=$(mktemp -d)
-CDR_DIR="$ROOT/$OUT/cdr"
+CDR_DIR="${CDR_DIR:-$ROOT/$OUT/cdr}"
 rm -rf "$CDR_DIR"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$OUT/cdr-key"
 sed -e "s|127.0.0.1:$GW_PORT|127.0.0.1:$GWC_PORT|" -e "s|$STORE|$STORE_C|" \
@@ -136,11 +142,16 @@ run_esme() { # target port, window, connections, extra...
 # CPU time (user + system, all threads) a gateway spent on one run, in
 # clock ticks: the second figure beside throughput, steadier on a shared VM.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The whole machine's busy ticks (user, nice, system, irq, softirq: every
+# process and kernel thread, the disk's writeback too) and its steal.
+machine_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8, $9}' /proc/stat; }
 run_gw() { # name-who-round, gateway pid, then run_esme's arguments
   local tag=$1 pid=$2; shift 2
-  local before; before=$(cpu_ticks "$pid")
+  local before m0 m1; before=$(cpu_ticks "$pid"); m0=$(machine_ticks)
   run_esme "$@" >"$OUT/$tag.json"
   echo $(( $(cpu_ticks "$pid") - before )) >"$OUT/$tag.cpu"
+  m1=$(machine_ticks)
+  echo "$m0 $m1" | awk '{print $3 - $1, $4 - $2}' >"$OUT/$tag.machine"
 }
 
 # One round of an on/off comparison; even rounds run the two sides in the

@@ -31,7 +31,13 @@ def run(who, r):
         cpu_us = int(open(stem + ".cpu").read()) * 1e6 / tck / count
     except (OSError, ValueError):
         cpu_us = float("nan")
-    return j, cpu_us
+    try:
+        busy, steal = map(int, open(stem + ".machine").read().split())
+        machine_us = busy * 1e6 / tck / count
+        steal_us = steal * 1e6 / tck / count
+    except (OSError, ValueError):
+        machine_us = steal_us = float("nan")
+    return j, cpu_us, machine_us, steal_us
 
 
 pairs = []
@@ -39,9 +45,10 @@ for r in range(1, rounds + 1):
     a, b = run(base, r), run(other, r)
     for who, x in ((base, a), (other, b)):
         if x:
-            j, cpu = x
+            j, cpu, machine, steal = x
             print(f"{scen} {who:<10} round {r}: {j['throughput_msgs_per_s']:>8.0f} msg/s, "
-                  f"{cpu:5.1f} us CPU/msg, ok {j['ok']}, dlr {(j.get('dlr') or {}).get('matched', 0)}")
+                  f"{cpu:5.1f} us CPU/msg, machine {machine:5.1f} us/msg (steal {steal:4.1f}), "
+                  f"ok {j['ok']}, dlr {(j.get('dlr') or {}).get('matched', 0)}")
     if a and b:
         pairs.append((a, b))
 if not pairs:
@@ -56,3 +63,7 @@ cpu_b = statistics.median(b[1] for _, b in pairs)
 print(f"{label} throughput = {med_b / med_a:.2f} (medians {med_b:.0f} / {med_a:.0f} msg/s; "
       f"median of {len(pairs)} paired rounds {paired:.2f})  (target >= {target:.2f})")
 print(f"{label} gateway CPU per message = {cpu_b:.1f} / {cpu_a:.1f} us = {cpu_b / cpu_a:.2f}")
+mach_a = statistics.median(a[2] for a, _ in pairs)
+mach_b = statistics.median(b[2] for _, b in pairs)
+print(f"{label} machine CPU per message (every process and kernel thread) = "
+      f"{mach_b:.1f} / {mach_a:.1f} us = {mach_b / mach_a:.2f}")

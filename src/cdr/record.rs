@@ -5,11 +5,14 @@
 //! It holds no message text, no UDH, no passwords and no phone numbers:
 //! numbers appear only as pseudonyms ([`super::pseudonym`]).
 //!
-//! # Encoding (schema version 1)
+//! # Encoding (schema version 2)
 //!
 //! In a partition file each record is a frame
-//! `u32 LE payload length | u32 LE CRC-32 (IEEE) of the payload | payload`.
-//! The payload, all integers little-endian:
+//! `u32 LE payload length | u32 LE CRC-32C (Castagnoli) of the payload | payload`
+//! (schema 1, still read, checksummed with CRC-32 (IEEE); its payloads are
+//! the same). A payload is one of two layouts, all integers little-endian.
+//!
+//! **Full** (kind 1 submit, or kind 2 receipt):
 //!
 //! | offset | size | field |
 //! |-------:|-----:|-------|
@@ -38,6 +41,28 @@
 //! | | 1 | rule count `R` (≤ [`MAX_RULES`]) |
 //! | | R×(1+n) | rule ids: length, UTF-8 |
 //!
+//! **Receipt** (kind 3, schema 2 only): what a final receipt adds to its
+//! submit record, and nothing else. The gateway writes one per receipt.
+//!
+//! | offset | size | field |
+//! |-------:|-----:|-------|
+//! | 0 | 1 | kind (3) |
+//! | 1 | 1 | account length `A` |
+//! | 2 | A | account SID, UTF-8 |
+//! | 2+A | 8 | gateway_id |
+//! | +8 | 8 | time of the receipt, unix ms |
+//! | +16 | 2 | error_code |
+//! | +18 | 1 | receipt state |
+//! | +19 | 1+n | carrier: length, UTF-8 |
+//!
+//! It reads as a [`RecordKind::Receipt`] whose other fields are the
+//! defaults a full receipt record would carry (submit time = receipt time,
+//! segment 1 of 1, data coding `other`, no verdict, no rules, zeros, no
+//! pseudonyms or route prefix). An encoder writes this layout exactly when
+//! a receipt record has those defaults, so every record decodes to what
+//! was encoded. Framed, a receipt for account `bench` from carrier `smsc`
+//! (the load bench's) takes 39 bytes in this layout and 75 in the full one.
+//!
 //! The account comes first so that a scan can skip other accounts' records
 //! without decoding the rest ([`peek_account`]). Strings longer than 255
 //! bytes are cut at a character boundary (account SIDs are SMPP
@@ -47,7 +72,18 @@ use std::fmt;
 use std::sync::Arc;
 
 /// The schema version written in every partition file header.
-pub const SCHEMA_VERSION: u16 = 1;
+pub const SCHEMA_VERSION: u16 = 2;
+
+/// The checksum of a frame's payload in a partition of schema `version`:
+/// CRC-32 (IEEE) in schema 1, CRC-32C from schema 2 on.
+#[inline]
+pub fn frame_checksum(version: u16, payload: &[u8]) -> u32 {
+    if version >= 2 {
+        crc32c::crc32c(payload)
+    } else {
+        crc32fast::hash(payload)
+    }
+}
 
 /// At most this many rule ids are stored per record; more are cut.
 pub const MAX_RULES: usize = 32;
@@ -59,6 +95,11 @@ pub const MAX_PAYLOAD: usize = FIXED_START + FIXED_LEN + 32 + 2 * 256 + 1 + MAX_
 const FIXED_START: usize = 2;
 const FIXED_LEN: usize = 54;
 const MAX_STR: usize = 255;
+
+/// The kind byte of the receipt layout (see the [module docs](self)).
+const KIND_RECEIPT_SHORT: u8 = 3;
+/// The receipt layout after the account: gateway id, time, error, state.
+const SHORT_LEN: usize = 19;
 
 const FLAG_SOURCE: u8 = 1;
 const FLAG_DEST: u8 = 2;
@@ -359,9 +400,46 @@ pub struct RecordRef<'a> {
 }
 
 impl RecordRef<'_> {
+    /// The carrier, when the record is a receipt that the short receipt
+    /// layout holds whole: every field it leaves out has the value it
+    /// decodes to.
+    fn short_receipt(&self) -> Option<&str> {
+        let plain = self.kind == RecordKind::Receipt
+            && self.submit_time_ms == self.final_time_ms
+            && self.route_prefix.is_none()
+            && self.country_code == 0
+            && self.segment == 1
+            && self.segments == 1
+            && self.data_coding == DataCodingClass::Other
+            && self.verdict == Verdict::NotFiltered
+            && self.rules.is_empty()
+            && self.submit_status == 0
+            && self.carrier_latency_us == 0
+            && self.receipt_by_s == 0
+            && self.key_id == 0
+            && self.source.is_none()
+            && self.dest.is_none();
+        // A carrier cut to 255 bytes would not decode to the same record.
+        self.carrier.filter(|c| plain && c.len() <= MAX_STR)
+    }
+
     /// Appends the record's payload (see the [module docs](self)) to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let account = clamp(self.account, MAX_STR);
+        if let Some(carrier) = self.short_receipt() {
+            out.reserve(FIXED_START + account.len() + SHORT_LEN + 1 + carrier.len());
+            out.push(KIND_RECEIPT_SHORT);
+            out.push(account.len() as u8);
+            out.extend_from_slice(account.as_bytes());
+            let mut f = [0u8; SHORT_LEN];
+            f[0..8].copy_from_slice(&self.gateway_id.to_le_bytes());
+            f[8..16].copy_from_slice(&self.final_time_ms.to_le_bytes());
+            f[16..18].copy_from_slice(&self.error_code.to_le_bytes());
+            f[18] = self.receipt as u8;
+            out.extend_from_slice(&f);
+            put_str(out, carrier);
+            return;
+        }
         out.reserve(FIXED_START + account.len() + FIXED_LEN + 40);
         out.push(self.kind as u8);
         out.push(account.len() as u8);
@@ -417,14 +495,15 @@ impl RecordRef<'_> {
         }
     }
 
-    /// Appends the record as a whole frame: length, CRC-32, payload.
+    /// Appends the record as a whole frame of the current schema: length,
+    /// CRC-32C, payload.
     pub fn encode_frame(&self, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(&[0u8; 8]);
         self.encode(out);
         let payload = &out[start + 8..];
         let len = payload.len() as u32;
-        let crc = crc32fast::hash(payload);
+        let crc = frame_checksum(SCHEMA_VERSION, payload);
         out[start..start + 4].copy_from_slice(&len.to_le_bytes());
         out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
     }
@@ -463,7 +542,8 @@ impl Record {
         self.as_ref().encode(out);
     }
 
-    /// Appends the record as a whole frame: length, CRC-32, payload.
+    /// Appends the record as a whole frame of the current schema: length,
+    /// CRC-32C, payload.
     pub fn encode_frame(&self, out: &mut Vec<u8>) {
         self.as_ref().encode_frame(out);
     }
@@ -504,7 +584,10 @@ pub fn is_account(payload: &[u8], account: &[u8]) -> bool {
 /// The kind byte of a payload without decoding anything else.
 #[inline]
 pub fn peek_kind(payload: &[u8]) -> Option<RecordKind> {
-    RecordKind::from_u8(*payload.first()?)
+    match *payload.first()? {
+        KIND_RECEIPT_SHORT => Some(RecordKind::Receipt),
+        b => RecordKind::from_u8(b),
+    }
 }
 
 /// A record decoded in place from a payload: scalars copied out, strings
@@ -513,7 +596,9 @@ pub fn peek_kind(payload: &[u8]) -> Option<RecordKind> {
 pub struct RecordView<'a> {
     kind: RecordKind,
     account: &'a str,
-    fixed: &'a [u8; FIXED_LEN],
+    /// The full layout's fixed fields (for a short receipt, the values it
+    /// stands for).
+    fixed: [u8; FIXED_LEN],
     data_coding: DataCodingClass,
     verdict: Verdict,
     receipt: ReceiptState,
@@ -579,11 +664,13 @@ impl<'a> RecordView<'a> {
             buf: payload,
             pos: 0,
         };
-        let kind = RecordKind::from_u8(r.u8("kind")?).ok_or(DecodeError("unknown kind"))?;
+        let kind_byte = r.u8("kind")?;
+        if kind_byte == KIND_RECEIPT_SHORT {
+            return RecordView::parse_short_receipt(r);
+        }
+        let kind = RecordKind::from_u8(kind_byte).ok_or(DecodeError("unknown kind"))?;
         let account = r.str("account")?;
-        let fixed: &[u8; FIXED_LEN] = r
-            .take(FIXED_LEN, "fixed fields")?
-            .try_into()
+        let fixed = <[u8; FIXED_LEN]>::try_from(r.take(FIXED_LEN, "fixed fields")?)
             .map_err(|_| DecodeError("fixed fields"))?;
         let data_coding =
             DataCodingClass::from_u8(fixed[50]).ok_or(DecodeError("unknown data coding"))?;
@@ -638,6 +725,44 @@ impl<'a> RecordView<'a> {
             route_prefix,
             rule_count,
             rules,
+        })
+    }
+
+    /// The rest of a short receipt (see the [module docs](self)), its kind
+    /// byte read.
+    fn parse_short_receipt(mut r: Reader<'a>) -> Result<RecordView<'a>, DecodeError> {
+        let account = r.str("account")?;
+        let f = r.take(SHORT_LEN, "receipt fields")?;
+        let receipt = ReceiptState::from_u8(f[18]).ok_or(DecodeError("unknown receipt"))?;
+        let carrier = r.str("carrier")?;
+        if r.pos != r.buf.len() {
+            return Err(DecodeError("trailing bytes"));
+        }
+        let mut fixed = [0u8; FIXED_LEN];
+        fixed[0..8].copy_from_slice(&f[0..8]);
+        // Submit time and final time: both the receipt's.
+        fixed[8..16].copy_from_slice(&f[8..16]);
+        fixed[16..24].copy_from_slice(&f[8..16]);
+        fixed[46..48].copy_from_slice(&f[16..18]);
+        fixed[48] = 1;
+        fixed[49] = 1;
+        fixed[50] = DataCodingClass::Other as u8;
+        fixed[51] = Verdict::NotFiltered as u8;
+        fixed[52] = receipt as u8;
+        fixed[53] = FLAG_CARRIER;
+        Ok(RecordView {
+            kind: RecordKind::Receipt,
+            account,
+            fixed,
+            data_coding: DataCodingClass::Other,
+            verdict: Verdict::NotFiltered,
+            receipt,
+            source: None,
+            dest: None,
+            carrier: Some(carrier),
+            route_prefix: None,
+            rule_count: 0,
+            rules: &[],
         })
     }
 
@@ -778,9 +903,44 @@ pub(crate) mod tests {
             .collect()
     }
 
-    /// A random record; strings within the encodable limits.
+    /// A receipt record as the gateway writes it: the short layout's.
+    fn gateway_receipt(account: &str, carrier: &str, gid: u64, at_ms: u64) -> Record {
+        Record {
+            kind: RecordKind::Receipt,
+            submit_time_ms: at_ms,
+            final_time_ms: at_ms,
+            account: Arc::from(account),
+            gateway_id: gid,
+            carrier: Some(Arc::from(carrier)),
+            route_prefix: None,
+            country_code: 0,
+            segment: 1,
+            segments: 1,
+            data_coding: DataCodingClass::Other,
+            verdict: Verdict::NotFiltered,
+            rules: Vec::new(),
+            submit_status: 0,
+            receipt: ReceiptState::Delivered,
+            error_code: 0,
+            carrier_latency_us: 0,
+            receipt_by_s: 0,
+            key_id: 0,
+            source: None,
+            dest: None,
+        }
+    }
+
+    /// A random record; strings within the encodable limits. One in four
+    /// is a receipt as the gateway writes it (the short layout).
     pub(crate) fn random_record(rng: &mut StdRng) -> Record {
         let pick = |rng: &mut StdRng, all: &[u8]| all[rng.gen_range(0..all.len())];
+        if rng.gen_bool(0.25) {
+            let mut r =
+                gateway_receipt(&rand_str(rng, 20), &rand_str(rng, 30), rng.gen(), rng.gen());
+            r.receipt = ReceiptState::from_u8(rng.gen_range(0..10)).unwrap();
+            r.error_code = rng.gen();
+            return r;
+        }
         Record {
             kind: RecordKind::from_u8(rng.gen_range(1..=2)).unwrap(),
             submit_time_ms: rng.gen(),
@@ -844,8 +1004,97 @@ pub(crate) mod tests {
         let len = u32::from_le_bytes(frame[0..4].try_into().unwrap()) as usize;
         let crc = u32::from_le_bytes(frame[4..8].try_into().unwrap());
         assert_eq!(len, frame.len() - 8);
-        assert_eq!(crc, crc32fast::hash(&frame[8..]));
+        assert_eq!(crc, crc32c::crc32c(&frame[8..]));
         assert_eq!(Record::decode(&frame[8..]).unwrap(), r);
+    }
+
+    /// The check values of both CRCs (the CRC catalogue's, for the ASCII
+    /// digits 1 to 9): CRC-32 (IEEE) 0xCBF43926, CRC-32C 0xE3069283.
+    #[test]
+    fn frame_checksums_are_the_catalogued_crcs() {
+        assert_eq!(frame_checksum(1, b"123456789"), 0xCBF4_3926);
+        assert_eq!(frame_checksum(2, b"123456789"), 0xE306_9283);
+        assert_eq!(frame_checksum(SCHEMA_VERSION, b"123456789"), 0xE306_9283);
+    }
+
+    #[test]
+    fn a_gateway_receipt_takes_the_short_layout() {
+        let mut r = gateway_receipt("acme", "smsc1", 0x0102_0304_0506_0708, 1_700_000_000_123);
+        r.receipt = ReceiptState::Undeliverable;
+        r.error_code = 0x0a0b;
+        let mut buf = Vec::new();
+        r.encode(&mut buf);
+        let mut want = vec![3, 4];
+        want.extend_from_slice(b"acme");
+        want.extend_from_slice(&0x0102_0304_0506_0708u64.to_le_bytes());
+        want.extend_from_slice(&1_700_000_000_123u64.to_le_bytes());
+        want.extend_from_slice(&0x0a0bu16.to_le_bytes());
+        want.push(ReceiptState::Undeliverable as u8);
+        want.push(5);
+        want.extend_from_slice(b"smsc1");
+        assert_eq!(buf, want);
+        assert_eq!(Record::decode(&buf).unwrap(), r);
+        assert_eq!(peek_kind(&buf), Some(RecordKind::Receipt));
+        assert!(is_account(&buf, b"acme"));
+        // Whole frame: 8 + 31 bytes, against 75 in the full layout.
+        let mut frame = Vec::new();
+        r.encode_frame(&mut frame);
+        assert_eq!(frame.len(), 39);
+
+        for cut in 0..buf.len() {
+            assert!(RecordView::parse(&buf[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut trailing = buf.clone();
+        trailing.push(0);
+        assert!(RecordView::parse(&trailing).is_err());
+        let mut bad_state = buf.clone();
+        bad_state[2 + 4 + 18] = 77;
+        assert_eq!(
+            RecordView::parse(&bad_state).unwrap_err(),
+            DecodeError("unknown receipt")
+        );
+    }
+
+    /// A receipt record with any field the short layout leaves out set to
+    /// something else keeps the full layout, and decodes to itself.
+    #[test]
+    fn a_receipt_with_more_keeps_the_full_layout() {
+        let base = gateway_receipt("acme", "smsc1", 9, 1_700_000_000_000);
+        let changes: &[fn(&mut Record)] = &[
+            |r| r.submit_time_ms -= 1,
+            |r| r.carrier = None,
+            |r| r.route_prefix = Some(Arc::from("44")),
+            |r| r.country_code = 44,
+            |r| r.segment = 2,
+            |r| r.segments = 3,
+            |r| r.data_coding = DataCodingClass::Gsm7,
+            |r| r.verdict = Verdict::Flag,
+            |r| r.rules = vec![Arc::from("kw")],
+            |r| r.submit_status = 0x45,
+            |r| r.carrier_latency_us = 1,
+            |r| r.receipt_by_s = 1,
+            |r| r.key_id = 1,
+            |r| r.source = Some([1; 16]),
+            |r| r.dest = Some([2; 16]),
+            |r| r.carrier = Some(Arc::from("c".repeat(300))),
+            |r| r.kind = RecordKind::Submit,
+        ];
+        let mut buf = Vec::new();
+        base.encode(&mut buf);
+        assert_eq!(buf[0], 3);
+        for (i, change) in changes.iter().enumerate() {
+            let mut r = base.clone();
+            change(&mut r);
+            buf.clear();
+            r.encode(&mut buf);
+            assert_ne!(buf[0], 3, "change {i}");
+            let back = Record::decode(&buf).unwrap();
+            if r.carrier.as_ref().is_some_and(|c| c.len() > 255) {
+                assert_eq!(back.carrier.as_deref().map(str::len), Some(255));
+            } else {
+                assert_eq!(back, r, "change {i}");
+            }
+        }
     }
 
     #[test]

@@ -7,9 +7,13 @@
 //! `<dir>/cdr-YYYYMMDDHH.tgc`, one file per UTC hour of the write time.
 //! A file starts with an 8-byte header, `b"TGCDR\0"` and the schema version
 //! as `u16` LE ([`SCHEMA_VERSION`]), followed by frames
-//! `u32 LE length | u32 LE CRC-32 | payload` ([`super::record`]). Files are
-//! only ever appended to by the writer, or replaced whole by a rewrite
-//! (`<name>.tmp` written, fsynced, renamed over, directory fsynced).
+//! `u32 LE length | u32 LE CRC-32C | payload` ([`super::record`]; schema 1
+//! frames carry a CRC-32 instead). Files are only ever appended to by the
+//! writer, or replaced whole by a rewrite (`<name>.tmp` written, fsynced,
+//! renamed over, directory fsynced). Readers read both schemas; the writer
+//! appends only to a current one, so it first rewrites an older partition
+//! it is to append to (the hour a gateway was upgraded in), and a sweep or
+//! erase that rewrites one writes the current schema.
 //! The directory is created `0700` and every file `0600`.
 //!
 //! # Locking
@@ -32,13 +36,13 @@
 //! over the others by their length ([`FrameReader::next_where`]).
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::civil;
-use super::record::{Record, MAX_PAYLOAD, SCHEMA_VERSION};
+use super::record::{frame_checksum, Record, MAX_PAYLOAD, SCHEMA_VERSION};
 
 pub use super::audit::{AuditAction, AuditEntry, AuditLog};
 pub use super::holds::{Hold, Holds};
@@ -74,8 +78,8 @@ pub trait CdrBackend: Send + 'static {
         while !rest.is_empty() {
             let (payload, next) = split_frame(rest)
                 .ok_or_else(|| invalid("a queued CDR frame is cut short".to_owned()))?;
-            if crc32fast::hash(payload) != u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]])
-            {
+            let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+            if frame_checksum(SCHEMA_VERSION, payload) != crc {
                 return Err(invalid("a queued CDR frame fails its checksum".to_owned()));
             }
             batch.push(Record::decode(payload).map_err(|e| invalid(e.to_string()))?);
@@ -228,11 +232,12 @@ fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
 
-/// Checks a file header. `Ok(false)` if the file is shorter than a header
-/// (a torn creation); an error for a foreign file or a newer schema.
-fn check_header(head: &[u8], path: &Path) -> io::Result<bool> {
+/// Checks a file header and gives its schema version. `Ok(None)` if the
+/// file is shorter than a header (a torn creation); an error for a foreign
+/// file or a newer schema.
+fn check_header(head: &[u8], path: &Path) -> io::Result<Option<u16>> {
     if head.len() < HEADER_LEN as usize {
-        return Ok(false);
+        return Ok(None);
     }
     if &head[..6] != MAGIC {
         return Err(invalid(format!("{}: not a CDR partition", path.display())));
@@ -245,7 +250,24 @@ fn check_header(head: &[u8], path: &Path) -> io::Result<bool> {
             path.display()
         )));
     }
-    Ok(true)
+    Ok(Some(version))
+}
+
+/// Writes one frame of the current schema around `payload`.
+fn put_frame(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
+    let mut head = [0u8; FRAME_HEADER];
+    head[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    head[4..].copy_from_slice(&frame_checksum(SCHEMA_VERSION, payload).to_le_bytes());
+    w.write_all(&head)?;
+    w.write_all(payload)
+}
+
+/// A partition file's header of the current schema.
+fn current_header() -> [u8; HEADER_LEN as usize] {
+    let mut head = [0u8; HEADER_LEN as usize];
+    head[..6].copy_from_slice(MAGIC);
+    head[6..].copy_from_slice(&SCHEMA_VERSION.to_le_bytes());
+    head
 }
 
 /// One frame read from a partition.
@@ -277,6 +299,8 @@ pub(crate) struct FrameReader<'l> {
     /// Set once a torn tail is found: bytes from the bad frame to the end.
     torn: Option<u64>,
     len: u64,
+    /// The file's schema version: which checksum its frames carry.
+    version: u16,
 }
 
 impl<'l> FrameReader<'l> {
@@ -312,7 +336,8 @@ impl<'l> FrameReader<'l> {
         let len = file.metadata()?.len();
         let mut head = [0u8; HEADER_LEN as usize];
         let n = read_full(&mut file, &mut head)?;
-        let whole = check_header(&head[..n], path)?;
+        let version = check_header(&head[..n], path)?;
+        let whole = version.is_some();
         Ok(FrameReader {
             lock,
             file,
@@ -328,7 +353,20 @@ impl<'l> FrameReader<'l> {
             eof: !whole,
             torn: (!whole).then_some(len),
             len,
+            version: version.unwrap_or(SCHEMA_VERSION),
         })
+    }
+
+    /// The partition's schema version.
+    pub(crate) fn version(&self) -> u16 {
+        self.version
+    }
+
+    /// Whether frames can be copied to a partition of the current schema
+    /// as they are ([`Frame::raw`]); otherwise their payloads need a new
+    /// frame ([`put_frame`]).
+    fn frames_current(&self) -> bool {
+        self.version == SCHEMA_VERSION
     }
 
     /// Bytes of a torn tail (a partial or corrupt frame and everything after
@@ -399,7 +437,7 @@ impl<'l> FrameReader<'l> {
             self.buf[s + 7],
         ]);
         let payload = &self.buf[s + FRAME_HEADER..s + total];
-        if crc32fast::hash(payload) != crc {
+        if frame_checksum(self.version, payload) != crc {
             self.mark_torn();
             return Ok(None);
         }
@@ -504,10 +542,7 @@ fn open_for_append(dir: &Path, path: &Path) -> io::Result<File> {
     if len < HEADER_LEN {
         // New, or torn before its header was whole.
         file.set_len(0)?;
-        let mut head = [0u8; HEADER_LEN as usize];
-        head[..6].copy_from_slice(MAGIC);
-        head[6..].copy_from_slice(&SCHEMA_VERSION.to_le_bytes());
-        file.write_all(&head)?;
+        file.write_all(&current_header())?;
         if created {
             file.sync_all()?;
             sync_dir(dir)?;
@@ -516,15 +551,10 @@ fn open_for_append(dir: &Path, path: &Path) -> io::Result<File> {
     }
     let check = file.try_clone()?;
     let mut r = FrameReader::from_file(check, path, None)?;
-    let mut head = [0u8; HEADER_LEN as usize];
-    file.seek(SeekFrom::Start(0))?;
-    read_full(&mut file, &mut head)?;
-    if u16::from_le_bytes([head[6], head[7]]) != SCHEMA_VERSION {
-        return Err(invalid(format!(
-            "{}: written with CDR schema version {}, cannot append version {SCHEMA_VERSION}",
-            path.display(),
-            u16::from_le_bytes([head[6], head[7]])
-        )));
+    if !r.frames_current() {
+        drop(file);
+        upgrade_partition(dir, path, r)?;
+        return open_for_append(dir, path);
     }
     while r.next()?.is_some() {}
     if r.torn_bytes() > 0 {
@@ -538,6 +568,50 @@ fn open_for_append(dir: &Path, path: &Path) -> io::Result<File> {
         file.sync_all()?;
     }
     Ok(file)
+}
+
+/// Rewrites a partition of an older schema in the current one, so that
+/// the writer can append to it: every good record is kept, a torn tail is
+/// dropped. Call with the lock held.
+fn upgrade_partition(dir: &Path, path: &Path, mut r: FrameReader<'_>) -> io::Result<()> {
+    let from = r.version();
+    let tmp_path = tmp_path_of(path)?;
+    let tmp = open_private(&tmp_path, false)?;
+    let mut w = io::BufWriter::with_capacity(READ_CHUNK, tmp);
+    let mut records = 0u64;
+    let result = (|| -> io::Result<()> {
+        w.write_all(&current_header())?;
+        while let Some(frame) = r.next()? {
+            put_frame(&mut w, frame.payload)?;
+            records += 1;
+        }
+        let tmp = w.into_inner().map_err(|e| e.into_error())?;
+        tmp.sync_all()?;
+        fs::rename(&tmp_path, path)?;
+        sync_dir(dir)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp_path);
+        return Err(e);
+    }
+    tracing::info!(
+        partition = %path.display(),
+        from_version = from,
+        to_version = SCHEMA_VERSION,
+        records,
+        torn_bytes = r.torn_bytes(),
+        "rewrote a CDR partition in the current schema to append to it"
+    );
+    Ok(())
+}
+
+/// `<name>.tmp` beside a partition: where its rewrite is written.
+fn tmp_path_of(path: &Path) -> io::Result<PathBuf> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| invalid(format!("{}: bad partition name", path.display())))?;
+    Ok(path.with_file_name(format!("{name}.tmp")))
 }
 
 #[derive(Debug)]
@@ -731,19 +805,13 @@ pub(crate) fn rewrite_partition(
         return Ok(out);
     };
     let old_len = r.len;
-    let name = part
-        .path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| invalid(format!("{}: bad partition name", part.path.display())))?;
-    let tmp_path = part.path.with_file_name(format!("{name}.tmp"));
+    let tmp_path = tmp_path_of(&part.path)?;
     let tmp = open_private(&tmp_path, false)?;
     let mut w = io::BufWriter::with_capacity(READ_CHUNK, tmp);
-    let mut head = [0u8; HEADER_LEN as usize];
-    head[..6].copy_from_slice(MAGIC);
-    head[6..].copy_from_slice(&SCHEMA_VERSION.to_le_bytes());
+    // An older schema's records are written in the current one.
+    let copy_raw = r.frames_current();
     let result = (|| -> io::Result<(u64, u64)> {
-        w.write_all(&head)?;
+        w.write_all(&current_header())?;
         let mut kept = 0u64;
         let mut new_len = HEADER_LEN;
         while let Some(frame) = r.next()? {
@@ -755,7 +823,11 @@ pub(crate) fn rewrite_partition(
                     }
                     kept += 1;
                     new_len += frame.raw.len() as u64;
-                    w.write_all(frame.raw)?;
+                    if copy_raw {
+                        w.write_all(frame.raw)?;
+                    } else {
+                        put_frame(&mut w, frame.payload)?;
+                    }
                 }
             }
         }
@@ -949,6 +1021,110 @@ pub(crate) mod tests {
         fs::write(&path, b"NOTACDRFILE").unwrap();
         let err = FrameReader::open(&path).unwrap_err();
         assert!(err.to_string().contains("not a CDR partition"), "{err}");
+    }
+
+    /// Records whose payloads a schema-1 writer could have written: the
+    /// short receipt layout came with schema 2.
+    fn schema_1_records(seed: u64, n: usize) -> Vec<Record> {
+        let mut buf = Vec::new();
+        records(seed, n * 2)
+            .into_iter()
+            .filter(|r| {
+                buf.clear();
+                r.encode(&mut buf);
+                buf[0] != 3
+            })
+            .take(n)
+            .collect()
+    }
+
+    /// A partition as a schema-1 gateway wrote it: version 1 in the header,
+    /// CRC-32 (IEEE) frames.
+    fn write_schema_1(path: &Path, recs: &[Record]) -> Vec<u8> {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&1u16.to_le_bytes());
+        let mut payload = Vec::new();
+        for r in recs {
+            payload.clear();
+            r.encode(&mut payload);
+            bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+            bytes.extend_from_slice(&payload);
+        }
+        fs::write(path, &bytes).unwrap();
+        bytes
+    }
+
+    fn header_version(path: &Path) -> u16 {
+        let b = fs::read(path).unwrap();
+        u16::from_le_bytes([b[6], b[7]])
+    }
+
+    #[test]
+    fn schema_1_partitions_are_read_with_their_checksum() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(civil::partition_name(T0));
+        let recs = schema_1_records(8, 40);
+        let bytes = write_schema_1(&path, &recs);
+        assert_eq!(read_all(&path), (recs.clone(), 0));
+        assert_eq!(FrameReader::open(&path).unwrap().unwrap().version(), 1);
+        // The CRC-32 is checked: a flipped payload byte of the last record
+        // ends the partition there.
+        let mut bad = bytes.clone();
+        *bad.last_mut().unwrap() ^= 0x20;
+        fs::write(&path, &bad).unwrap();
+        let (back, torn) = read_all(&path);
+        assert_eq!(back, recs[..39]);
+        assert!(torn > 0);
+        // The same payloads framed with schema 2's checksum under a schema-1
+        // header do not pass.
+        let mut crossed = MAGIC.to_vec();
+        crossed.extend_from_slice(&1u16.to_le_bytes());
+        put_frame(&mut crossed, &bytes[16..]).unwrap();
+        fs::write(&path, &crossed).unwrap();
+        assert_eq!(read_all(&path).0, vec![]);
+    }
+
+    #[test]
+    fn appending_to_a_schema_1_partition_rewrites_it_first() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(civil::partition_name(T0));
+        let old = schema_1_records(9, 30);
+        let bytes = write_schema_1(&path, &old);
+        // A crash had torn its last record.
+        fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
+        let new = records(10, 20);
+        let mut b = FileBackend::open(tmp.path()).unwrap();
+        b.append_at(&new, T0).unwrap();
+        b.sync().unwrap();
+        assert_eq!(header_version(&path), SCHEMA_VERSION);
+        let (back, torn) = read_all(&path);
+        assert_eq!(torn, 0);
+        assert_eq!(back[..29], old[..29]);
+        assert_eq!(back[29..], new[..]);
+        assert!(!tmp_path_of(&path).unwrap().exists());
+    }
+
+    #[test]
+    fn a_rewrite_of_a_schema_1_partition_writes_the_current_schema() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lock = DirLock::open(tmp.path()).unwrap();
+        let path = tmp.path().join(civil::partition_name(T0));
+        let old = schema_1_records(11, 25);
+        write_schema_1(&path, &old);
+        let part = partitions(tmp.path()).unwrap().remove(0);
+        let first = old[0].clone();
+        let out = rewrite_partition(tmp.path(), &lock, &part, false, &mut |p| {
+            if Record::decode(p).unwrap() == first {
+                Decision::Remove
+            } else {
+                Decision::Keep
+            }
+        })
+        .unwrap();
+        assert!(out.rewritten);
+        assert_eq!(header_version(&path), SCHEMA_VERSION);
+        assert_eq!(read_all(&path), (old[1..].to_vec(), 0));
     }
 
     #[test]
