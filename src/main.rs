@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 // Many small short-lived allocations per message (PDU bodies, receipts):
 // mimalloc's thread-local free lists serve them faster than glibc's malloc.
+// Built without transparent huge pages (feature `no_thp`; Cargo.toml says why).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
