@@ -353,7 +353,7 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 /// encoding without cloning anything. The gateway builds one on the stack
 /// at a message's outcome and encodes it straight into the writer's queue
 /// ([`super::store::CdrPermit::write_ref`]).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordRef<'a> {
     /// Submit or receipt.
     pub kind: RecordKind,
@@ -399,28 +399,60 @@ pub struct RecordRef<'a> {
     pub dest: Option<[u8; 16]>,
 }
 
-impl RecordRef<'_> {
-    /// The carrier, when the record is a receipt that the short receipt
-    /// layout holds whole: every field it leaves out has the value it
-    /// decodes to.
-    fn short_receipt(&self) -> Option<&str> {
-        let plain = self.kind == RecordKind::Receipt
-            && self.submit_time_ms == self.final_time_ms
-            && self.route_prefix.is_none()
-            && self.country_code == 0
-            && self.segment == 1
-            && self.segments == 1
-            && self.data_coding == DataCodingClass::Other
-            && self.verdict == Verdict::NotFiltered
-            && self.rules.is_empty()
-            && self.submit_status == 0
-            && self.carrier_latency_us == 0
-            && self.receipt_by_s == 0
-            && self.key_id == 0
-            && self.source.is_none()
-            && self.dest.is_none();
+impl<'a> RecordRef<'a> {
+    /// The record of a final receipt `at_ms` (unix ms): what the receipt
+    /// adds to its message's submit record, every other field at its
+    /// default. The short receipt layout holds exactly these.
+    pub fn receipt(
+        account: &'a str,
+        carrier: &'a str,
+        gateway_id: u64,
+        at_ms: u64,
+        receipt: ReceiptState,
+        error_code: u16,
+    ) -> RecordRef<'a> {
+        RecordRef {
+            kind: RecordKind::Receipt,
+            submit_time_ms: at_ms,
+            final_time_ms: at_ms,
+            account,
+            gateway_id,
+            carrier: Some(carrier),
+            route_prefix: None,
+            country_code: 0,
+            segment: 1,
+            segments: 1,
+            data_coding: DataCodingClass::Other,
+            verdict: Verdict::NotFiltered,
+            rules: &[],
+            submit_status: 0,
+            receipt,
+            error_code,
+            carrier_latency_us: 0,
+            receipt_by_s: 0,
+            key_id: 0,
+            source: None,
+            dest: None,
+        }
+    }
+
+    /// The carrier, when the record is one [`receipt`](Self::receipt)
+    /// makes, which the short receipt layout holds whole.
+    fn short_receipt(&self) -> Option<&'a str> {
+        if self.kind != RecordKind::Receipt {
+            return None;
+        }
+        let carrier = self.carrier?;
+        let plain = RecordRef::receipt(
+            self.account,
+            carrier,
+            self.gateway_id,
+            self.final_time_ms,
+            self.receipt,
+            self.error_code,
+        );
         // A carrier cut to 255 bytes would not decode to the same record.
-        self.carrier.filter(|c| plain && c.len() <= MAX_STR)
+        (*self == plain && carrier.len() <= MAX_STR).then_some(carrier)
     }
 
     /// Appends the record's payload (see the [module docs](self)) to `out`.
@@ -506,6 +538,34 @@ impl RecordRef<'_> {
         let crc = frame_checksum(SCHEMA_VERSION, payload);
         out[start..start + 4].copy_from_slice(&len.to_le_bytes());
         out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    }
+}
+
+impl From<RecordRef<'_>> for Record {
+    fn from(r: RecordRef<'_>) -> Record {
+        Record {
+            kind: r.kind,
+            submit_time_ms: r.submit_time_ms,
+            final_time_ms: r.final_time_ms,
+            account: Arc::from(r.account),
+            gateway_id: r.gateway_id,
+            carrier: r.carrier.map(Arc::from),
+            route_prefix: r.route_prefix.map(Arc::from),
+            country_code: r.country_code,
+            segment: r.segment,
+            segments: r.segments,
+            data_coding: r.data_coding,
+            verdict: r.verdict,
+            rules: r.rules.to_vec(),
+            submit_status: r.submit_status,
+            receipt: r.receipt,
+            error_code: r.error_code,
+            carrier_latency_us: r.carrier_latency_us,
+            receipt_by_s: r.receipt_by_s,
+            key_id: r.key_id,
+            source: r.source,
+            dest: r.dest,
+        }
     }
 }
 
@@ -905,29 +965,7 @@ pub(crate) mod tests {
 
     /// A receipt record as the gateway writes it: the short layout's.
     fn gateway_receipt(account: &str, carrier: &str, gid: u64, at_ms: u64) -> Record {
-        Record {
-            kind: RecordKind::Receipt,
-            submit_time_ms: at_ms,
-            final_time_ms: at_ms,
-            account: Arc::from(account),
-            gateway_id: gid,
-            carrier: Some(Arc::from(carrier)),
-            route_prefix: None,
-            country_code: 0,
-            segment: 1,
-            segments: 1,
-            data_coding: DataCodingClass::Other,
-            verdict: Verdict::NotFiltered,
-            rules: Vec::new(),
-            submit_status: 0,
-            receipt: ReceiptState::Delivered,
-            error_code: 0,
-            carrier_latency_us: 0,
-            receipt_by_s: 0,
-            key_id: 0,
-            source: None,
-            dest: None,
-        }
+        RecordRef::receipt(account, carrier, gid, at_ms, ReceiptState::Delivered, 0).into()
     }
 
     /// A random record; strings within the encodable limits. One in four
@@ -1041,12 +1079,7 @@ pub(crate) mod tests {
         r.encode_frame(&mut frame);
         assert_eq!(frame.len(), 39);
 
-        for cut in 0..buf.len() {
-            assert!(RecordView::parse(&buf[..cut]).is_err(), "cut at {cut}");
-        }
-        let mut trailing = buf.clone();
-        trailing.push(0);
-        assert!(RecordView::parse(&trailing).is_err());
+        assert_cut_and_trailing_rejected(&buf);
         let mut bad_state = buf.clone();
         bad_state[2 + 4 + 18] = 77;
         assert_eq!(
@@ -1112,18 +1145,24 @@ pub(crate) mod tests {
         assert_eq!(&*back.rules[31], "rule31");
     }
 
+    /// Every cut of a good payload, and the payload with a byte more, are
+    /// rejected.
+    fn assert_cut_and_trailing_rejected(buf: &[u8]) {
+        for cut in 0..buf.len() {
+            assert!(RecordView::parse(&buf[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut trailing = buf.to_vec();
+        trailing.push(0);
+        assert!(RecordView::parse(&trailing).is_err());
+    }
+
     #[test]
     fn bad_payloads_are_rejected() {
         let mut rng = StdRng::seed_from_u64(3);
         let r = random_record(&mut rng);
         let mut buf = Vec::new();
         r.encode(&mut buf);
-        for cut in 0..buf.len() {
-            assert!(RecordView::parse(&buf[..cut]).is_err(), "cut at {cut}");
-        }
-        let mut trailing = buf.clone();
-        trailing.push(0);
-        assert!(RecordView::parse(&trailing).is_err());
+        assert_cut_and_trailing_rejected(&buf);
         let mut bad_kind = buf.clone();
         bad_kind[0] = 9;
         assert_eq!(

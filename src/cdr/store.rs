@@ -579,21 +579,20 @@ fn upgrade_partition(dir: &Path, path: &Path, mut r: FrameReader<'_>) -> io::Res
     let tmp = open_private(&tmp_path, false)?;
     let mut w = io::BufWriter::with_capacity(READ_CHUNK, tmp);
     let mut records = 0u64;
-    let result = (|| -> io::Result<()> {
+    let written = (|| -> io::Result<()> {
         w.write_all(&current_header())?;
         while let Some(frame) = r.next()? {
             put_frame(&mut w, frame.payload)?;
             records += 1;
         }
-        let tmp = w.into_inner().map_err(|e| e.into_error())?;
-        tmp.sync_all()?;
-        fs::rename(&tmp_path, path)?;
-        sync_dir(dir)
+        Ok(())
     })();
-    if let Err(e) = result {
+    if let Err(e) = written {
+        drop(w);
         let _ = fs::remove_file(&tmp_path);
         return Err(e);
     }
+    install_rewrite(dir, w, &tmp_path, path)?;
     tracing::info!(
         partition = %path.display(),
         from_version = from,
@@ -603,6 +602,26 @@ fn upgrade_partition(dir: &Path, path: &Path, mut r: FrameReader<'_>) -> io::Res
         "rewrote a CDR partition in the current schema to append to it"
     );
     Ok(())
+}
+
+/// Puts a rewrite written to `tmp_path` in the place of `path`: fsynced,
+/// renamed over, the directory fsynced. On an error the `.tmp` is removed.
+fn install_rewrite(
+    dir: &Path,
+    w: io::BufWriter<File>,
+    tmp_path: &Path,
+    path: &Path,
+) -> io::Result<()> {
+    let result = (|| -> io::Result<()> {
+        let tmp = w.into_inner().map_err(|e| e.into_error())?;
+        tmp.sync_all()?;
+        fs::rename(tmp_path, path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(tmp_path);
+    }
+    result
 }
 
 /// `<name>.tmp` beside a partition: where its rewrite is written.
@@ -850,16 +869,7 @@ pub(crate) fn rewrite_partition(
         out.bytes_freed = old_len;
         return Ok(out);
     }
-    let finish = (|| -> io::Result<()> {
-        let tmp = w.into_inner().map_err(|e| e.into_error())?;
-        tmp.sync_all()?;
-        fs::rename(&tmp_path, &part.path)?;
-        sync_dir(dir)
-    })();
-    if let Err(e) = finish {
-        let _ = fs::remove_file(&tmp_path);
-        return Err(e);
-    }
+    install_rewrite(dir, w, &tmp_path, &part.path)?;
     out.rewritten = true;
     out.bytes_freed = old_len.saturating_sub(new_len);
     Ok(out)
@@ -1105,6 +1115,23 @@ pub(crate) mod tests {
         assert!(!tmp_path_of(&path).unwrap().exists());
     }
 
+    /// Removes the records equal to `record` from `part` by rewriting it.
+    fn remove_by_rewrite(
+        dir: &Path,
+        lock: &DirLock,
+        part: &Partition,
+        record: &Record,
+    ) -> RewriteOutcome {
+        rewrite_partition(dir, lock, part, false, &mut |p| {
+            if Record::decode(p).unwrap() == *record {
+                Decision::Remove
+            } else {
+                Decision::Keep
+            }
+        })
+        .unwrap()
+    }
+
     #[test]
     fn a_rewrite_of_a_schema_1_partition_writes_the_current_schema() {
         let tmp = tempfile::tempdir().unwrap();
@@ -1113,15 +1140,7 @@ pub(crate) mod tests {
         let old = schema_1_records(11, 25);
         write_schema_1(&path, &old);
         let part = partitions(tmp.path()).unwrap().remove(0);
-        let first = old[0].clone();
-        let out = rewrite_partition(tmp.path(), &lock, &part, false, &mut |p| {
-            if Record::decode(p).unwrap() == first {
-                Decision::Remove
-            } else {
-                Decision::Keep
-            }
-        })
-        .unwrap();
+        let out = remove_by_rewrite(tmp.path(), &lock, &part, &old[0]);
         assert!(out.rewritten);
         assert_eq!(header_version(&path), SCHEMA_VERSION);
         assert_eq!(read_all(&path), (old[1..].to_vec(), 0));
@@ -1135,16 +1154,7 @@ pub(crate) mod tests {
         let mut b = FileBackend::open(tmp.path()).unwrap();
         b.append_at(&recs[..10], T0).unwrap();
         let part = partitions(tmp.path()).unwrap().remove(0);
-        // Remove the first record by rewriting.
-        let first = recs[0].clone();
-        let out = rewrite_partition(tmp.path(), &lock, &part, false, &mut |p| {
-            if Record::decode(p).unwrap() == first {
-                Decision::Remove
-            } else {
-                Decision::Keep
-            }
-        })
-        .unwrap();
+        let out = remove_by_rewrite(tmp.path(), &lock, &part, &recs[0]);
         assert!(out.rewritten);
         assert_eq!(out.removed, 1);
         b.append_at(&recs[10..], T0).unwrap();

@@ -535,30 +535,14 @@ impl Core {
         state: u8,
         error_code: u16,
     ) {
-        let now = unix_ms(SystemTime::now());
-        let record = RecordRef {
-            kind: RecordKind::Receipt,
-            submit_time_ms: now,
-            final_time_ms: now,
+        let record = RecordRef::receipt(
             account,
+            carrier,
             gateway_id,
-            carrier: Some(carrier),
-            route_prefix: None,
-            country_code: 0,
-            segment: 1,
-            segments: 1,
-            data_coding: DataCodingClass::Other,
-            verdict: Verdict::NotFiltered,
-            rules: &[],
-            submit_status: 0,
-            receipt: ReceiptState::from_message_state(state),
+            unix_ms(SystemTime::now()),
+            ReceiptState::from_message_state(state),
             error_code,
-            carrier_latency_us: 0,
-            receipt_by_s: 0,
-            key_id: 0,
-            source: None,
-            dest: None,
-        };
+        );
         permit.write_ref(&record);
     }
 
