@@ -4,28 +4,31 @@
 # alternating, median of ROUNDS runs each. Also measures the resident memory
 # of 10,000 idle ESME binds on telegate.
 #
-#   bash benches/e2e.sh            # full run (about 5 minutes)
-#   COUNT=50000 ROUNDS=1 bash benches/e2e.sh   # quick look
+#   bash benches/e2e.sh            # full run (about 6 minutes)
+#   COUNT=50000 ROUNDS=1 PAIR_ROUNDS=2 bash benches/e2e.sh   # quick look
 #
 # Needs ../shared/tools/smppkit (built here into target/smppkit) and python3.
 #
-# The content filter's cost: a second telegate with [filter] on (built-in
-# rules and model) beside the first, both sent the ham texts of
-# ../shared/data/sms/uci-test.tsv (cycled; read from there, written only
-# under target/), window 256, 4 binds, receipts on; filtered/unfiltered.
-#
-# The CDR writer's cost: a third telegate with [cdr] on (records on local
-# disk under target/), window 256, 4 binds, receipts on (a submit record and
-# a receipt record per message); with CDRs / without.
+# Two on/off comparisons, each of PAIR_ROUNDS rounds (default 10), window
+# 256, 4 binds, receipts on. Each side of each round runs on a gateway of
+# its own, started for that run (and WARM messages, not measured) and
+# stopped after it: the two sides differ only in their config.
+# - The content filter's cost: [filter] on (built-in rules and model) or
+#   not, both sent the ham texts of ../shared/data/sms/uci-test.tsv
+#   (cycled; read from there, written only under target/).
+# - The CDR writer's cost: [cdr] on (records on local disk under target/;
+#   a submit record and a receipt record per message) or not.
 #
 #   ONLY=cdr bash benches/e2e.sh     # just the CDR on/off comparison
-#   CDR_DIR=/some/dir                # where that gateway's CDRs go (default
+#   ONLY=filter bash benches/e2e.sh  # just the filter on/off comparison
+#   AA=1 ONLY=cdr bash benches/e2e.sh  # both sides off: how far apart two
+#                                    # identical sides come out (A/A)
+#   CDR_DIR=/some/dir                # where the CDR side writes, emptied each run (default
 #                                    # target/e2e/cdr: local disk)
 #
 # Each on/off comparison reports throughput, the gateway's CPU time per
 # message, and the whole machine's (every process and kernel thread, so
 # the disk's writeback too: /proc/stat) per message.
-#   ONLY=filter bash benches/e2e.sh  # just the filter on/off comparison
 #   WORKERS=1 bash benches/e2e.sh    # telegate and the relay on one thread each
 #                                    # (the load tool and the simulator have the
 #                                    # machine's other cores)
@@ -34,6 +37,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 COUNT=${COUNT:-200000}
 ROUNDS=${ROUNDS:-3}
+PAIR_ROUNDS=${PAIR_ROUNDS:-10}
 IDLE_BINDS=${IDLE_BINDS:-10000}
 SMPPKIT_SRC=${SMPPKIT_SRC:-../shared/tools/smppkit}
 OUT=${OUT:-target/e2e}
@@ -53,14 +57,14 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "${STORE:-}" "${STORE_F:-}" "${STORE_C:-}"
+  rm -rf "${STORE:-}" "${SIDE_STORE:-}"
 }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 200); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 not open" >&2; return 1; }
 
-SMSC_PORT=$(free_port); RELAY_PORT=$(free_port); GW_PORT=$(free_port); GWF_PORT=$(free_port); GWC_PORT=$(free_port)
+SMSC_PORT=$(free_port); RELAY_PORT=$(free_port); GW_PORT=$(free_port); SIDE_PORT=$(free_port)
 ONLY=${ONLY:-all}
 # Threads of telegate (server.workers) and of the relay; 0 = one per core.
 WORKERS=${WORKERS:-0}
@@ -113,24 +117,33 @@ carriers = ["smsc"]
 store = "$STORE"
 TOML
 TELEGATE_LOG=warn "$TELEGATE" run --config "$OUT/telegate.toml" >"$OUT/telegate.log" 2>&1 & GW_PID=$!; PIDS+=($GW_PID)
-STORE_F=$(mktemp -d)
-# Its own carrier system_id: the smsc sends each system_id's receipts to
-# that system_id's binds.
-sed -e "s|127.0.0.1:$GW_PORT|127.0.0.1:$GWF_PORT|" -e "s|$STORE|$STORE_F|" \
-  -e 's|^system_id = "telegate"|system_id = "telegate-f"|' "$OUT/telegate.toml" >"$OUT/telegate-filter.toml"
-printf '\n[filter]\nenabled = true\n\n[suspension]\nenabled = false\n' >>"$OUT/telegate-filter.toml"
-TELEGATE_LOG=warn "$TELEGATE" run --config "$OUT/telegate-filter.toml" >"$OUT/telegate-filter.log" 2>&1 & GWF_PID=$!; PIDS+=($GWF_PID)
-STORE_C=$(mktemp -d)
+# The on/off comparisons run each side on a gateway of its own, started
+# fresh for its run and stopped after it, on one port, with one carrier
+# system_id and emptied stores: the two sides differ in their config and
+# in nothing else. (Two long-lived gateways, one per side, were not a fair
+# pair: with both sides' configs the same, the second process was about
+# 7 % slower than the first over 10 rounds, and its CPU per message 9 %
+# higher.) AA=1 gives both sides the "off" config: that A/A run shows
+# what the bench itself can tell apart.
+SIDE_STORE=$(mktemp -d)
 CDR_DIR="${CDR_DIR:-$ROOT/$OUT/cdr}"
-rm -rf "$CDR_DIR"
+rm -f "$OUT"/*.cdr-bytes
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$OUT/cdr-key"
-sed -e "s|127.0.0.1:$GW_PORT|127.0.0.1:$GWC_PORT|" -e "s|$STORE|$STORE_C|" \
-  -e 's|^system_id = "telegate"|system_id = "telegate-c"|' "$OUT/telegate.toml" >"$OUT/telegate-cdr.toml"
-printf '\n[cdr]\ndir = "%s"\npseudonym_key = { file = "%s" }\n' "$CDR_DIR" "$ROOT/$OUT/cdr-key" >>"$OUT/telegate-cdr.toml"
-TELEGATE_LOG=warn "$TELEGATE" run --config "$OUT/telegate-cdr.toml" >"$OUT/telegate-cdr.log" 2>&1 & GWC_PID=$!; PIDS+=($GWC_PID)
+sed -e "s|127.0.0.1:$GW_PORT|127.0.0.1:$SIDE_PORT|" -e "s|$STORE|$SIDE_STORE|" \
+  -e 's|^system_id = "telegate"|system_id = "telegate-side"|' "$OUT/telegate.toml" >"$OUT/side-off.toml"
+cp "$OUT/side-off.toml" "$OUT/side-filter.toml"
+printf '\n[filter]\nenabled = true\n\n[suspension]\nenabled = false\n' >>"$OUT/side-filter.toml"
+cp "$OUT/side-off.toml" "$OUT/side-cdr.toml"
+printf '\n[cdr]\ndir = "%s"\npseudonym_key = { file = "%s" }\n' "$CDR_DIR" "$ROOT/$OUT/cdr-key" >>"$OUT/side-cdr.toml"
+CDR_LABEL="window 256, 4 binds, receipts: CDRs on / off"
+FILTER_LABEL="uci-test ham texts, window 256, 4 binds, receipts: filter on / off"
+if [ "${AA:-0}" = 1 ]; then
+  cp "$OUT/side-off.toml" "$OUT/side-filter.toml"
+  cp "$OUT/side-off.toml" "$OUT/side-cdr.toml"
+  CDR_LABEL="A/A (CDRs off on both sides), window 256, 4 binds, receipts: second / first"
+  FILTER_LABEL="A/A (filter off on both sides), uci-test ham texts: second / first"
+fi
 wait_port "$GW_PORT"
-wait_port "$GWF_PORT"
-wait_port "$GWC_PORT"
 sleep 1
 
 run_esme() { # target port, window, connections, extra...
@@ -154,39 +167,62 @@ run_gw() { # name-who-round, gateway pid, then run_esme's arguments
   echo "$m0 $m1" | awk '{print $3 - $1, $4 - $2}' >"$OUT/$tag.machine"
 }
 
+# One side's run of an on/off comparison: a fresh gateway on that config,
+# WARM messages to warm it (not measured), the measured run, and a clean
+# stop (which also waits for its CDR writer to drain).
+WARM=${WARM:-20000}
+side_run() { # tag, config, esme args...
+  local tag=$1 conf=$2; shift 2
+  rm -rf "$SIDE_STORE" "$CDR_DIR"; mkdir -p "$SIDE_STORE"
+  TELEGATE_LOG=warn "$TELEGATE" run --config "$conf" >>"$OUT/side.log" 2>&1 & local pid=$!
+  PIDS+=($pid)
+  wait_port "$SIDE_PORT"
+  sleep 1 # its carrier binds
+  COUNT=$WARM run_esme "$SIDE_PORT" 256 4 "$@" >"$OUT/$tag.warm.json"
+  run_gw "$tag" "$pid" "$SIDE_PORT" 256 4 "$@"
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  if [ -d "$CDR_DIR" ]; then du -sb "$CDR_DIR" | cut -f1 >"$OUT/$tag.cdr-bytes"; fi
+}
+
 # One round of an on/off comparison; even rounds run the two sides in the
 # other order, so a drift of the machine over the run favours neither.
-pair_round() { # round, scenario, tag A, pid A, port A, tag B, pid B, port B, esme args...
-  local r=$1 scen=$2 ta=$3 pa=$4 qa=$5 tb=$6 pb=$7 qb=$8; shift 8
+pair_round() { # round, scenario, tag A, config A, tag B, config B, esme args...
+  local r=$1 scen=$2 ta=$3 ca=$4 tb=$5 cb=$6; shift 6
   if [ $((r % 2)) = 1 ]; then
-    run_gw "$scen-$ta-$r" "$pa" "$qa" 256 4 "$@"
-    run_gw "$scen-$tb-$r" "$pb" "$qb" 256 4 "$@"
+    side_run "$scen-$ta-$r" "$ca" "$@"
+    side_run "$scen-$tb-$r" "$cb" "$@"
   else
-    run_gw "$scen-$tb-$r" "$pb" "$qb" 256 4 "$@"
-    run_gw "$scen-$ta-$r" "$pa" "$qa" 256 4 "$@"
+    side_run "$scen-$tb-$r" "$cb" "$@"
+    side_run "$scen-$ta-$r" "$ca" "$@"
   fi
 }
 
 filter_rounds() {
-  for r in $(seq 1 "$ROUNDS"); do
-    pair_round "$r" ham telegate "$GW_PID" "$GW_PORT" filtered "$GWF_PID" "$GWF_PORT" \
+  for r in $(seq 1 "$PAIR_ROUNDS"); do
+    pair_round "$r" ham telegate "$OUT/side-off.toml" filtered "$OUT/side-filter.toml" \
       --expect-dlr --text-file "$HAM"
   done
 }
 
 if [ "$ONLY" = filter ]; then
   filter_rounds
-  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$ROUNDS" "$COUNT" "$(getconf CLK_TCK)" ham telegate filtered \
-    "uci-test ham texts, window 256, 4 binds, receipts: filter on / off" 0.85
+  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$PAIR_ROUNDS" "$COUNT" "$(getconf CLK_TCK)" ham telegate filtered \
+    "$FILTER_LABEL" 0.85
   exit 0
 fi
 
-for r in $(seq 1 "$ROUNDS"); do
-  pair_round "$r" cdr telegate "$GW_PID" "$GW_PORT" cdr "$GWC_PID" "$GWC_PORT" --expect-dlr
+for r in $(seq 1 "$PAIR_ROUNDS"); do
+  pair_round "$r" cdr telegate "$OUT/side-off.toml" cdr "$OUT/side-cdr.toml" --expect-dlr
 done
+# What the CDR side wrote: warm-up and measured run, per message.
+BYTES=("$OUT"/cdr-cdr-*.cdr-bytes)
+if [ -e "${BYTES[0]}" ]; then
+  awk -v n=$((WARM + COUNT)) '{s += $1; k++}
+    END {printf "CDR directory after each run: %.0f bytes per message (%d runs)\n", s / k / n, k}' "${BYTES[@]}"
+fi
 if [ "$ONLY" = cdr ]; then
-  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$ROUNDS" "$COUNT" "$(getconf CLK_TCK)" cdr telegate cdr \
-    "window 256, 4 binds, receipts: CDRs on / off" 0.90
+  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$PAIR_ROUNDS" "$COUNT" "$(getconf CLK_TCK)" cdr telegate cdr \
+    "$CDR_LABEL" 0.90
   exit 0
 fi
 
@@ -255,9 +291,9 @@ print(f"window 256, 4 binds, receipts: telegate/relay throughput = {tp_ratio:.2f
 print(f"window 64, 1 bind: telegate p99 - relay p99 = {p99_delta/1000:.2f} ms  (target <= 1 ms)")
 print(f"{idle} idle binds: RSS {before} KiB -> {during} KiB = {per_bind:.1f} KiB per bind  (target <= 64)")
 PY
-python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$ROUNDS" "$COUNT" "$(getconf CLK_TCK)" cdr telegate cdr \
-  "window 256, 4 binds, receipts: CDRs on / off" 0.90
+python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$PAIR_ROUNDS" "$COUNT" "$(getconf CLK_TCK)" cdr telegate cdr \
+  "$CDR_LABEL" 0.90
 if [ -s "$HAM" ]; then
-  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$ROUNDS" "$COUNT" "$(getconf CLK_TCK)" ham telegate filtered \
-    "uci-test ham texts, window 256, 4 binds, receipts: filter on / off" 0.85
+  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$PAIR_ROUNDS" "$COUNT" "$(getconf CLK_TCK)" ham telegate filtered \
+    "$FILTER_LABEL" 0.85
 fi

@@ -1,15 +1,17 @@
-"""Reports an on/off comparison of benches/e2e.sh: two gateways run in
-alternation, one esme run each per round.
+"""Reports an on/off comparison of benches/e2e.sh: two sides (configs) run
+in alternation, one esme run each per round, each on a fresh gateway.
 
     e2e_pairs.py OUT ROUNDS COUNT CLK_TCK SCENARIO BASE OTHER LABEL TARGET
 
 Reads OUT/SCENARIO-{BASE,OTHER}-{round}.json (smppkit esme --json) and
 .cpu (the gateway's CPU ticks for that run). Prints each round, then:
-- the ratio of median throughputs (the figure the targets name);
-- the median of the per-round ratios (each pair ran back to back, in
-  alternating order, so a slow spell of the shared machine hits both
-  sides of a pair and a drift favours neither);
-- the gateway's CPU time per message on each side, and their ratio.
+- the median of the per-round throughput ratios, the figure held against
+  the target: each pair ran back to back, in alternating order, so a slow
+  spell of the shared machine (steal) hits both sides of a pair and a
+  drift favours neither; the ratio of the median throughputs, beside it,
+  sets runs from different spells against each other;
+- the gateway's CPU time per message on each side, and their ratio, and
+  the whole machine's.
 """
 import json
 import os
@@ -60,8 +62,9 @@ med_b = statistics.median(tp(b) for _, b in pairs)
 paired = statistics.median(tp(b) / tp(a) for a, b in pairs)
 cpu_a = statistics.median(a[1] for a, _ in pairs)
 cpu_b = statistics.median(b[1] for _, b in pairs)
-print(f"{label} throughput = {med_b / med_a:.2f} (medians {med_b:.0f} / {med_a:.0f} msg/s; "
-      f"median of {len(pairs)} paired rounds {paired:.2f})  (target >= {target:.2f})")
+print(f"{label} throughput = {paired:.2f}, median of {len(pairs)} paired rounds "
+      f"(ratio of medians {med_b / med_a:.2f}: {med_b:.0f} / {med_a:.0f} msg/s)  "
+      f"(target >= {target:.2f})")
 print(f"{label} gateway CPU per message = {cpu_b:.1f} / {cpu_a:.1f} us = {cpu_b / cpu_a:.2f}")
 mach_a = statistics.median(a[2] for a, _ in pairs)
 mach_b = statistics.median(b[2] for _, b in pairs)
