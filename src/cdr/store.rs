@@ -1090,7 +1090,12 @@ pub(crate) mod tests {
         // header do not pass.
         let mut crossed = MAGIC.to_vec();
         crossed.extend_from_slice(&1u16.to_le_bytes());
-        put_frame(&mut crossed, &bytes[16..]).unwrap();
+        let mut payload = Vec::new();
+        for r in &recs {
+            payload.clear();
+            r.encode(&mut payload);
+            put_frame(&mut crossed, &payload).unwrap();
+        }
         fs::write(&path, &crossed).unwrap();
         assert_eq!(read_all(&path).0, vec![]);
     }
