@@ -4,15 +4,17 @@
 # alternating, median of ROUNDS runs each. Also measures the resident memory
 # of 10,000 idle ESME binds on telegate.
 #
-#   bash benches/e2e.sh            # full run (about 7 minutes)
+#   bash benches/e2e.sh            # full run (about 9 minutes)
 #   COUNT=50000 ROUNDS=1 PAIR_ROUNDS=2 bash benches/e2e.sh   # quick look
 #
 # Needs ../shared/tools/smppkit (built here into target/smppkit) and python3.
 #
 # Two on/off comparisons, each of PAIR_ROUNDS rounds (default 10), window
 # 256, 4 binds, receipts on. Each side of each round runs on a gateway of
-# its own, started for that run (and WARM messages, not measured) and
-# stopped after it: the two sides differ only in their config.
+# its own, started for that round (and WARM messages, not measured) and
+# stopped after it: the two sides differ only in their config. A side's
+# COUNT messages go in LEGS legs (default 4), interleaved with the other
+# side's (see pair_round below).
 # - The content filter's cost: [filter] on (built-in rules and model) or
 #   not, both sent the ham texts of ../shared/data/sms/uci-test.tsv
 #   (cycled; read from there, written only under target/).
@@ -57,14 +59,14 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "${STORE:-}" "${SIDE_STORE:-}"
+  rm -rf "${STORE:-}" "${SIDE_STORE:-}" "${SIDE_STORE2:-}"
 }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 200); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 not open" >&2; return 1; }
 
-SMSC_PORT=$(free_port); RELAY_PORT=$(free_port); GW_PORT=$(free_port); SIDE_PORT=$(free_port)
+SMSC_PORT=$(free_port); RELAY_PORT=$(free_port); GW_PORT=$(free_port); SIDE_PORT=$(free_port); SIDE_PORT2=$(free_port)
 ONLY=${ONLY:-all}
 # Threads of telegate (server.workers) and of the relay; 0 = one per core.
 WORKERS=${WORKERS:-0}
@@ -118,16 +120,17 @@ store = "$STORE"
 TOML
 TELEGATE_LOG=warn "$TELEGATE" run --config "$OUT/telegate.toml" >"$OUT/telegate.log" 2>&1 & GW_PID=$!; PIDS+=($GW_PID)
 # The on/off comparisons run each side on a gateway of its own, started
-# fresh for its run and stopped after it, on one port, with one carrier
-# system_id and emptied stores: the two sides differ in their config and
-# in nothing else. (Two long-lived gateways, one per side, were not a fair
-# pair: with both sides' configs the same, the second process was about
-# 7 % slower than the first over 10 rounds, and its CPU per message 9 %
-# higher.) AA=1 gives both sides the "off" config: that A/A run shows
-# what the bench itself can tell apart.
-SIDE_STORE=$(mktemp -d)
+# fresh for the round and stopped after it, with emptied stores: the two
+# sides differ in their config and in nothing else (pair_round below).
+# (Two long-lived gateways, one per side, were not a fair pair: with both
+# sides' configs the same, the second process was about 7 % slower than
+# the first over 10 rounds, and its CPU per message 9 % higher.) AA=1 gives
+# both sides the "off" config: that A/A run shows what the bench itself can
+# tell apart. The configs are written for one slot (SIDE_PORT, SIDE_STORE,
+# system_id "telegate-side"); start_side moves them to their slot.
+SIDE_STORE=$(mktemp -d); SIDE_STORE2=$(mktemp -d)
 CDR_DIR="${CDR_DIR:-$ROOT/$OUT/cdr}"
-rm -f "$OUT"/*.cdr-bytes
+rm -f "$OUT"/*.cdr-bytes "$OUT"/*.leg*.json "$OUT"/*.leg*.cpu "$OUT"/*.leg*.machine
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$OUT/cdr-key"
 sed -e "s|127.0.0.1:$GW_PORT|127.0.0.1:$SIDE_PORT|" -e "s|$STORE|$SIDE_STORE|" \
   -e 's|^system_id = "telegate"|system_id = "telegate-side"|' "$OUT/telegate.toml" >"$OUT/side-off.toml"
@@ -167,34 +170,59 @@ run_gw() { # name-who-round, gateway pid, then run_esme's arguments
   echo "$m0 $m1" | awk '{print $3 - $1, $4 - $2}' >"$OUT/$tag.machine"
 }
 
-# One side's run of an on/off comparison: a fresh gateway on that config,
-# WARM messages to warm it (not measured), the measured run, and a clean
-# stop (which also waits for its CDR writer to drain).
+# One round of an on/off comparison. Both sides run at once, each on a
+# gateway of its own started for this round (its own port, DLR store and
+# carrier system_id; the CDR side's directory emptied), warmed with WARM
+# messages that are not measured. The measured COUNT messages of each side
+# go in LEGS legs, the two sides' legs in the order A B B A A B B A ...
+# (one gateway idles while the other is loaded), with GAP seconds after
+# each leg: longer than the CDR writer's fsync interval (1 s), so the work
+# a leg leaves behind (an fsync, disk writeback) is not done inside the
+# other side's next leg. Legs of the two sides are a second or two apart,
+# so a slow spell of this VM (they last seconds) falls on both sides
+# alike. Which config takes which slot (port, system_id, first leg)
+# alternates with the round. Then both stop cleanly (which drains the CDR
+# writer).
 WARM=${WARM:-20000}
-side_run() { # tag, config, esme args...
-  local tag=$1 conf=$2; shift 2
-  rm -rf "$SIDE_STORE" "$CDR_DIR"; mkdir -p "$SIDE_STORE"
-  TELEGATE_LOG=warn "$TELEGATE" run --config "$conf" >>"$OUT/side.log" 2>&1 & local pid=$!
-  PIDS+=($pid)
-  wait_port "$SIDE_PORT"
-  sleep 1 # its carrier binds
-  COUNT=$WARM run_esme "$SIDE_PORT" 256 4 "$@" >"$OUT/$tag.warm.json"
-  run_gw "$tag" "$pid" "$SIDE_PORT" 256 4 "$@"
-  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
-  if [ -d "$CDR_DIR" ]; then du -sb "$CDR_DIR" | cut -f1 >"$OUT/$tag.cdr-bytes"; fi
+LEGS=${LEGS:-4}
+GAP=${GAP:-1.2}
+LEG=$((COUNT / LEGS))
+SIDE_PORTS=("$SIDE_PORT" "$SIDE_PORT2")
+SIDE_STORES=("$SIDE_STORE" "$SIDE_STORE2")
+start_side() { # slot (0 or 1), config; sets SIDE_PID
+  local s=$1 conf=$2
+  sed -e "s|127.0.0.1:$SIDE_PORT\"|127.0.0.1:${SIDE_PORTS[$s]}\"|" -e "s|$SIDE_STORE|${SIDE_STORES[$s]}|" \
+    -e "s|\"telegate-side\"|\"telegate-side$s\"|" "$conf" >"$OUT/slot$s.toml"
+  rm -rf "${SIDE_STORES[$s]}"; mkdir -p "${SIDE_STORES[$s]}"
+  TELEGATE_LOG=warn "$TELEGATE" run --config "$OUT/slot$s.toml" >>"$OUT/side.log" 2>&1 &
+  SIDE_PID=$!
+  PIDS+=($SIDE_PID)
 }
-
-# One round of an on/off comparison; even rounds run the two sides in the
-# other order, so a drift of the machine over the run favours neither.
 pair_round() { # round, scenario, tag A, config A, tag B, config B, esme args...
   local r=$1 scen=$2 ta=$3 ca=$4 tb=$5 cb=$6; shift 6
-  if [ $((r % 2)) = 1 ]; then
-    side_run "$scen-$ta-$r" "$ca" "$@"
-    side_run "$scen-$tb-$r" "$cb" "$@"
-  else
-    side_run "$scen-$tb-$r" "$cb" "$@"
-    side_run "$scen-$ta-$r" "$ca" "$@"
-  fi
+  local tags confs
+  if [ $((r % 2)) = 1 ]; then tags=("$ta" "$tb"); confs=("$ca" "$cb"); else tags=("$tb" "$ta"); confs=("$cb" "$ca"); fi
+  rm -rf "$CDR_DIR"
+  local pids=() s
+  for s in 0 1; do start_side "$s" "${confs[$s]}"; pids+=("$SIDE_PID"); done
+  for s in 0 1; do wait_port "${SIDE_PORTS[$s]}"; done
+  sleep 1 # their carrier binds
+  for s in 0 1; do
+    COUNT=$WARM run_esme "${SIDE_PORTS[$s]}" 256 4 "$@" >"$OUT/$scen-${tags[$s]}-$r.warm.json"
+  done
+  sleep "$GAP"
+  local k
+  for k in $(seq 0 $((2 * LEGS - 1))); do
+    s=$(((k ^ (k >> 1)) & 1))
+    COUNT=$LEG run_gw "$scen-${tags[$s]}-$r.leg$k" "${pids[$s]}" "${SIDE_PORTS[$s]}" 256 4 "$@"
+    sleep "$GAP"
+  done
+  for s in 0 1; do kill -TERM "${pids[$s]}"; done
+  for s in 0 1; do wait "${pids[$s]}" 2>/dev/null || true; done
+  for s in 0 1; do
+    python3 "$ROOT/benches/e2e_legs.py" "$OUT/$scen-${tags[$s]}-$r" "$LEG" "$OUT/$scen-${tags[$s]}-$r".leg*.json
+  done
+  if [ -d "$CDR_DIR" ]; then du -sb "$CDR_DIR" | cut -f1 >"$OUT/$scen-cdr-$r.cdr-bytes"; fi
 }
 
 filter_rounds() {
@@ -206,7 +234,7 @@ filter_rounds() {
 
 if [ "$ONLY" = filter ]; then
   filter_rounds
-  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$PAIR_ROUNDS" "$COUNT" "$(getconf CLK_TCK)" ham telegate filtered \
+  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$PAIR_ROUNDS" "$((LEG * LEGS))" "$(getconf CLK_TCK)" ham telegate filtered \
     "$FILTER_LABEL" 0.85
   exit 0
 fi
@@ -217,11 +245,11 @@ done
 # What the CDR side wrote: warm-up and measured run, per message.
 BYTES=("$OUT"/cdr-cdr-*.cdr-bytes)
 if [ -e "${BYTES[0]}" ]; then
-  awk -v n=$((WARM + COUNT)) '{s += $1; k++}
+  awk -v n=$((WARM + LEG * LEGS)) '{s += $1; k++}
     END {printf "CDR directory after each run: %.0f bytes per message (%d runs)\n", s / k / n, k}' "${BYTES[@]}"
 fi
 if [ "$ONLY" = cdr ]; then
-  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$PAIR_ROUNDS" "$COUNT" "$(getconf CLK_TCK)" cdr telegate cdr \
+  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$PAIR_ROUNDS" "$((LEG * LEGS))" "$(getconf CLK_TCK)" cdr telegate cdr \
     "$CDR_LABEL" 0.90
   exit 0
 fi
@@ -291,9 +319,9 @@ print(f"window 256, 4 binds, receipts: telegate/relay throughput = {tp_ratio:.2f
 print(f"window 64, 1 bind: telegate p99 - relay p99 = {p99_delta/1000:.2f} ms  (target <= 1 ms)")
 print(f"{idle} idle binds: RSS {before} KiB -> {during} KiB = {per_bind:.1f} KiB per bind  (target <= 64)")
 PY
-python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$PAIR_ROUNDS" "$COUNT" "$(getconf CLK_TCK)" cdr telegate cdr \
+python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$PAIR_ROUNDS" "$((LEG * LEGS))" "$(getconf CLK_TCK)" cdr telegate cdr \
   "$CDR_LABEL" 0.90
 if [ -s "$HAM" ]; then
-  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$PAIR_ROUNDS" "$COUNT" "$(getconf CLK_TCK)" ham telegate filtered \
+  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$PAIR_ROUNDS" "$((LEG * LEGS))" "$(getconf CLK_TCK)" ham telegate filtered \
     "$FILTER_LABEL" 0.85
 fi
