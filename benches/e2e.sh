@@ -170,7 +170,7 @@ run_gw() { # name-who-round, gateway pid, then run_esme's arguments
   echo "$m0 $m1" | awk '{print $3 - $1, $4 - $2}' >"$OUT/$tag.machine"
 }
 
-# One round of an on/off comparison. Both sides run at once, each on a
+# One round of an on/off comparison. Both sides are up at once, each on a
 # gateway of its own started for this round (its own port, DLR store and
 # carrier system_id; the CDR side's directory emptied), warmed with WARM
 # messages that are not measured. The measured COUNT messages of each side

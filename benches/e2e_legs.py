@@ -11,10 +11,18 @@ elapsed time; the idle time between legs is in neither side), STEM.cpu and
 STEM.machine with the ticks summed.
 """
 import json
+import os
 import statistics
 import sys
 
 stem, leg, files = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+# A side with a failed leg has no figure: nothing of an earlier run may
+# stand in for it.
+for ext in (".json", ".cpu", ".machine"):
+    try:
+        os.remove(stem + ext)
+    except FileNotFoundError:
+        pass
 legs, cpu, busy, steal = [], 0, 0, 0
 for f in files:
     base = f[: -len(".json")]
