@@ -227,6 +227,13 @@ pair_round() { # round, scenario, tag A, config A, tag B, config B, esme args...
   if [ -d "$CDR_DIR" ]; then du -sb "$CDR_DIR" | cut -f1 >"$OUT/$scen-cdr-$r.cdr-bytes"; fi
 }
 
+# The reports of the two comparisons (benches/e2e_pairs.py).
+pairs_report() { # scenario, base tag, other tag, label, target
+  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$PAIR_ROUNDS" "$((LEG * LEGS))" "$(getconf CLK_TCK)" "$@"
+}
+cdr_report() { pairs_report cdr telegate cdr "$CDR_LABEL" 0.90; }
+filter_report() { pairs_report ham telegate filtered "$FILTER_LABEL" 0.85; }
+
 filter_rounds() {
   for r in $(seq 1 "$PAIR_ROUNDS"); do
     pair_round "$r" ham telegate "$OUT/side-off.toml" filtered "$OUT/side-filter.toml" \
@@ -236,8 +243,7 @@ filter_rounds() {
 
 if [ "$ONLY" = filter ]; then
   filter_rounds
-  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$PAIR_ROUNDS" "$((LEG * LEGS))" "$(getconf CLK_TCK)" ham telegate filtered \
-    "$FILTER_LABEL" 0.85
+  filter_report
   exit 0
 fi
 
@@ -251,8 +257,7 @@ if [ -e "${BYTES[0]}" ]; then
     END {printf "CDR directory after each run: %.0f bytes per message (%d runs)\n", s / k / n, k}' "${BYTES[@]}"
 fi
 if [ "$ONLY" = cdr ]; then
-  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$PAIR_ROUNDS" "$((LEG * LEGS))" "$(getconf CLK_TCK)" cdr telegate cdr \
-    "$CDR_LABEL" 0.90
+  cdr_report
   exit 0
 fi
 
@@ -321,9 +326,7 @@ print(f"window 256, 4 binds, receipts: telegate/relay throughput = {tp_ratio:.2f
 print(f"window 64, 1 bind: telegate p99 - relay p99 = {p99_delta/1000:.2f} ms  (target <= 1 ms)")
 print(f"{idle} idle binds: RSS {before} KiB -> {during} KiB = {per_bind:.1f} KiB per bind  (target <= 64)")
 PY
-python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$PAIR_ROUNDS" "$((LEG * LEGS))" "$(getconf CLK_TCK)" cdr telegate cdr \
-  "$CDR_LABEL" 0.90
+cdr_report
 if [ -s "$HAM" ]; then
-  python3 "$ROOT/benches/e2e_pairs.py" "$OUT" "$PAIR_ROUNDS" "$((LEG * LEGS))" "$(getconf CLK_TCK)" ham telegate filtered \
-    "$FILTER_LABEL" 0.85
+  filter_report
 fi
