@@ -3,7 +3,9 @@
 //! the shipped ones, 50 regexes, URL extraction with the shipped domain
 //! lists, the sender checks and the classifier. `verdict` leaves out the
 //! velocity counters (shared state); `verdict+vel` has them too. The
-//! parts are also timed alone, each on the already-normalised text.
+//! parts are also timed alone, each on the already-normalised text, and
+//! `filter/campaign_observe` times the campaign counter with every
+//! message to a new recipient.
 //!
 //! Texts: `../shared/data/sms/uci-test.tsv` (skipped with a message when
 //! absent). Before the criterion run, every message is timed on its own
@@ -21,7 +23,7 @@ use telegate::filter::engine::{AccountPolicy, Engine, Message, Settings, Velocit
 use telegate::filter::normalize::{fold_confusables, normalize_into, Normalized};
 use telegate::filter::rules::RuleSet;
 use telegate::filter::urls::{default_shorteners, extract_urls, DomainPolicy};
-use telegate::filter::velocity::AccountRate;
+use telegate::filter::velocity::{fingerprint, AccountRate, Campaigns, Fingerprint};
 
 struct Filter {
     rules: RuleSet,
@@ -164,6 +166,28 @@ fn bench(c: &mut Criterion) {
     });
     per_message("model", &texts, |i, _| {
         black_box(f.model.score_normalized(&normed[i]));
+    });
+
+    // Campaign velocity alone, as the gateway keeps it: every message to
+    // a new recipient, the texts' fingerprints in rotation (so each text
+    // reaches a few hundred recipients, as a campaign would), the counts
+    // shared by all accounts.
+    let fps: Vec<Fingerprint> = normed.iter().map(|n| fingerprint(&n.masked)).collect();
+    let recipients: Vec<String> = (0..100_000u32)
+        .map(|i| format!("4477{:08}", i.wrapping_mul(2_654_435_761) % 100_000_000))
+        .collect();
+    let campaigns = Campaigns::new(Duration::from_secs(600), 201, 1_000_000);
+    let start = Instant::now();
+    let mut k = 0usize;
+    c.bench_function("filter/campaign_observe", |b| {
+        b.iter(|| {
+            k += 1;
+            black_box(campaigns.observe(
+                &fps[k % fps.len()],
+                recipients[k % recipients.len()].as_bytes(),
+                start,
+            ))
+        })
     });
 
     let mut i = 0;

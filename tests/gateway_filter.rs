@@ -253,8 +253,10 @@ async fn a_campaign_to_500_recipients_is_flagged_and_still_delivered() {
     assert_eq!(resps.len(), 500);
     assert!(resps.iter().all(|r| r.pdu.command_status.is_ok()));
     let flagged = rule_hits("velocity.campaign") - before;
-    // Counting starts at 300 distinct recipients: the rest are flagged.
-    assert!((150..=201).contains(&flagged), "flagged {flagged}");
+    // Flagging starts at 300 distinct recipients: the rest are flagged.
+    // The count is an estimate there (standard error about 7), so the
+    // first flag may come a little early or late.
+    assert!((150..=225).contains(&flagged), "flagged {flagged}");
     c.unbind().await.unwrap();
     stop(gw).await;
     smsc.shutdown().await;
