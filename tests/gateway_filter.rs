@@ -121,6 +121,47 @@ async fn spam_is_rejected_with_the_configured_status_and_ham_passes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submits_of_two_busy_sessions_each_pass_the_filter_once() {
+    // Both sessions keep 50 submits in flight, so the filter tasks judge
+    // them in batches: every one is answered, once, and reaches the
+    // carrier once.
+    let smsc = start_smsc(recording()).await;
+    let dir = store_dir();
+    let cfg = filtered(smsc.addr(), dir.path()).build(&dir.path().join("dlr"));
+    let gw = start_gateway(cfg).await;
+    let a = bind(esme_addr(&gw), BindType::Transceiver, "esme1").await;
+    let b = bind(esme_addr(&gw), BindType::Transceiver, "esme1").await;
+    let msgs = |who: &'static str| {
+        (0..300u32).map(move |i| {
+            let text = format!("Meeting notes {who} {i:03}: see you at the office");
+            telegate::sim::submit_sm(SOURCE, &format!("4477009{i:05}"), text.as_bytes(), false)
+        })
+    };
+    let (ra, rb) = tokio::join!(a.submit_many(msgs("A"), 50), b.submit_many(msgs("B"), 50));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!((ra.len(), rb.len()), (300, 300));
+    let mut ids = std::collections::HashSet::new();
+    for r in ra.iter().chain(&rb) {
+        assert!(r.pdu.command_status.is_ok(), "{:?}", r.pdu.command_status);
+        let Body::SubmitSmResp(resp) = &r.pdu.body else {
+            panic!("{:?}", r.pdu.body);
+        };
+        assert!(ids.insert(resp.message_id.clone()), "id given twice");
+    }
+    assert!(eventually(WAIT, || smsc.submits().len() == 600).await);
+    let texts: std::collections::HashSet<Vec<u8>> = smsc
+        .submits()
+        .iter()
+        .map(|s| s.submit.short_message.to_vec())
+        .collect();
+    assert_eq!(texts.len(), 600, "a submit reached the carrier twice");
+    a.unbind().await.unwrap();
+    b.unbind().await.unwrap();
+    stop(gw).await;
+    smsc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keyword_split_over_three_segments_blocks_every_segment() {
     let smsc = start_smsc(recording()).await;
     let dir = store_dir();
