@@ -1507,12 +1507,9 @@ impl Core {
             cdr,
         });
         let d = match (&rt.filter, extracted) {
-            (Some(engine), Some(x)) => match self.queue_for_filter(d, x) {
-                Ok(()) => return,
-                Err((d, x)) => match self.filter_submit(&rt, engine, d, x) {
-                    Some(d) => d,
-                    None => return,
-                },
+            (Some(engine), Some(x)) => match self.filter_submit(&rt, engine, d, x) {
+                Some(d) => d,
+                None => return,
             },
             _ => d,
         };
@@ -2457,7 +2454,6 @@ impl Gateway {
         core.tracker.spawn(core.clone().housekeeping());
         core.tracker.spawn(core.clone().late_sweeper());
         core.tracker.spawn(core.clone().reassembly_sweeper());
-        core.spawn_filter_tasks();
         core.tracker.spawn(core.clone().cdr_upkeep());
         let mut metrics_addr = None;
         if let Some(l) = metrics_listener {

@@ -2,12 +2,9 @@
 //! routing: reassembly of concatenated messages, the verdict, blocking,
 //! and the automated suspension of accounts that keep sending abuse.
 //!
-//! * A message that is not a segment is judged by a filter task (one per
-//!   core; a session's submits all go to the same one, in order), which
-//!   judges whatever has queued up back to back so the filter's tables
-//!   stay in the caches, and then forwards it (allow, flag) or answers it
-//!   with the configured status (block). At shutdown, once the tasks have
-//!   stopped, sessions judge their submits themselves.
+//! * A message that is not a segment is judged at once, in the session's
+//!   reader, and then forwarded (allow, flag) or answered with the
+//!   configured status (block).
 //! * Segments (UDH 8/16-bit, SAR) are held, bounded in time and memory,
 //!   until their set is whole; the set is judged as one text and all its
 //!   segments are forwarded, or all rejected. A set that times out (or is
@@ -42,11 +39,6 @@ use crate::smpp::io::Out;
 /// only the [`Engine`] in the runtime).
 pub(crate) struct FilterCore {
     pub(crate) velocity: Velocity,
-    /// Submits waiting for their verdict, one queue per filter task (see
-    /// [`Core::filter_worker`]); a session's submits all go to one.
-    queues: Vec<tokio::sync::mpsc::UnboundedSender<Job>>,
-    /// The queues' receiving ends, until their tasks take them.
-    receivers: std::sync::Mutex<Vec<tokio::sync::mpsc::UnboundedReceiver<Job>>>,
     reassembly: std::sync::Mutex<Reassembler<Segment>>,
     pub(crate) suspensions: Arc<Suspensions>,
     webhook: Option<Webhook>,
@@ -64,9 +56,6 @@ pub(crate) struct Segment {
     text: Option<String>,
     source: (u8, u8, Bytes),
 }
-
-/// A submit waiting for the filter task.
-pub(crate) type Job = (Box<Direct>, Extracted);
 
 /// What the filter needs of a submit, read before its body is dropped.
 pub(crate) struct Extracted {
@@ -119,14 +108,7 @@ impl FilterCore {
             Some(url) => Some(Webhook::spawn(url).map_err(|e| format!("suspension.webhook: {e}"))?),
             None => None,
         };
-        // One filter task per core: each judges a batch at a time.
-        let tasks = std::thread::available_parallelism().map_or(1, |n| n.get().min(16));
-        let (queues, receivers) = (0..tasks)
-            .map(|_| tokio::sync::mpsc::unbounded_channel())
-            .unzip();
         Ok(FilterCore {
-            queues,
-            receivers: std::sync::Mutex::new(receivers),
             velocity: Velocity::new(
                 f.campaign_window.get(),
                 (f.campaign_recipients as usize).max(1) + 1,
@@ -174,82 +156,6 @@ fn block_status(rt: &Runtime) -> CommandStatus {
 }
 
 impl Core {
-    /// Hands a submit to its session's filter task. The submit comes back
-    /// when the task is gone (at shutdown): the caller judges it itself.
-    pub(super) fn queue_for_filter(&self, d: Box<Direct>, x: Extracted) -> Result<(), Job> {
-        let n = self.filter.queues.len();
-        match self.filter.queues.get(d.out.id() % n.max(1)) {
-            Some(q) => q.send((d, x)).map_err(|e| e.0),
-            None => Err((d, x)),
-        }
-    }
-
-    /// Starts the filter tasks.
-    ///
-    /// The verdict reads the filter's tables (rules automaton, model
-    /// weights, normalisation and velocity tables: about a megabyte),
-    /// and between two messages of a session the gateway's other work
-    /// pushes them out of the caches: judged one at a time as they came
-    /// in, a verdict took about 1.6 times as long as in a tight loop
-    /// (`filter/uci_test_message_cold` against `filter/uci_test_message`).
-    /// So sessions queue their submits, and each task judges what has
-    /// queued up back to back, then sends it on. Under load the batches
-    /// are long (about 200 submits in the end-to-end bench); a lone
-    /// submit waits for one task switch.
-    pub(super) fn spawn_filter_tasks(self: &Arc<Self>) {
-        let receivers = std::mem::take(
-            &mut *self
-                .filter
-                .receivers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
-        for rx in receivers {
-            self.tracker.spawn(self.clone().filter_worker(rx));
-        }
-    }
-
-    /// One filter task: judges its queue a batch at a time until shutdown,
-    /// then what is left in it.
-    async fn filter_worker(self: Arc<Self>, mut rx: tokio::sync::mpsc::UnboundedReceiver<Job>) {
-        let mut batch = Vec::with_capacity(256);
-        loop {
-            tokio::select! {
-                biased;
-                n = rx.recv_many(&mut batch, 256) => {
-                    if n == 0 {
-                        break;
-                    }
-                }
-                _ = self.shutdown.cancelled() => {
-                    // From now on sessions judge their submits themselves.
-                    rx.close();
-                    while let Ok(job) = rx.try_recv() {
-                        batch.push(job);
-                    }
-                    self.judge_batch(&mut batch);
-                    break;
-                }
-            }
-            self.judge_batch(&mut batch);
-        }
-    }
-
-    fn judge_batch(self: &Arc<Self>, batch: &mut Vec<Job>) {
-        let rt = self.rt();
-        for (d, x) in batch.drain(..) {
-            let d = match &rt.filter {
-                Some(engine) => match self.filter_submit(&rt, engine, d, x) {
-                    Some(d) => d,
-                    None => continue,
-                },
-                // Turned off by a reload meanwhile.
-                None => d,
-            };
-            self.dispatch_direct_in(&rt, d);
-        }
-    }
-
     /// The filter stage for one submit_sm or data_sm. Returns the submit
     /// when it is to be forwarded now; `None` when the filter answered it
     /// (blocked) or holds it (a segment waiting for its set).
