@@ -192,10 +192,10 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    // The cold case: before each verdict, 4 MiB of other
-    // memory is written, as the gateway's other work does between two
-    // messages, so the filter's tables start out of the caches. Only the
-    // verdict is timed.
+    // The cold case: before each verdict, 4 MiB of other memory is
+    // written, as the gateway's other work does between two messages, so
+    // the filter's tables start out of the caches. Only the verdict is
+    // timed.
     let mut junk = vec![0u8; 4 << 20];
     let mut evict = move || {
         for i in (0..junk.len()).step_by(64) {

@@ -122,9 +122,9 @@ async fn spam_is_rejected_with_the_configured_status_and_ham_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submits_of_two_busy_sessions_each_pass_the_filter_once() {
-    // Both sessions keep 50 submits in flight, so the filter tasks judge
-    // them in batches: every one is answered, once, and reaches the
-    // carrier once.
+    // Two sessions of one account, each with 50 submits in flight
+    // through the filter at once: every submit is answered once, with an
+    // id of its own, and reaches the carrier once.
     let smsc = start_smsc(recording()).await;
     let dir = store_dir();
     let cfg = filtered(smsc.addr(), dir.path()).build(&dir.path().join("dlr"));
