@@ -327,7 +327,9 @@ impl Campaigns {
     /// threshold or a little more), holding at most `max_keys` units per
     /// half-window generation: a unit is a band key (about 24 bytes with
     /// its table entry) or a word of a key's recipient bitmap (8 bytes;
-    /// `2 cap` bits a bitmap, rounded up to a power of two, 64 at least).
+    /// `2 cap` bits a bitmap, rounded up to a power of two, 64 at least
+    /// and 32,768 at most: a cap past 16,384 gets fewer than twice its
+    /// bits, and a coarser estimate).
     /// Past the bound the generations roll early.
     pub fn new(window: Duration, cap: usize, max_keys: usize) -> Campaigns {
         Campaigns::with_seed(
