@@ -35,31 +35,43 @@ struct Fixture {
 }
 
 impl Fixture {
-    fn mapping(&self, gid: u64) -> Mapping {
+    /// The `i`th message's mapping.
+    fn mapping(&self, i: u64) -> Mapping {
         Mapping {
             carrier: Arc::clone(&self.carrier),
-            carrier_msg_id: self.id(gid).into(),
+            carrier_msg_id: self.id(i).into(),
             account: Arc::clone(&self.account),
-            gateway_id: gid,
+            gateway_id: gid_at(i),
             expires_at: self.expires,
             state: 0,
             registered_delivery: 1,
         }
     }
 
-    fn id(&self, gid: u64) -> &[u8] {
-        &self.ids[(gid % self.ids.len() as u64) as usize]
+    /// The `i`th message's carrier id.
+    fn id(&self, i: u64) -> &[u8] {
+        &self.ids[(i % self.ids.len() as u64) as usize]
     }
+}
+
+/// Gateway ids are issued this many per millisecond (200,000 msg/s).
+const PER_MS: u64 = 200;
+
+/// The `i`th gateway id, as the gateway issues them: milliseconds since
+/// the epoch shifted left 20 bits, plus a counter (see `telegate::ids`).
+fn gid_at(i: u64) -> u64 {
+    const START_MS: u64 = 1_790_000_000_000;
+    ((START_MS + i / PER_MS) << 20) | (i % PER_MS)
 }
 
 fn run(store: &dyn DlrStore, next: &mut u64, f: &Fixture) {
     let base = *next;
     *next += BATCH;
-    for gid in base..base + BATCH {
-        store.insert(f.mapping(gid));
+    for i in base..base + BATCH {
+        store.insert(f.mapping(i));
     }
-    for gid in base..base + BATCH {
-        black_box(store.lookup(&f.carrier, f.id(gid)));
+    for i in base..base + BATCH {
+        black_box(store.lookup(&f.carrier, f.id(i)));
     }
 }
 
@@ -68,11 +80,11 @@ fn run(store: &dyn DlrStore, next: &mut u64, f: &Fixture) {
 fn gateway_path(store: &dyn DlrStore, next: &mut u64, f: &Fixture) {
     let base = *next;
     *next += BATCH;
-    for gid in base..base + BATCH {
-        store.insert(f.mapping(gid));
+    for i in base..base + BATCH {
+        store.insert(f.mapping(i));
     }
-    for gid in base..base + BATCH {
-        let m = store.lookup_exact(&f.carrier, f.id(gid));
+    for i in base..base + BATCH {
+        let m = store.lookup_exact(&f.carrier, f.id(i));
         if let Some(m) = black_box(m) {
             store.set_state(m.gateway_id, 2, Some(Duration::from_secs(3600)));
         }
@@ -93,8 +105,8 @@ fn rss_bytes() -> u64 {
 fn memory_per_entry(f: &Fixture, n: u64) -> f64 {
     let before = rss_bytes();
     let store = MemoryStore::new(n);
-    for gid in 1..=n {
-        store.insert(f.mapping(gid));
+    for i in 1..=n {
+        store.insert(f.mapping(i));
     }
     let after = rss_bytes();
     assert_eq!(store.len() as u64, n);

@@ -26,7 +26,7 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Bits of the per-millisecond counter.
-const COUNTER_BITS: u32 = 20;
+pub(crate) const COUNTER_BITS: u32 = 20;
 /// How far ahead of the last issued id the state file reserves.
 const RESERVE_MS: u64 = 10_000;
 /// Renew the reservation when less than this is left.

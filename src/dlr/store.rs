@@ -396,7 +396,7 @@ fn expires32(unix: u64) -> u32 {
 
 /// A gid shard: the slab, the gateway id table, the eviction order.
 struct GidShard {
-    /// Open addressing, linear probing: (low 32 bits of the mixed gid) <<
+    /// Open addressing, linear probing: ([`gid_tag`]) <<
     /// 32 | (slot + 1); 0 is empty. The tag's low bits are the home
     /// bucket, so growing and deleting need not read the slab.
     table: Box<[u64]>,
@@ -427,12 +427,40 @@ fn chunk_of(slot: u32) -> (usize, usize) {
     (k as usize, (v - (1 << (k + CHUNK0_BITS))) as usize)
 }
 
-fn gid_mix(gid: u64) -> u64 {
-    crate::hash::splitmix64(gid)
+/// Consecutive gateway ids that share a gid shard: a run fills
+/// `8 << GID_RUN_BITS` octets of that shard's table, one cache line.
+const GID_RUN_BITS: u32 = 3;
+
+/// The mixed millisecond part of a gateway id (`ms << 20 | counter`, see
+/// [`crate::ids`]).
+fn gid_base(gid: u64) -> u64 {
+    crate::hash::splitmix64(gid >> crate::ids::COUNTER_BITS)
+}
+
+/// The counter part of a gateway id.
+fn gid_counter(gid: u64) -> u64 {
+    gid & ((1 << crate::ids::COUNTER_BITS) - 1)
+}
+
+/// A gid's tag in its shard's table; its low bits are the home bucket.
+///
+/// Gateway ids are issued in order, a few hundred per millisecond, and the
+/// ones issued close together are inserted, looked up and updated close
+/// together too. So placement keeps them together, where hashing each id
+/// on its own would scatter them over tables of many megabytes and cost a
+/// cache miss (and, in tables that size, a TLB miss) on nearly every
+/// access: runs of `1 << GID_RUN_BITS` consecutive ids share a shard
+/// ([`gid_shard`]), and consecutive ids get consecutive home buckets. The
+/// millisecond part is mixed, so the runs of different milliseconds spread
+/// over all shards and buckets. Gateway ids are the gateway's own, never
+/// chosen by a peer, so this placement cannot be steered into long probes.
+fn gid_tag(gid: u64) -> u32 {
+    (gid_base(gid) as u32).wrapping_add(gid_counter(gid) as u32)
 }
 
 fn gid_shard(gid: u64) -> usize {
-    (gid_mix(gid) >> (64 - SHARD_BITS)) as usize
+    let run = (gid_base(gid) >> 32).wrapping_add(gid_counter(gid) >> GID_RUN_BITS);
+    run as usize & (SHARDS - 1)
 }
 
 /// Whether a probe sequence may go on past a bucket that holds `home`:
@@ -476,7 +504,7 @@ impl GidShard {
 
     /// The bucket and slot of `gid`.
     fn find(&self, gid: u64) -> Option<(usize, u32)> {
-        let tag = gid_mix(gid) as u32;
+        let tag = gid_tag(gid);
         let mask = self.table.len() - 1;
         let mut i = tag as usize & mask;
         loop {
@@ -497,7 +525,7 @@ impl GidShard {
     /// The bucket of the entry in `slot` (known to be live), without
     /// reading the slab.
     fn bucket_of(&self, gid: u64, slot: u32) -> Option<usize> {
-        let tag = gid_mix(gid) as u32;
+        let tag = gid_tag(gid);
         let want = u64::from(tag) << 32 | u64::from(slot + 1);
         let mask = self.table.len() - 1;
         let mut i = tag as usize & mask;
@@ -532,7 +560,7 @@ impl GidShard {
             }
             self.table = bigger;
         }
-        let tag = gid_mix(gid) as u32;
+        let tag = gid_tag(gid);
         GidShard::table_put(&mut self.table, u64::from(tag) << 32 | u64::from(slot + 1));
     }
 
@@ -2252,6 +2280,41 @@ mod tests {
             state: 0,
             registered_delivery: 1,
         }
+    }
+
+    /// Gateway ids issued together land together: runs of consecutive ids
+    /// share a shard with consecutive home buckets, while the runs of many
+    /// milliseconds spread evenly over the shards.
+    #[test]
+    fn consecutive_gids_stay_together_and_milliseconds_spread() {
+        let ms0 = 1_790_000_000_000u64;
+        let gid = |ms: u64, n: u64| ((ms0 + ms) << crate::ids::COUNTER_BITS) | n;
+        let run = 1 << GID_RUN_BITS;
+        for n in (0..400).step_by(run as usize) {
+            let first = gid(7, n);
+            for k in 1..run {
+                assert_eq!(gid_shard(gid(7, n + k)), gid_shard(first), "id {n}+{k}");
+                assert_eq!(
+                    gid_tag(gid(7, n + k)),
+                    gid_tag(first).wrapping_add(k as u32)
+                );
+            }
+        }
+        let mut per_shard = vec![0u32; SHARDS];
+        for ms in 0..4_000 {
+            for n in 0..200 {
+                per_shard[gid_shard(gid(ms, n))] += 1;
+            }
+        }
+        let mean = 4_000 * 200 / SHARDS as u32;
+        let (lo, hi) = (per_shard.iter().min(), per_shard.iter().max());
+        assert!(
+            lo.zip(hi)
+                .is_some_and(|(&lo, &hi)| lo > mean * 8 / 10 && hi < mean * 12 / 10),
+            "shard loads {lo:?}..{hi:?} around {mean}"
+        );
+        let s = gid_shard(gid(0, 0));
+        assert!((1..64).any(|ms| gid_shard(gid(ms, 0)) != s));
     }
 
     /// Every key hashes alike: each lookup must still find its own
