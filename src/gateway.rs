@@ -1513,7 +1513,13 @@ impl Core {
             },
             _ => d,
         };
-        self.dispatch_direct_in(&rt, d);
+        // The filter takes microseconds: read the clock again after it.
+        let now = if rt.filter.is_some() {
+            Instant::now()
+        } else {
+            d.received
+        };
+        self.dispatch_direct_in(&rt, d, now);
     }
 
     /// Routes a submit and tries its first carrier at once; failover and
@@ -1522,15 +1528,14 @@ impl Core {
     /// counts from their release.
     fn dispatch_direct(self: &Arc<Self>, mut d: Box<Direct>) {
         let rt = self.rt();
-        d.deadline = d
-            .deadline
-            .max(Instant::now() + rt.server.submit_deadline.get() / 2);
-        self.dispatch_direct_in(&rt, d);
+        let now = Instant::now();
+        d.deadline = d.deadline.max(now + rt.server.submit_deadline.get() / 2);
+        self.dispatch_direct_in(&rt, d, now);
     }
 
-    /// [`Core::dispatch_direct`] for a submit taken in just now, with the
-    /// runtime already loaded.
-    fn dispatch_direct_in(self: &Arc<Self>, rt: &Runtime, mut d: Box<Direct>) {
+    /// [`Core::dispatch_direct`] for a submit taken in just now (at `now`),
+    /// with the runtime already loaded.
+    fn dispatch_direct_in(self: &Arc<Self>, rt: &Runtime, mut d: Box<Direct>, now: Instant) {
         let route = rt.routes.lookup(d.account.idx, d.ton, d.npi, &d.dest);
         if let (Some(c), Some(r)) = (d.cdr.as_mut(), route) {
             c.set_route_prefix(r.prefix_shared());
@@ -1544,7 +1549,7 @@ impl Core {
             return;
         };
         let meta = d.meta();
-        if let Err(d) = first.try_send_direct(d, meta) {
+        if let Err(d) = first.try_send_direct(d, meta, now) {
             self.spawn_forward(d, None, Outcome::default());
         }
     }

@@ -282,9 +282,19 @@ impl CarrierPool {
 
     /// When the carrier is paused, until when.
     pub(crate) fn paused_until(&self) -> Option<Instant> {
+        self.paused_at(Instant::now())
+    }
+
+    /// [`CarrierPool::paused_until`], read at `now` (a time the caller
+    /// has already read, so the hot path reads the clock once).
+    fn paused_at(&self, now: Instant) -> Option<Instant> {
         let until = self.paused_until_ms.load(Ordering::Relaxed);
-        let now = self.epoch.elapsed().as_millis() as u64;
-        (until > now).then(|| Instant::now() + Duration::from_millis(until - now))
+        if until == 0 {
+            // Never pushed back.
+            return None;
+        }
+        let at = now.saturating_duration_since(self.epoch).as_millis() as u64;
+        (until > at).then(|| now + Duration::from_millis(until - at))
     }
 
     /// Whether `cfg` and `password` are what this pool runs with.
@@ -403,7 +413,7 @@ impl CarrierPool {
         let (tx, rx) = oneshot::channel();
         let frame = Bytes::copy_from_slice(frame);
         if self
-            .enqueue(&conn, frame, meta, Waiter::Task(tx), permit)
+            .enqueue(&conn, frame, meta, Waiter::Task(tx), permit, Instant::now())
             .is_err()
         {
             return none(SendError::ConnectionLost);
@@ -415,8 +425,9 @@ impl CarrierPool {
     }
 
     /// Registers `waiter` under a new sequence number and queues the frame
-    /// with it. The waiter comes back when the bind is gone and nobody
-    /// else will answer it.
+    /// with it, as sent at `sent` (now, give or take the microseconds since
+    /// the caller read the clock). The waiter comes back when the bind is
+    /// gone and nobody else will answer it.
     fn enqueue(
         &self,
         conn: &Conn,
@@ -424,6 +435,7 @@ impl CarrierPool {
         meta: Option<DlrMeta>,
         waiter: Waiter,
         permit: OwnedSemaphorePermit,
+        sent: Instant,
     ) -> Result<(), Waiter> {
         let seq = conn.next_seq();
         conn.lock().insert(
@@ -431,7 +443,7 @@ impl CarrierPool {
             Pending {
                 waiter,
                 meta,
-                sent: Instant::now(),
+                sent,
                 _permit: permit,
             },
         );
@@ -447,13 +459,15 @@ impl CarrierPool {
 
     /// First try of a submit, without waiting: a bind with room in its
     /// window, a TPS token, and the carrier not paused; otherwise the
-    /// submit comes back for the task path.
+    /// submit comes back for the task path. `now`: the time the caller
+    /// took the submit in, just before.
     pub(crate) fn try_send_direct(
         &self,
         d: Box<crate::gateway::Direct>,
         meta: DlrMeta,
+        now: Instant,
     ) -> Result<(), Box<crate::gateway::Direct>> {
-        if self.paused_until().is_some() {
+        if self.paused_at(now).is_some() {
             return Err(d);
         }
         // One ESME session's submits go to one bind while it has room:
@@ -467,7 +481,7 @@ impl CarrierPool {
             }
         }
         let frame = d.frame.clone();
-        match self.enqueue(&conn, frame, Some(meta), Waiter::Direct(d), permit) {
+        match self.enqueue(&conn, frame, Some(meta), Waiter::Direct(d), permit, now) {
             Err(Waiter::Direct(d)) => Err(d),
             _ => Ok(()),
         }
