@@ -4,7 +4,7 @@
 # alternating, median of ROUNDS runs each. Also measures the resident memory
 # of 10,000 idle ESME binds on telegate.
 #
-#   bash benches/e2e.sh            # full run (about 13 minutes)
+#   bash benches/e2e.sh            # full run (about 20 minutes)
 #   COUNT=50000 ROUNDS=1 PAIR_ROUNDS=2 bash benches/e2e.sh   # quick look
 #
 # Needs ../shared/tools/smppkit (built here into target/smppkit) and python3.
