@@ -7,7 +7,9 @@
 //! `insert_lookup_flush` adds a `flush()` per batch, so the disk writes are
 //! paid inside the timed part too. `gateway_path` is what the gateway does
 //! per message with a receipt: insert, `lookup_exact` (the receipt's id),
-//! `set_state` with the final TTL.
+//! `set_state` with the final TTL. Carrier ids are 16 scrambled hex digits,
+//! except in `gateway_path_counting_ids`, where they count up, as many
+//! SMSCs number their messages.
 //!
 //! Before the timings, the resident memory per mapping is printed: the RSS
 //! growth of a fresh `MemoryStore` filled with 1 000 000 mappings (16 hex
@@ -199,6 +201,11 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("log/gateway_path", |b| {
         b.iter(|| gateway_path(&store, &mut next, &f))
+    });
+    // Carrier ids counting up, as many SMSCs (and smppkit) number them.
+    let counting = fixture(|i| format!("{:x}", 0x1_0000_0000 + i));
+    g.bench_function("log/gateway_path_counting_ids", |b| {
+        b.iter(|| gateway_path(&store, &mut next, &counting))
     });
     drop(store);
 
