@@ -1506,18 +1506,13 @@ impl Core {
             deadline: received + rt.server.submit_deadline.get(),
             cdr,
         });
-        let d = match (&rt.filter, extracted) {
+        let (d, now) = match (&rt.filter, extracted) {
             (Some(engine), Some(x)) => match self.filter_submit(&rt, engine, d, x) {
-                Some(d) => d,
+                // The filter takes microseconds: read the clock again.
+                Some(d) => (d, Instant::now()),
                 None => return,
             },
-            _ => d,
-        };
-        // The filter takes microseconds: read the clock again after it.
-        let now = if rt.filter.is_some() {
-            Instant::now()
-        } else {
-            d.received
+            _ => (d, received),
         };
         self.dispatch_direct_in(&rt, d, now);
     }
