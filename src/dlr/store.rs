@@ -458,6 +458,30 @@ fn gid_tag(gid: u64) -> u32 {
     (gid_base(gid) as u32).wrapping_add(gid_counter(gid) as u32)
 }
 
+/// A zeroed table of `n` buckets whose pages are already the process's
+/// own: one write to each page.
+///
+/// A zeroed allocation this large comes straight from the kernel, unmapped.
+/// Left so, the first read of a page (a lookup that misses, e.g. a receipt
+/// overtaking its response) maps the shared zero page, and the first write
+/// after it must replace that mapping: a copy-on-write fault that flushes
+/// the page from the TLB of every CPU running the gateway, by
+/// inter-processor interrupt. Under load that cost about 5 % of the
+/// gateway's CPU (`ptep_clear_flush` under `link_key` in a profile) until
+/// every page of the tables had been written once. Writing each page here
+/// takes the plain first-touch fault instead, once, when the table is made.
+fn faulted_in<T: Copy + Default>(n: usize) -> Box<[T]> {
+    let mut table = vec![T::default(); n].into_boxed_slice();
+    // Opaque to the optimiser: the stores below must not be dropped as
+    // writes of zeros to memory known to be zero.
+    let pages = std::hint::black_box(&mut table[..]);
+    let step = (4096 / std::mem::size_of::<T>().max(1)).max(1);
+    for i in (0..pages.len()).step_by(step) {
+        pages[i] = T::default();
+    }
+    table
+}
+
 fn gid_shard(gid: u64) -> usize {
     let run = (gid_base(gid) >> 32).wrapping_add(gid_counter(gid) >> GID_RUN_BITS);
     run as usize & (SHARDS - 1)
@@ -472,7 +496,7 @@ fn may_shift(home: usize, i: usize, j: usize, mask: usize) -> bool {
 impl GidShard {
     fn new(buckets: usize) -> GidShard {
         GidShard {
-            table: vec![0u64; buckets].into_boxed_slice(),
+            table: faulted_in(buckets),
             len: 0,
             chunks: Vec::new(),
             high: 0,
@@ -554,7 +578,7 @@ impl GidShard {
     /// Adds `gid` (not present) at `slot`.
     fn table_insert(&mut self, gid: u64, slot: u32) {
         if (self.len + 1) * 4 > self.table.len() * 3 {
-            let mut bigger = vec![0u64; self.table.len() * 2].into_boxed_slice();
+            let mut bigger: Box<[u64]> = faulted_in(self.table.len() * 2);
             for &b in self.table.iter().filter(|&&b| b != 0) {
                 GidShard::table_put(&mut bigger, b);
             }
@@ -697,7 +721,7 @@ fn key_home(h: u64, mask: usize) -> usize {
 impl KeyShard {
     fn new(buckets: usize) -> KeyShard {
         KeyShard {
-            table: vec![[0u64; 2]; buckets].into_boxed_slice(),
+            table: faulted_in(buckets),
             len: 0,
             overflow: HashMap::new(),
         }
@@ -724,7 +748,7 @@ impl KeyShard {
             Ok(i) => self.table[i][1] = gid,
             Err(mut i) => {
                 if (self.len + 1) * 4 > self.table.len() * 3 {
-                    let mut bigger = vec![[0u64; 2]; self.table.len() * 2].into_boxed_slice();
+                    let mut bigger: Box<[[u64; 2]]> = faulted_in(self.table.len() * 2);
                     let mask = bigger.len() - 1;
                     for &b in self.table.iter().filter(|b| b[0] != 0) {
                         let mut j = key_home(b[0], mask);
