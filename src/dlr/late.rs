@@ -40,10 +40,74 @@ pub(crate) struct LateQueue<T> {
 
 struct Inner<T> {
     next_ticket: u64,
-    by_key: HashMap<u64, Vec<(u64, T)>, Mix>,
+    by_key: HashMap<u64, Parked<T>, Mix>,
     /// Arrival time, ticket and key of every parked item, oldest first.
     /// Items taken by key leave their entry here; it is skipped later.
     order: VecDeque<(Instant, u64, u64)>,
+}
+
+/// The (ticket, item) pairs parked under one key, in arrival order. Almost
+/// always one: it is then held inline, so parking and taking it allocate
+/// nothing.
+enum Parked<T> {
+    One(u64, T),
+    Many(Vec<(u64, T)>),
+}
+
+impl<T> Parked<T> {
+    fn push(&mut self, ticket: u64, item: T) {
+        match self {
+            Parked::Many(v) => v.push((ticket, item)),
+            Parked::One(..) => {
+                // Swapped out for a moment: an empty Vec does not allocate.
+                let Parked::One(t0, i0) = std::mem::replace(self, Parked::Many(Vec::new())) else {
+                    unreachable!("matched One above")
+                };
+                *self = Parked::Many(vec![(t0, i0), (ticket, item)]);
+            }
+        }
+    }
+
+    fn into_vec(self) -> Vec<(u64, T)> {
+        match self {
+            Parked::One(t, i) => vec![(t, i)],
+            Parked::Many(v) => v,
+        }
+    }
+}
+
+/// Items taken by [`LateQueue::take`], oldest first: none or one (no
+/// allocation), or more.
+#[derive(Debug)]
+pub(crate) enum Taken<T> {
+    None,
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> Taken<T> {
+    /// Whether nothing was taken.
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            Taken::None => true,
+            Taken::One(_) => false,
+            Taken::Many(v) => v.is_empty(),
+        }
+    }
+}
+
+impl<T> IntoIterator for Taken<T> {
+    type Item = T;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<T>, std::vec::IntoIter<T>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        let (one, many) = match self {
+            Taken::None => (None, Vec::new()),
+            Taken::One(t) => (Some(t), Vec::new()),
+            Taken::Many(v) => (None, v),
+        };
+        one.into_iter().chain(many)
+    }
 }
 
 impl<T> std::fmt::Debug for LateQueue<T> {
@@ -120,7 +184,12 @@ impl<T> LateQueue<T> {
         let ticket = g.next_ticket;
         g.next_ticket += 1;
         g.order.push_back((now, ticket, key));
-        g.by_key.entry(key).or_default().push((ticket, item));
+        match g.by_key.entry(key) {
+            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().push(ticket, item),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(Parked::One(ticket, item));
+            }
+        }
         drop(g);
         if was == 0 {
             self.wake.notify_one();
@@ -137,27 +206,39 @@ impl<T> LateQueue<T> {
         &self,
         key: impl FnOnce() -> (u64, K),
         matches: impl Fn(&T, &K) -> bool,
-    ) -> Vec<T> {
+    ) -> Taken<T> {
         // Pairs with the SeqCst increment in `park`: an item parked after
         // our insert has rechecked and seen it; one parked before is
         // counted here.
         fence(Ordering::SeqCst);
         if self.len.load(Ordering::SeqCst) == 0 {
-            return Vec::new();
+            return Taken::None;
         }
         let (key, id) = key();
         let mut g = self.lock();
         let Some(items) = g.by_key.remove(&key) else {
-            return Vec::new();
+            return Taken::None;
+        };
+        let items = match items {
+            Parked::One(ticket, item) => {
+                if matches(&item, &id) {
+                    self.len.fetch_sub(1, Ordering::SeqCst);
+                    return Taken::One(item);
+                }
+                // Another id with the same hash: it stays.
+                g.by_key.insert(key, Parked::One(ticket, item));
+                return Taken::None;
+            }
+            Parked::Many(v) => v,
         };
         // Another id with the same hash may be parked too: it stays.
         let (taken, kept): (Vec<_>, Vec<_>) = items.into_iter().partition(|(_, t)| matches(t, &id));
         if !kept.is_empty() {
-            g.by_key.insert(key, kept);
+            g.by_key.insert(key, Parked::Many(kept));
         }
         let taken: Vec<T> = taken.into_iter().map(|(_, t)| t).collect();
         self.len.fetch_sub(taken.len(), Ordering::SeqCst);
-        taken
+        Taken::Many(taken)
     }
 
     /// Takes every item parked at or before `cutoff`, oldest first, with
@@ -172,16 +253,26 @@ impl<T> LateQueue<T> {
             let Some((at, ticket, key)) = g.order.pop_front() else {
                 break;
             };
-            let Some(items) = g.by_key.get_mut(&key) else {
+            let Some(parked) = g.by_key.get_mut(&key) else {
                 continue;
             };
-            let Some(pos) = items.iter().position(|(t, _)| *t == ticket) else {
-                continue;
+            let item = match parked {
+                Parked::One(t, _) if *t != ticket => continue,
+                Parked::One(..) => match g.by_key.remove(&key) {
+                    Some(Parked::One(_, item)) => item,
+                    _ => unreachable!("the entry was One a moment ago"),
+                },
+                Parked::Many(items) => {
+                    let Some(pos) = items.iter().position(|(t, _)| *t == ticket) else {
+                        continue;
+                    };
+                    let (_, item) = items.remove(pos);
+                    if items.is_empty() {
+                        g.by_key.remove(&key);
+                    }
+                    item
+                }
             };
-            let (_, item) = items.remove(pos);
-            if items.is_empty() {
-                g.by_key.remove(&key);
-            }
             self.len.fetch_sub(1, Ordering::SeqCst);
             out.push((key, at, item));
         }
@@ -208,7 +299,7 @@ impl<T> LateQueue<T> {
         let items: Vec<T> = g
             .by_key
             .drain()
-            .flat_map(|(_, v)| v.into_iter().map(|(_, t)| t))
+            .flat_map(|(_, v)| v.into_vec().into_iter().map(|(_, t)| t))
             .collect();
         self.len.fetch_sub(items.len(), Ordering::SeqCst);
         items
@@ -244,11 +335,21 @@ mod tests {
         q.park(q.key("c", b"2"), t0, "b", || None::<()>).unwrap();
         q.park(q.key("c", b"1"), t0, "c", || None::<()>).unwrap();
         assert_eq!(q.len(), 3);
-        assert_eq!(q.take(|| (q.key("c", b"1"), ()), all), vec!["a", "c"]);
+        assert_eq!(
+            q.take(|| (q.key("c", b"1"), ()), all)
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec!["a", "c"]
+        );
         assert_eq!(q.len(), 1);
         assert!(q.take(|| (q.key("c", b"1"), ()), all).is_empty());
         assert!(q.take(|| (q.key("d", b"2"), ()), all).is_empty());
-        assert_eq!(q.take(|| (q.key("c", b"2"), ()), all), vec!["b"]);
+        assert_eq!(
+            q.take(|| (q.key("c", b"2"), ()), all)
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec!["b"]
+        );
         assert_eq!(q.len(), 0);
     }
 
@@ -263,7 +364,9 @@ mod tests {
         q.park(7, t0, ("y", 2), || None::<()>).unwrap();
         q.park(7, t0, ("x", 3), || None::<()>).unwrap();
         assert_eq!(
-            q.take(|| (7, "x"), |i, id| i.0 == *id),
+            q.take(|| (7, "x"), |i, id| i.0 == *id)
+                .into_iter()
+                .collect::<Vec<_>>(),
             vec![("x", 1), ("x", 3)]
         );
         assert_eq!(q.len(), 1);
@@ -271,6 +374,31 @@ mod tests {
         let due: Vec<_> = q.take_due(t0).into_iter().map(|(k, _, i)| (k, i)).collect();
         assert_eq!(due, vec![(7, ("y", 2))]);
         assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn a_lone_item_of_another_id_stays_and_a_second_joins_it() {
+        // The single-item form: a colliding id's take leaves it, a second
+        // park under the key turns it into a list, in arrival order.
+        let q = LateQueue::default();
+        let t0 = Instant::now();
+        q.park(7, t0, ("y", 1), || None::<()>).unwrap();
+        assert!(q.take(|| (7, "x"), |i, id| i.0 == *id).is_empty());
+        assert_eq!(q.len(), 1);
+        q.park(7, t0, ("x", 2), || None::<()>).unwrap();
+        q.park(7, t0, ("y", 3), || None::<()>).unwrap();
+        let ys: Vec<_> = q
+            .take(|| (7, "y"), |i, id| i.0 == *id)
+            .into_iter()
+            .collect();
+        assert_eq!(ys, vec![("y", 1), ("y", 3)]);
+        let xs: Vec<_> = q
+            .take(|| (7, "x"), |i, id| i.0 == *id)
+            .into_iter()
+            .collect();
+        assert_eq!(xs, vec![("x", 2)]);
+        assert_eq!(q.len(), 0);
+        assert!(q.take_due(t0).is_empty());
     }
 
     #[test]
@@ -292,7 +420,12 @@ mod tests {
         q.park(q.key("c", b"2"), t1, 2, || None::<()>).unwrap();
         q.park(q.key("c", b"1"), t1, 3, || None::<()>).unwrap();
         q.park(q.key("c", b"3"), t2, 4, || None::<()>).unwrap();
-        assert_eq!(q.take(|| (q.key("c", b"2"), ()), all), vec![2]);
+        assert_eq!(
+            q.take(|| (q.key("c", b"2"), ()), all)
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec![2]
+        );
         let due: Vec<i32> = q.take_due(t1).into_iter().map(|(_, _, i)| i).collect();
         assert_eq!(due, vec![1, 3]);
         assert_eq!(q.len(), 1);
