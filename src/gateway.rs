@@ -1411,10 +1411,11 @@ impl Core {
         self.drain_held(account);
     }
 
-    /// A submit_sm or data_sm from an ESME. Its first try goes out from
-    /// here, without a task: the carrier bind's reader answers the ESME.
-    /// Only when that try cannot go at once, or fails, does a task take
-    /// over with failover and retries.
+    /// A submit_sm or data_sm from an ESME, read from its socket at
+    /// `received`. Its first try goes out from here, without a task: the
+    /// carrier bind's reader answers the ESME. Only when that try cannot go
+    /// at once, or fails, does a task take over with failover and retries.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn submit(
         self: &Arc<Self>,
         account: Arc<AccountRt>,
@@ -1423,6 +1424,7 @@ impl Core {
         body: Body,
         guard: InflightGuard,
         out: OutTx,
+        received: Instant,
     ) {
         let rt = self.rt();
         if rt.filter.is_some() && self.is_suspended(&account) {
@@ -1432,7 +1434,6 @@ impl Core {
             return;
         }
         let extracted = rt.filter.as_ref().and_then(|_| stage::Extracted::of(&body));
-        let received = Instant::now();
         // The CDR's slot first: with the writer behind, the ESME is
         // throttled before anything is sent.
         let cdr = match &body {

@@ -672,7 +672,7 @@ impl CarrierPool {
                                 break;
                             }
                         };
-                        if !self.on_frame(frame, &conn, core, &inbound).await {
+                        if !self.on_frame(frame, last_rx, &conn, core, &inbound).await {
                             keep = false;
                             break;
                         }
@@ -717,10 +717,12 @@ impl CarrierPool {
         let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
     }
 
-    /// Handles one frame from the carrier; false ends the session.
+    /// Handles one frame from the carrier, read from the socket at
+    /// `read_at`; false ends the session.
     async fn on_frame(
         &self,
         frame: Bytes,
+        read_at: Instant,
         conn: &Arc<Conn>,
         core: &Arc<Core>,
         inbound: &Arc<Semaphore>,
@@ -755,7 +757,9 @@ impl CarrierPool {
             }
             let pending = conn.lock().remove(&pdu.sequence_number);
             if let Some(p) = pending {
-                let now = Instant::now();
+                // The response came in with the read, not when its turn
+                // in the read's batch came.
+                let now = read_at;
                 let latency = now.saturating_duration_since(p.sent);
                 if id == CommandId::SUBMIT_SM_RESP || id == CommandId::DATA_SM_RESP {
                     self.metrics.latency.record(latency);

@@ -279,6 +279,9 @@ impl Session {
             };
             tokio::select! {
                 ev = reader.next() => {
+                    // When this read came in: the received time of every
+                    // frame it brought (one clock read, not one a frame).
+                    let read_at = Instant::now();
                     // This frame, then every other whole one the same read
                     // brought in.
                     let mut ev = Some(ev);
@@ -299,7 +302,7 @@ impl Session {
                             }
                         };
                         enquire_sent = None;
-                        if self.on_frame(frame).await == Next::Close {
+                        if self.on_frame(frame, read_at).await == Next::Close {
                             return;
                         }
                         ev = reader.buffered().map(Ok);
@@ -382,10 +385,11 @@ impl Session {
             }
             tokio::select! {
                 ev = reader.next() => {
+                    let read_at = Instant::now();
                     let mut ev = Some(ev);
                     while let Some(e) = ev.take() {
                         let Ok(ReadEvent::Frame(frame)) = e else { return };
-                        if self.on_frame(frame).await == Next::Close {
+                        if self.on_frame(frame, read_at).await == Next::Close {
                             return;
                         }
                         ev = reader.buffered().map(Ok);
@@ -434,7 +438,8 @@ impl Session {
         }
     }
 
-    async fn on_frame(&mut self, frame: Bytes) -> Next {
+    /// Handles one frame, read from the socket at `read_at`.
+    async fn on_frame(&mut self, frame: Bytes, read_at: Instant) -> Next {
         let pdu = match Pdu::decode(&frame) {
             Ok(p) => p,
             Err(e) => {
@@ -500,14 +505,21 @@ impl Session {
             }
             (State::Bound { account, .. }, body) => {
                 let account = account.clone();
-                self.request(account, seq, frame, body);
+                self.request(account, seq, frame, body, read_at);
             }
         }
         Next::Continue
     }
 
     /// A request from a transmitter or transceiver.
-    fn request(&mut self, account: Arc<AccountRt>, seq: u32, frame: Bytes, body: Body) {
+    fn request(
+        &mut self,
+        account: Arc<AccountRt>,
+        seq: u32,
+        frame: Bytes,
+        body: Body,
+        read_at: Instant,
+    ) {
         let id = body.command_id();
         let is_submit = matches!(
             body,
@@ -574,7 +586,7 @@ impl Session {
         let core = self.core.clone();
         let out = self.out.clone();
         if matches!(body, Body::SubmitSm(_) | Body::DataSm(_)) {
-            core.submit(account, seq, frame, body, guard, out);
+            core.submit(account, seq, frame, body, guard, out, read_at);
             return;
         }
         let received = matches!(body, Body::SubmitMulti(_)).then(Instant::now);

@@ -764,20 +764,21 @@ macro_rules! bodies {
                 }
             }
 
-            fn decode(id: CommandId, body: &Bytes) -> Result<Body, DecodeError> {
-                let r = &mut Reader::new(body);
+            /// Decodes the body of `frame` (the octets past its header).
+            fn decode(id: CommandId, frame: &Bytes) -> Result<Body, DecodeError> {
+                let r = &mut Reader::at(frame, HEADER_LEN);
                 let b = match id {
                     $(CommandId::$ec => Body::$ev,)*
                     $(CommandId::$dc => {
                         // §4.1.2 etc.: "the body is not returned if the
                         // command_status is non-zero".
-                        if $lenient && body.is_empty() {
+                        if $lenient && r.is_empty() {
                             Body::$dv(Default::default())
                         } else {
                             Body::$dv(<$dt as BodyCodec>::decode(r)?)
                         }
                     })*
-                    _ => return Ok(Body::Other { command_id: id, body: body.clone() }),
+                    _ => return Ok(Body::Other { command_id: id, body: frame.slice(HEADER_LEN..) }),
                 };
                 r.finish()?;
                 Ok(b)
@@ -937,8 +938,7 @@ impl Pdu {
         {
             return Err(at(DecodeError::new(K::BadSequence, Field::SequenceNumber)));
         }
-        let body = frame.slice(HEADER_LEN..);
-        let body = Body::decode(h.command_id, &body).map_err(at)?;
+        let body = Body::decode(h.command_id, frame).map_err(at)?;
         Ok(Pdu {
             command_status: h.command_status,
             sequence_number: h.sequence_number,

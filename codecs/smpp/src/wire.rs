@@ -18,8 +18,19 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[cfg(test)]
     pub(crate) fn new(buf: &'a Bytes) -> Self {
         Reader { buf, pos: 0 }
+    }
+
+    /// A reader of `buf` from offset `pos` on (a frame's body, read in
+    /// place: fields become slices of the frame, with no slice of the
+    /// body taken first).
+    pub(crate) fn at(buf: &'a Bytes, pos: usize) -> Self {
+        Reader {
+            buf,
+            pos: pos.min(buf.len()),
+        }
     }
 
     #[inline]
