@@ -37,8 +37,14 @@
 //!   bound, so past the cap they count as `status="other"`.
 //!
 //! What remains per message is a few relaxed atomic adds and two
-//! histogram samples (pushed to the exporter's lock-free buckets, folded
-//! by the upkeep thread or a scrape).
+//! histogram samples. The two latency histograms (submit, carrier) are
+//! the daemon's own [`LatencyHistogram`]: a sample is two relaxed adds to
+//! bucket counters of the recording thread's shard (no allocation, no
+//! line shared between worker threads), and [`render`] writes them out in
+//! the exposition format beside the exporter's text. (The exporter's
+//! histogram queues every sample in a shared lock-free list, folded later,
+//! and bumps a shared generation counter: about 2 % of the gateway's CPU
+//! under load, for the same buckets.)
 //!
 //! # Tests
 //!
@@ -48,10 +54,11 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{OnceLock, RwLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
-use ::metrics::{Counter, Gauge, Histogram, KeyName, SharedString, Unit};
+use ::metrics::{Counter, Gauge, KeyName, SharedString, Unit};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -464,6 +471,7 @@ pub fn init() -> PrometheusHandle {
 /// see every name from the start.
 pub fn render() -> String {
     let mut out = state().handle.render();
+    render_latency_histograms(&mut out);
     for d in METRICS {
         if !has_family(&out, d.name) {
             out.push_str(&format!(
@@ -805,7 +813,7 @@ pub struct AccountMetrics {
     /// `telegate_esme_binds`.
     pub binds: Gauge,
     /// `telegate_submit_latency_seconds`.
-    pub submit_latency: Histogram,
+    pub submit_latency: LatencyHistogram,
     throttled: Vec<Counter>,
     /// `telegate_messages_total` per carrier index (the last slot:
     /// "none") and result, made on first use.
@@ -821,7 +829,7 @@ impl AccountMetrics {
         let sid: SharedString = sid.to_owned().into();
         AccountMetrics {
             binds: ::metrics::gauge!(ESME_BINDS, "account" => sid.clone()),
-            submit_latency: ::metrics::histogram!(SUBMIT_LATENCY, "account" => sid.clone()),
+            submit_latency: LatencyHistogram::get(SUBMIT_LATENCY, "account", &sid),
             throttled: Throttle::ALL
                 .iter()
                 .map(|r| {
@@ -885,7 +893,7 @@ pub struct CarrierMetrics {
     /// `telegate_carrier_bind_failures_total`.
     pub bind_failures: Counter,
     /// `telegate_carrier_latency_seconds`.
-    pub latency: Histogram,
+    pub latency: LatencyHistogram,
 }
 
 impl CarrierMetrics {
@@ -898,8 +906,181 @@ impl CarrierMetrics {
             window_in_use: ::metrics::gauge!(CARRIER_WINDOW_IN_USE, "carrier" => name.clone()),
             reconnects: ::metrics::counter!(CARRIER_RECONNECTS, "carrier" => name.clone()),
             bind_failures: ::metrics::counter!(CARRIER_BIND_FAILURES, "carrier" => name.clone()),
-            latency: ::metrics::histogram!(CARRIER_LATENCY, "carrier" => name),
+            latency: LatencyHistogram::get(CARRIER_LATENCY, "carrier", &name),
         }
+    }
+}
+
+// ---- Latency histograms -------------------------------------------------
+
+/// [`LATENCY_BUCKETS`] in nanoseconds (a sample of `ns` counts in the first
+/// bucket with `ns <= bound`; the last slot is `+Inf`).
+fn latency_bounds_ns() -> &'static [u64] {
+    static BOUNDS: OnceLock<Vec<u64>> = OnceLock::new();
+    BOUNDS.get_or_init(|| {
+        LATENCY_BUCKETS
+            .iter()
+            .map(|&b| (b * 1e9).round() as u64)
+            .collect()
+    })
+}
+
+/// Shards of one histogram: threads spread over them, so worker threads
+/// do not bounce one cache line between them.
+const HIST_SHARDS: usize = 8;
+/// Bucket counters of one shard: one per bound, then `+Inf`.
+const HIST_SLOTS: usize = LATENCY_BUCKETS.len() + 1;
+
+/// One shard's counters, on lines of its own.
+#[repr(align(128))]
+#[derive(Default)]
+struct HistShard {
+    buckets: [AtomicU64; HIST_SLOTS],
+    sum_ns: AtomicU64,
+}
+
+#[derive(Default)]
+struct HistInner {
+    name: &'static str,
+    label: &'static str,
+    value: String,
+    shards: [HistShard; HIST_SHARDS],
+}
+
+/// Every latency histogram made, in order (never removed, as the
+/// exporter keeps its series).
+fn latency_histograms() -> &'static Mutex<Vec<Arc<HistInner>>> {
+    static ALL: OnceLock<Mutex<Vec<Arc<HistInner>>>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        // The bounds are made before any sample is taken.
+        let _ = latency_bounds_ns();
+        Mutex::new(Vec::new())
+    })
+}
+
+/// This thread's shard.
+fn hist_shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % HIST_SHARDS;
+    }
+    SHARD.with(|s| *s)
+}
+
+/// A `_seconds` histogram with [`LATENCY_BUCKETS`] and one label, kept by
+/// the daemon (see the module docs) and written by [`render`]. Handles for
+/// the same name and label value share their counters.
+#[derive(Clone)]
+pub struct LatencyHistogram(Arc<HistInner>);
+
+impl std::fmt::Debug for LatencyHistogram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "LatencyHistogram({}{{{}=...}})",
+            self.0.name, self.0.label
+        )
+    }
+}
+
+impl LatencyHistogram {
+    /// The histogram `name{label="value"}`, made on first use.
+    pub fn get(name: &'static str, label: &'static str, value: &str) -> LatencyHistogram {
+        let mut all = latency_histograms()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = all
+            .iter()
+            .find(|h| h.name == name && h.label == label && h.value == value)
+        {
+            return LatencyHistogram(h.clone());
+        }
+        let h = Arc::new(HistInner {
+            name,
+            label,
+            value: value.to_owned(),
+            ..HistInner::default()
+        });
+        all.push(h.clone());
+        LatencyHistogram(h)
+    }
+
+    /// Counts one sample.
+    #[inline]
+    pub fn record(&self, d: Duration) {
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let slot = latency_bounds_ns()
+            .iter()
+            .position(|&b| ns <= b)
+            .unwrap_or(HIST_SLOTS - 1);
+        let shard = &self.0.shards[hist_shard()];
+        shard.buckets[slot].fetch_add(1, Ordering::Relaxed);
+        shard.sum_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// (per-bucket counts, not cumulative; total count; sum in seconds).
+    fn snapshot(&self) -> ([u64; HIST_SLOTS], u64, f64) {
+        let mut counts = [0u64; HIST_SLOTS];
+        let mut sum_ns = 0u128;
+        for s in &self.0.shards {
+            for (c, b) in counts.iter_mut().zip(&s.buckets) {
+                *c += b.load(Ordering::Relaxed);
+            }
+            sum_ns += u128::from(s.sum_ns.load(Ordering::Relaxed));
+        }
+        (counts, counts.iter().sum(), sum_ns as f64 / 1e9)
+    }
+}
+
+/// A label value in the exposition format: `\`, `"` and newlines escaped.
+fn escape_label(v: &str) -> std::borrow::Cow<'_, str> {
+    if !v.contains(['\\', '"', '\n']) {
+        return v.into();
+    }
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+        .into()
+}
+
+/// Appends every latency histogram, a family at a time, each with its
+/// `# HELP` and `# TYPE`.
+fn render_latency_histograms(out: &mut String) {
+    use std::fmt::Write;
+    let all: Vec<Arc<HistInner>> = latency_histograms()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    for d in METRICS.iter().filter(|d| d.kind == Kind::Histogram) {
+        let series: Vec<_> = all.iter().filter(|h| h.name == d.name).collect();
+        if series.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            out,
+            "# HELP {} {}\n# TYPE {} histogram\n",
+            d.name, d.help, d.name
+        );
+        for h in series {
+            let (counts, count, sum) = LatencyHistogram(h.clone()).snapshot();
+            let labels = format!("{}=\"{}\"", h.label, escape_label(&h.value));
+            let mut cumulative = 0;
+            for (i, c) in counts.iter().enumerate() {
+                cumulative += c;
+                let le = match LATENCY_BUCKETS.get(i) {
+                    Some(b) => b.to_string(),
+                    None => "+Inf".to_owned(),
+                };
+                let _ = writeln!(
+                    out,
+                    "{}_bucket{{{labels},le=\"{le}\"}} {cumulative}",
+                    d.name
+                );
+            }
+            let _ = writeln!(out, "{}_sum{{{labels}}} {sum}", d.name);
+            let _ = writeln!(out, "{}_count{{{labels}}} {count}", d.name);
+        }
+        out.push('\n');
     }
 }
 
@@ -1098,6 +1279,49 @@ mod tests {
                 d.name
             );
         }
+    }
+
+    #[test]
+    fn latency_histograms_render_cumulative_buckets_from_every_thread() {
+        let h = LatencyHistogram::get(CARRIER_LATENCY, "carrier", "hist\"test\\");
+        // Another handle for the same series shares its counters.
+        let same = LatencyHistogram::get(CARRIER_LATENCY, "carrier", "hist\"test\\");
+        h.record(Duration::from_micros(50)); // on the 50 µs bound: first bucket
+        h.record(Duration::from_micros(51)); // the 100 µs bucket
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| same.record(Duration::from_millis(2))); // 2.5 ms bucket
+            }
+        });
+        h.record(Duration::from_secs(60)); // past 30 s: +Inf only
+        let text = render();
+        let series = r#"carrier="hist\"test\\""#;
+        let line = |suffix: &str, le: Option<&str>| {
+            let labels = match le {
+                Some(le) => format!("{{{series},le=\"{le}\"}}"),
+                None => format!("{{{series}}}"),
+            };
+            let head = format!("{CARRIER_LATENCY}{suffix}{labels} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&head))
+                .unwrap_or_else(|| panic!("no {head} in\n{text}"))
+                .parse::<f64>()
+                .expect("a number")
+        };
+        assert_eq!(line("_bucket", Some("0.00005")), 1.0);
+        assert_eq!(line("_bucket", Some("0.0001")), 2.0);
+        assert_eq!(line("_bucket", Some("0.001")), 2.0);
+        assert_eq!(line("_bucket", Some("0.0025")), 6.0);
+        assert_eq!(line("_bucket", Some("30")), 6.0);
+        assert_eq!(line("_bucket", Some("+Inf")), 7.0);
+        assert_eq!(line("_count", None), 7.0);
+        let sum = line("_sum", None);
+        assert!((sum - (60.0 + 0.008 + 0.000101)).abs() < 1e-9, "{sum}");
+        assert_eq!(
+            text.matches(&format!("# TYPE {CARRIER_LATENCY} histogram"))
+                .count(),
+            1
+        );
     }
 
     #[test]
