@@ -39,7 +39,17 @@ pub(crate) enum DeliverKind {
 pub(crate) struct InFlightDeliver {
     pub(crate) body: Body,
     pub(crate) kind: DeliverKind,
-    sent: Instant,
+    /// When it was sent, in [`coarse_ms`] (only the timeout sweep reads it).
+    sent_ms: u64,
+}
+
+/// Milliseconds of the coarse monotonic clock (one tick, a few
+/// milliseconds, of resolution): enough for a timeout of seconds, at a
+/// fraction of the precise clock's cost on every delivery.
+fn coarse_ms() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    let ms = i128::from(t.tv_sec) * 1000 + i128::from(t.tv_nsec) / 1_000_000;
+    u64::try_from(ms).unwrap_or(0)
 }
 
 /// The gateway-facing half of a bound ESME session: how receipts and MO
@@ -100,7 +110,7 @@ impl SessionShared {
             InFlightDeliver {
                 body: pdu.body,
                 kind,
-                sent: Instant::now(),
+                sent_ms: coarse_ms(),
             },
         );
         Ok(())
@@ -113,11 +123,12 @@ impl SessionShared {
 
     /// Deliveries the ESME left unanswered for longer than `timeout`.
     fn expired(&self, timeout: Duration) -> Vec<InFlightDeliver> {
-        let now = Instant::now();
+        let now = coarse_ms();
+        let timeout = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         let mut p = self.lock();
         let late: Vec<u32> = p
             .iter()
-            .filter(|(_, d)| now.duration_since(d.sent) >= timeout)
+            .filter(|(_, d)| now.saturating_sub(d.sent_ms) >= timeout)
             .map(|(&k, _)| k)
             .collect();
         late.into_iter().filter_map(|k| p.remove(&k)).collect()
