@@ -56,16 +56,14 @@ enum Parked<T> {
 
 impl<T> Parked<T> {
     fn push(&mut self, ticket: u64, item: T) {
-        match self {
-            Parked::Many(v) => v.push((ticket, item)),
-            Parked::One(..) => {
-                // Swapped out for a moment: an empty Vec does not allocate.
-                let Parked::One(t0, i0) = std::mem::replace(self, Parked::Many(Vec::new())) else {
-                    unreachable!("matched One above")
-                };
-                *self = Parked::Many(vec![(t0, i0), (ticket, item)]);
+        // Swapped out for a moment: an empty Vec does not allocate.
+        *self = match std::mem::replace(self, Parked::Many(Vec::new())) {
+            Parked::One(t0, i0) => Parked::Many(vec![(t0, i0), (ticket, item)]),
+            Parked::Many(mut v) => {
+                v.push((ticket, item));
+                Parked::Many(v)
             }
-        }
+        };
     }
 
     fn into_vec(self) -> Vec<(u64, T)> {
@@ -253,26 +251,32 @@ impl<T> LateQueue<T> {
             let Some((at, ticket, key)) = g.order.pop_front() else {
                 break;
             };
-            let Some(parked) = g.by_key.get_mut(&key) else {
+            // Taken out and put back with what stays: this is the sweeper,
+            // not the data path.
+            let Some(parked) = g.by_key.remove(&key) else {
                 continue;
             };
-            let item = match parked {
-                Parked::One(t, _) if *t != ticket => continue,
-                Parked::One(..) => match g.by_key.remove(&key) {
-                    Some(Parked::One(_, item)) => item,
-                    _ => unreachable!("the entry was One a moment ago"),
-                },
-                Parked::Many(items) => {
-                    let Some(pos) = items.iter().position(|(t, _)| *t == ticket) else {
-                        continue;
-                    };
-                    let (_, item) = items.remove(pos);
-                    if items.is_empty() {
-                        g.by_key.remove(&key);
-                    }
-                    item
+            let (item, rest) = match parked {
+                Parked::One(t, item) if t == ticket => (item, None),
+                one @ Parked::One(..) => {
+                    // Taken by key already; another item has the key now.
+                    g.by_key.insert(key, one);
+                    continue;
                 }
+                Parked::Many(mut items) => match items.iter().position(|(t, _)| *t == ticket) {
+                    Some(pos) => {
+                        let (_, item) = items.remove(pos);
+                        (item, (!items.is_empty()).then_some(Parked::Many(items)))
+                    }
+                    None => {
+                        g.by_key.insert(key, Parked::Many(items));
+                        continue;
+                    }
+                },
             };
+            if let Some(rest) = rest {
+                g.by_key.insert(key, rest);
+            }
             self.len.fetch_sub(1, Ordering::SeqCst);
             out.push((key, at, item));
         }
@@ -399,6 +403,26 @@ mod tests {
         assert_eq!(xs, vec![("x", 2)]);
         assert_eq!(q.len(), 0);
         assert!(q.take_due(t0).is_empty());
+    }
+
+    #[test]
+    fn the_sweeper_skips_a_taken_item_whose_key_holds_a_newer_one() {
+        let q = LateQueue::default();
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_millis(5);
+        q.park(7, t0, "old", || None::<()>).unwrap();
+        assert_eq!(
+            q.take(|| (7, ()), all).into_iter().collect::<Vec<_>>(),
+            vec!["old"]
+        );
+        q.park(7, t1, "new", || None::<()>).unwrap();
+        // The old item's entry in the arrival order is stale: nothing due
+        // at t0, and the newer item stays parked.
+        assert!(q.take_due(t0).is_empty());
+        assert_eq!(q.len(), 1);
+        let due: Vec<_> = q.take_due(t1).into_iter().map(|(k, _, i)| (k, i)).collect();
+        assert_eq!(due, vec![(7, "new")]);
+        assert_eq!(q.len(), 0);
     }
 
     #[test]
