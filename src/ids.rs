@@ -66,9 +66,7 @@ impl fmt::Debug for IdGenerator {
 /// unique and ordered whatever the clock says ([`IdGenerator::next`] never
 /// goes below the last id + 1).
 fn now_ms() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
-    let ms = i128::from(t.tv_sec) * 1000 + i128::from(t.tv_nsec) / 1_000_000;
-    u64::try_from(ms).unwrap_or(0)
+    crate::clock::realtime_ms()
 }
 
 fn time_id(ms: u64) -> u64 {

@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod auth;
 pub mod cdr;
+mod clock;
 pub mod config;
 pub mod demo;
 pub mod dlr;

@@ -947,6 +947,21 @@ struct HistInner {
     shards: [HistShard; HIST_SHARDS],
 }
 
+impl HistInner {
+    /// (per-bucket counts, not cumulative; total count; sum in seconds).
+    fn snapshot(&self) -> ([u64; HIST_SLOTS], u64, f64) {
+        let mut counts = [0u64; HIST_SLOTS];
+        let mut sum_ns = 0u128;
+        for s in &self.shards {
+            for (c, b) in counts.iter_mut().zip(&s.buckets) {
+                *c += b.load(Ordering::Relaxed);
+            }
+            sum_ns += u128::from(s.sum_ns.load(Ordering::Relaxed));
+        }
+        (counts, counts.iter().sum(), sum_ns as f64 / 1e9)
+    }
+}
+
 /// Every latency histogram made, in order (never removed, as the
 /// exporter keeps its series).
 fn latency_histograms() -> &'static Mutex<Vec<Arc<HistInner>>> {
@@ -1017,19 +1032,6 @@ impl LatencyHistogram {
         shard.buckets[slot].fetch_add(1, Ordering::Relaxed);
         shard.sum_ns.fetch_add(ns, Ordering::Relaxed);
     }
-
-    /// (per-bucket counts, not cumulative; total count; sum in seconds).
-    fn snapshot(&self) -> ([u64; HIST_SLOTS], u64, f64) {
-        let mut counts = [0u64; HIST_SLOTS];
-        let mut sum_ns = 0u128;
-        for s in &self.0.shards {
-            for (c, b) in counts.iter_mut().zip(&s.buckets) {
-                *c += b.load(Ordering::Relaxed);
-            }
-            sum_ns += u128::from(s.sum_ns.load(Ordering::Relaxed));
-        }
-        (counts, counts.iter().sum(), sum_ns as f64 / 1e9)
-    }
 }
 
 /// A label value in the exposition format: `\`, `"` and newlines escaped.
@@ -1062,7 +1064,7 @@ fn render_latency_histograms(out: &mut String) {
             d.name, d.help, d.name
         );
         for h in series {
-            let (counts, count, sum) = LatencyHistogram(h.clone()).snapshot();
+            let (counts, count, sum) = h.snapshot();
             let labels = format!("{}=\"{}\"", h.label, escape_label(&h.value));
             let mut cumulative = 0;
             for (i, c) in counts.iter().enumerate() {

@@ -120,8 +120,7 @@ pub struct StoreStats {
 /// count of seconds does not see, and read without the precise clock's
 /// cost (the store reads it several times per message).
 pub(crate) fn unix_now() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
-    u64::try_from(t.tv_sec).unwrap_or(0)
+    crate::clock::realtime_ms() / 1000
 }
 
 // ---------------------------------------------------------------------------

@@ -735,9 +735,8 @@ impl CarrierPool {
                     if let Some(p) = conn.lock().remove(&e.sequence_number) {
                         let nack =
                             Pdu::generic_nack(e.sequence_number, CommandStatus::ESME_RSYSERR);
-                        let now = Instant::now();
-                        let latency = now.saturating_duration_since(p.sent);
-                        settle(self, core, p.waiter, Ok(nack), latency, now);
+                        let latency = read_at.saturating_duration_since(p.sent);
+                        settle(self, core, p.waiter, Ok(nack), latency, read_at);
                     }
                 }
                 tracing::warn!(carrier = %self.name, error = %e, "undecodable PDU from carrier");

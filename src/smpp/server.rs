@@ -39,17 +39,10 @@ pub(crate) enum DeliverKind {
 pub(crate) struct InFlightDeliver {
     pub(crate) body: Body,
     pub(crate) kind: DeliverKind,
-    /// When it was sent, in [`coarse_ms`] (only the timeout sweep reads it).
+    /// When it was sent, in coarse monotonic milliseconds (only the
+    /// timeout sweep reads it: a tick of resolution is nothing against a
+    /// timeout of seconds).
     sent_ms: u64,
-}
-
-/// Milliseconds of the coarse monotonic clock (one tick, a few
-/// milliseconds, of resolution): enough for a timeout of seconds, at a
-/// fraction of the precise clock's cost on every delivery.
-fn coarse_ms() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
-    let ms = i128::from(t.tv_sec) * 1000 + i128::from(t.tv_nsec) / 1_000_000;
-    u64::try_from(ms).unwrap_or(0)
 }
 
 /// The gateway-facing half of a bound ESME session: how receipts and MO
@@ -110,7 +103,7 @@ impl SessionShared {
             InFlightDeliver {
                 body: pdu.body,
                 kind,
-                sent_ms: coarse_ms(),
+                sent_ms: crate::clock::monotonic_ms(),
             },
         );
         Ok(())
@@ -123,7 +116,7 @@ impl SessionShared {
 
     /// Deliveries the ESME left unanswered for longer than `timeout`.
     fn expired(&self, timeout: Duration) -> Vec<InFlightDeliver> {
-        let now = coarse_ms();
+        let now = crate::clock::monotonic_ms();
         let timeout = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         let mut p = self.lock();
         let late: Vec<u32> = p
@@ -600,7 +593,7 @@ impl Session {
             core.submit(account, seq, frame, body, guard, out, read_at);
             return;
         }
-        let received = matches!(body, Body::SubmitMulti(_)).then(Instant::now);
+        let received = matches!(body, Body::SubmitMulti(_)).then_some(read_at);
         tokio::spawn(async move {
             let resp = core.handle_request(&account, seq, body).await;
             // The window slot is free before the ESME can see the answer
