@@ -3,7 +3,6 @@
 //! jitter, each with a window and response timeout; a TPS cap across the
 //! carrier's binds; and push-back when the carrier throttles.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,10 +17,10 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
+use super::seqmap::SeqMap;
 use super::throttle::TokenBucket;
 use crate::config::{BindType, CarrierConfig};
 use crate::gateway::{deliver_sm_resp, Core, Inbound, LateReceipt};
-use crate::hash::Mix;
 use crate::metrics::{CarrierMetrics, Side};
 use crate::routing::CarrierIdx;
 
@@ -101,7 +100,7 @@ struct Pending {
 struct Conn {
     out: OutTx,
     seq: AtomicU32,
-    pending: Mutex<HashMap<u32, Pending, Mix>>,
+    pending: Mutex<SeqMap<Pending>>,
     window: Arc<Semaphore>,
     alive: AtomicBool,
     can_submit: bool,
@@ -120,14 +119,14 @@ impl Conn {
         io::next_sequence(&self.seq)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Pending, Mix>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SeqMap<Pending>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Fails everything outstanding (the connection is gone).
     fn fail_all(&self, pool: &CarrierPool, core: &Arc<Core>) {
         self.alive.store(false, Ordering::Release);
-        let drained: Vec<Pending> = self.lock().drain().map(|(_, p)| p).collect();
+        let drained: Vec<Pending> = self.lock().drain();
         for p in drained {
             settle(
                 pool,
@@ -143,15 +142,9 @@ impl Conn {
     /// Fails what has waited longer than `timeout` for its response.
     fn expire(&self, pool: &CarrierPool, core: &Arc<Core>, timeout: Duration) {
         let now = Instant::now();
-        let late: Vec<Pending> = {
-            let mut p = self.lock();
-            let keys: Vec<u32> = p
-                .iter()
-                .filter(|(_, x)| now.duration_since(x.sent) >= timeout)
-                .map(|(&k, _)| k)
-                .collect();
-            keys.into_iter().filter_map(|k| p.remove(&k)).collect()
-        };
+        let late = self
+            .lock()
+            .take_if(|x| now.duration_since(x.sent) >= timeout);
         if !late.is_empty() {
             tracing::warn!(carrier = %pool.name, count = late.len(), "no response from carrier within timeout");
         }
@@ -452,7 +445,7 @@ impl CarrierPool {
         // would answer this one.
         if !conn.alive.load(Ordering::Acquire) || conn.out.send(Out::Reseq(frame, seq)).is_err() {
             // `None`: the bind's end took it and settled it already.
-            return conn.lock().remove(&seq).map_or(Ok(()), |p| Err(p.waiter));
+            return conn.lock().remove(seq).map_or(Ok(()), |p| Err(p.waiter));
         }
         Ok(())
     }
@@ -619,7 +612,7 @@ impl CarrierPool {
         let conn = Arc::new(Conn {
             out: out.clone(),
             seq: AtomicU32::new(2),
-            pending: Mutex::new(HashMap::default()),
+            pending: Mutex::new(SeqMap::with_window(self.cfg.window.max(1) as usize)),
             window: Arc::new(Semaphore::new(self.cfg.window.max(1) as usize)),
             alive: AtomicBool::new(true),
             can_submit: self.cfg.bind.can_submit(),
@@ -732,7 +725,7 @@ impl CarrierPool {
             Err(e) => {
                 // A response we cannot read still settles its request.
                 if e.command_id.is_response() {
-                    if let Some(p) = conn.lock().remove(&e.sequence_number) {
+                    if let Some(p) = conn.lock().remove(e.sequence_number) {
                         let nack =
                             Pdu::generic_nack(e.sequence_number, CommandStatus::ESME_RSYSERR);
                         let latency = read_at.saturating_duration_since(p.sent);
@@ -754,7 +747,7 @@ impl CarrierPool {
             if id == CommandId::UNBIND_RESP {
                 return false;
             }
-            let pending = conn.lock().remove(&pdu.sequence_number);
+            let pending = conn.lock().remove(pdu.sequence_number);
             if let Some(p) = pending {
                 // The response came in with the read, not when its turn
                 // in the read's batch came.

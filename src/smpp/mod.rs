@@ -3,6 +3,7 @@
 
 pub mod carrier;
 pub(crate) mod io;
+pub(crate) mod seqmap;
 pub(crate) mod server;
 pub(crate) mod throttle;
 pub(crate) mod tls;

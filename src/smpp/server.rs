@@ -2,7 +2,6 @@
 //! connection, with bind authentication, the session state machine,
 //! windowing, throttling and keep-alive.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,9 +17,9 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
+use super::seqmap::SeqMap;
 use crate::config::BindType;
 use crate::gateway::{AccountRt, Core};
-use crate::hash::Mix;
 use crate::metrics::{self, AuthFailure, Side, Throttle};
 
 /// What a deliver_sm to the ESME carries: a receipt or an MO message.
@@ -52,13 +51,13 @@ pub(crate) struct SessionShared {
     pub(crate) id: u64,
     out: OutTx,
     seq: AtomicU32,
-    pending: Mutex<HashMap<u32, InFlightDeliver, Mix>>,
+    pending: Mutex<SeqMap<InFlightDeliver>>,
     deliver_window: usize,
     alive: AtomicBool,
 }
 
 impl SessionShared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, InFlightDeliver, Mix>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SeqMap<InFlightDeliver>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -111,26 +110,21 @@ impl SessionShared {
 
     /// The deliver_sm answered by this response, if it was one of ours.
     fn settle(&self, seq: u32) -> Option<InFlightDeliver> {
-        self.lock().remove(&seq)
+        self.lock().remove(seq)
     }
 
     /// Deliveries the ESME left unanswered for longer than `timeout`.
     fn expired(&self, timeout: Duration) -> Vec<InFlightDeliver> {
         let now = crate::clock::monotonic_ms();
         let timeout = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-        let mut p = self.lock();
-        let late: Vec<u32> = p
-            .iter()
-            .filter(|(_, d)| now.saturating_sub(d.sent_ms) >= timeout)
-            .map(|(&k, _)| k)
-            .collect();
-        late.into_iter().filter_map(|k| p.remove(&k)).collect()
+        self.lock()
+            .take_if(|d| now.saturating_sub(d.sent_ms) >= timeout)
     }
 
     /// Marks the session gone and returns what it still had in flight.
     fn close(&self) -> Vec<InFlightDeliver> {
         self.alive.store(false, Ordering::Release);
-        self.lock().drain().map(|(_, d)| d).collect()
+        self.lock().drain()
     }
 }
 
@@ -216,7 +210,7 @@ where
         id: SESSION_IDS.fetch_add(1, Ordering::Relaxed),
         out: out.clone(),
         seq: AtomicU32::new(1),
-        pending: Mutex::new(HashMap::default()),
+        pending: Mutex::new(SeqMap::with_window(server.deliver_window.max(1) as usize)),
         deliver_window: server.deliver_window.max(1) as usize,
         alive: AtomicBool::new(true),
     });
