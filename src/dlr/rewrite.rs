@@ -137,27 +137,50 @@ impl ReceiptView {
     /// moves to a `message_payload` TLV and `short_message` becomes empty,
     /// as §5.3.2.32 allows.
     pub fn rewrite(&self, sm: &mut SubmitSm, gateway_id_hex: &[u8]) {
-        let gw = Bytes::copy_from_slice(gateway_id_hex);
-        for t in &mut sm.tlvs {
-            if let Tlv::ReceiptedMessageId(id) = t {
-                *id = gw.clone();
+        let has_tlv = sm
+            .tlvs
+            .iter()
+            .any(|t| matches!(t, Tlv::ReceiptedMessageId(_)));
+        // The text's parts around its `id:` value, if it has one to
+        // rewrite.
+        let in_payload = sm.short_message.is_empty();
+        let parts = self.id_range.as_ref().and_then(|r| {
+            let old = text(sm)?;
+            Some((old.get(..r.start)?, old.get(r.end..)?))
+        });
+        if !has_tlv && parts.is_none() {
+            return;
+        }
+        // The id for the TLV and the new text share one allocation: the id
+        // first, then the text (which has the id in it too).
+        let n = gateway_id_hex.len();
+        let text_len = parts.map_or(0, |(head, tail)| head.len() + n + tail.len());
+        let mut buf = Vec::with_capacity(if has_tlv { n } else { 0 } + text_len);
+        if has_tlv {
+            buf.extend_from_slice(gateway_id_hex);
+        }
+        if let Some((head, tail)) = parts {
+            buf.extend_from_slice(head);
+            buf.extend_from_slice(gateway_id_hex);
+            buf.extend_from_slice(tail);
+        }
+        let has_text = parts.is_some();
+        let mut all = Bytes::from(buf);
+        let new = if has_text {
+            all.split_off(if has_tlv { n } else { 0 })
+        } else {
+            Bytes::new()
+        };
+        if has_tlv {
+            for t in &mut sm.tlvs {
+                if let Tlv::ReceiptedMessageId(id) = t {
+                    *id = all.clone();
+                }
             }
         }
-        let Some(range) = self.id_range.clone() else {
+        if !has_text {
             return;
-        };
-        let in_payload = sm.short_message.is_empty();
-        let Some(old) = text(sm) else {
-            return;
-        };
-        let Some(head) = old.get(..range.start) else {
-            return;
-        };
-        let mut new = Vec::with_capacity(old.len() + gateway_id_hex.len());
-        new.extend_from_slice(head);
-        new.extend_from_slice(gateway_id_hex);
-        new.extend_from_slice(&old[range.end..]);
-        let new = Bytes::from(new);
+        }
         if in_payload {
             for t in &mut sm.tlvs {
                 if let Tlv::MessagePayload(p) = t {
