@@ -54,6 +54,23 @@ fn has_receipt_text(esm_class: u8) -> bool {
     matches!(esm_class & TYPE_MASK, SMSC_RECEIPT | INTERMEDIATE)
 }
 
+/// Octets a rewritten receipt keeps inline ([`InlineBuf`]): the gateway id
+/// and a full `short_message` with it, with room to spare.
+const INLINE: usize = 320;
+
+/// The octets of a rewritten receipt, as the owner of a [`Bytes`]: with
+/// its refcount in the same allocation.
+struct InlineBuf {
+    len: usize,
+    buf: [u8; INLINE],
+}
+
+impl AsRef<[u8]> for InlineBuf {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 /// The text: `short_message`, or `message_payload` when `short_message`
 /// is empty (§5.3.2.32).
 fn text(sm: &SubmitSm) -> Option<&Bytes> {
@@ -154,27 +171,48 @@ impl ReceiptView {
         // The id for the TLV and the new text share one allocation: the id
         // first, then the text (which has the id in it too).
         let n = gateway_id_hex.len();
-        let text_len = parts.map_or(0, |(head, tail)| head.len() + n + tail.len());
-        let mut buf = Vec::with_capacity(if has_tlv { n } else { 0 } + text_len);
-        if has_tlv {
-            buf.extend_from_slice(gateway_id_hex);
-        }
-        if let Some((head, tail)) = parts {
-            buf.extend_from_slice(head);
-            buf.extend_from_slice(gateway_id_hex);
-            buf.extend_from_slice(tail);
-        }
+        let text_at = if has_tlv { n } else { 0 };
+        let total = text_at + parts.map_or(0, |(head, tail)| head.len() + n + tail.len());
+        let fill = |out: &mut [u8]| {
+            let mut at = 0;
+            let mut put = |b: &[u8]| {
+                out[at..at + b.len()].copy_from_slice(b);
+                at += b.len();
+            };
+            if has_tlv {
+                put(gateway_id_hex);
+            }
+            if let Some((head, tail)) = parts {
+                put(head);
+                put(gateway_id_hex);
+                put(tail);
+            }
+        };
+        let all = if total <= INLINE {
+            // The usual receipt: refcount and octets in one allocation,
+            // and slicing it allocates nothing more.
+            let mut b = InlineBuf {
+                len: total,
+                buf: [0; INLINE],
+            };
+            fill(&mut b.buf[..total]);
+            Bytes::from_owner(b)
+        } else {
+            let mut v = vec![0; total];
+            fill(&mut v);
+            Bytes::from(v)
+        };
         let has_text = parts.is_some();
-        let mut all = Bytes::from(buf);
         let new = if has_text {
-            all.split_off(if has_tlv { n } else { 0 })
+            all.slice(text_at..)
         } else {
             Bytes::new()
         };
         if has_tlv {
+            let gw = all.slice(..n);
             for t in &mut sm.tlvs {
                 if let Tlv::ReceiptedMessageId(id) = t {
-                    *id = all.clone();
+                    *id = gw.clone();
                 }
             }
         }
@@ -359,6 +397,26 @@ done date:2402291201 stat:DELIVRD err:000 text:Hello id:0000A1B2";
         assert_eq!(p.len(), 265);
         assert_eq!(&p[..19], b"id:0123456789abcdef");
         assert_eq!(&p[19..], &long[4..]);
+
+        // Longer than the inline buffer, with the TLV too: the same result.
+        let mut long = b"id:1 text:".to_vec();
+        long.resize(600, b'y');
+        sm.short_message = Bytes::new();
+        sm.tlvs = vec![
+            Tlv::ReceiptedMessageId(Bytes::from_static(b"1")),
+            Tlv::MessagePayload(Bytes::from(long.clone())),
+        ];
+        let out = rewrite_receipt(&sm, b"0123456789abcdef");
+        assert_eq!(
+            out.tlvs.receipted_message_id().unwrap().as_ref(),
+            b"0123456789abcdef"
+        );
+        let p = out.tlvs.message_payload().unwrap();
+        assert_eq!(p.len(), 615);
+        assert_eq!(&p[..19], b"id:0123456789abcdef");
+        assert_eq!(&p[19..], &long[4..]);
+        sm.tlvs.clear();
+        sm.short_message = Bytes::from(b"id:1 text:".to_vec());
 
         // Not a receipt: untouched.
         sm.esm_class = 0;
