@@ -552,30 +552,28 @@ impl Core {
         carrier_id: &[u8],
     ) {
         let expires_at = dlr::store::unix_now() + self.hot.dlr_ttl_s.load(Ordering::Relaxed);
+        // Normalised once, for the mapping and the parked receipts' key.
+        let id = dlr::store::MsgId::normalized(carrier_id);
         let mapping = || dlr::Mapping {
             carrier: pool.name.clone(),
-            carrier_msg_id: carrier_id.into(),
+            carrier_msg_id: id.clone(),
             account: meta.account.clone(),
             gateway_id: meta.gateway_id,
             expires_at,
             state: 0,
             registered_delivery: meta.registered_delivery,
         };
-        // The store normalises the id (case, leading zeros) itself.
         self.dlr.insert(mapping());
         // Receipts of this message that came in ahead of it are answered
         // by what was just stored.
         let early = self.late.take(
-            || {
-                let id = dlr::store::MsgId::normalized(carrier_id);
-                (self.late.key_normalized(&pool.name, &id), id)
-            },
+            || (self.late.key_normalized(&pool.name, &id), &id),
             |r, id| {
                 r.carrier == pool.name
                     && r.view
                         .id
                         .as_deref()
-                        .is_some_and(|cid| dlr::store::MsgId::normalized(cid) == *id)
+                        .is_some_and(|cid| dlr::store::MsgId::normalized(cid) == **id)
             },
         );
         if early.is_empty() {

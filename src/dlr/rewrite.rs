@@ -188,7 +188,7 @@ impl ReceiptView {
                 put(tail);
             }
         };
-        let all = if total <= INLINE {
+        let mut all = if total <= INLINE {
             // The usual receipt: refcount and octets in one allocation,
             // and slicing it allocates nothing more.
             let mut b = InlineBuf {
@@ -203,17 +203,28 @@ impl ReceiptView {
             Bytes::from(v)
         };
         let has_text = parts.is_some();
+        // `all` keeps the id; the text is split off it (a refcount, no
+        // copy), and the last TLV takes the id itself.
         let new = if has_text {
-            all.slice(text_at..)
+            all.split_off(text_at)
         } else {
             Bytes::new()
         };
         if has_tlv {
-            let gw = all.slice(..n);
-            for t in &mut sm.tlvs {
-                if let Tlv::ReceiptedMessageId(id) = t {
-                    *id = gw.clone();
-                }
+            let mut ids = sm
+                .tlvs
+                .iter_mut()
+                .filter_map(|t| match t {
+                    Tlv::ReceiptedMessageId(id) => Some(id),
+                    _ => None,
+                })
+                .peekable();
+            while let Some(id) = ids.next() {
+                *id = if ids.peek().is_some() {
+                    all.clone()
+                } else {
+                    std::mem::take(&mut all)
+                };
             }
         }
         if !has_text {
