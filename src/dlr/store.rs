@@ -1593,7 +1593,9 @@ struct Shared {
     space: Condvar,
     /// Wakes `flush` callers.
     durable: Condvar,
-    /// `queue.buf.len()`, readable without the lock.
+    /// `queue.buf.len()` as of its last crossing of the cap (and of each
+    /// batch taken), readable without the lock: below the cap or not is
+    /// all it tells.
     buffered: AtomicUsize,
     /// The segment new records go to.
     cur_seg: AtomicU32,
@@ -1642,7 +1644,12 @@ impl Shared {
         let mut q = lock(&self.queue);
         let was_empty = q.buf.is_empty();
         encode(&mut q.buf);
-        self.buffered.store(q.buf.len(), Ordering::Relaxed);
+        // Stored only when it crosses the cap (either way), so inserts on
+        // other threads read a line that rarely changes.
+        let full = q.buf.len() >= self.opts.buffer_bytes;
+        if full != (self.buffered.load(Ordering::Relaxed) >= self.opts.buffer_bytes) {
+            self.buffered.store(q.buf.len(), Ordering::Relaxed);
+        }
         q.pushed += 1;
         q.max_expires = q.max_expires.max(expires);
         if was_empty || q.buf.len() >= self.opts.buffer_bytes / 2 {
@@ -2984,6 +2991,42 @@ mod tests {
                 gid
             );
         }
+    }
+
+    #[test]
+    fn a_full_buffer_holds_inserts_until_the_commit_thread_drains_it() {
+        // A buffer of a few records: inserts from four threads keep
+        // filling it, wait at the cap and go on once a batch is taken.
+        let dir = tempfile::tempdir().unwrap();
+        let opts = LogOptions {
+            buffer_bytes: 256,
+            ..small_segments()
+        };
+        {
+            let s = Arc::new(LogStore::open_with(dir.path(), &cfg(1_000_000), opts).unwrap());
+            let handles: Vec<_> = (0..4u64)
+                .map(|t| {
+                    let s = Arc::clone(&s);
+                    thread::spawn(move || {
+                        for i in 0..2000u64 {
+                            let gid = t * 1_000_000 + i;
+                            s.insert(mapping("c", &format!("{gid:x}"), gid));
+                            // At most a record per thread past the cap
+                            // (one that read the flag just before it flipped).
+                            let held = lock(&s.shared.queue).buf.len();
+                            assert!(held < 256 + 4 * 100, "{held} octets buffered");
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+            s.flush().unwrap();
+            assert!(lock(&s.shared.queue).buf.is_empty());
+        }
+        let s = LogStore::open_with(dir.path(), &cfg(1_000_000), opts).unwrap();
+        assert_eq!(s.len(), 8000);
     }
 
     /// Whether any file in `dir` contains `needle`.
