@@ -51,7 +51,7 @@ pub(crate) use stage::FilterCore;
 #[derive(Debug, Default)]
 pub struct Stats {
     /// Submits answered OK (a carrier accepted them).
-    pub submitted: AtomicU64,
+    pub submitted: crate::metrics::Tally,
     /// Submits answered with an error after routing.
     pub submit_failed: AtomicU64,
     /// Requests refused by the session window.
@@ -59,7 +59,7 @@ pub struct Stats {
     /// Requests refused by the account throughput.
     pub throttled_account: AtomicU64,
     /// Receipts delivered to an ESME.
-    pub dlr_delivered: AtomicU64,
+    pub dlr_delivered: crate::metrics::Tally,
     /// Receipts that matched no mapping.
     pub dlr_unmatched: AtomicU64,
     /// Receipts that came in before their message's mapping was in place
@@ -110,11 +110,11 @@ impl Stats {
     fn snapshot(&self) -> StatsSnapshot {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         StatsSnapshot {
-            submitted: g(&self.submitted),
+            submitted: self.submitted.get(),
             submit_failed: g(&self.submit_failed),
             throttled_window: g(&self.throttled_window),
             throttled_account: g(&self.throttled_account),
-            dlr_delivered: g(&self.dlr_delivered),
+            dlr_delivered: self.dlr_delivered.get(),
             dlr_unmatched: g(&self.dlr_unmatched),
             dlr_parked: g(&self.dlr_parked),
             held: g(&self.held),
@@ -143,8 +143,13 @@ pub(crate) struct AccountRt {
     binds: AtomicU32,
     receivers: Mutex<Vec<Arc<SessionShared>>>,
     rr: AtomicUsize,
-    /// Signalled when a receiver bind frees room in its deliver window.
+    /// Signalled when a receiver bind frees room in its deliver window,
+    /// while `room_waiters` says someone waits for it.
     room: tokio::sync::Notify,
+    /// Tasks in [`Core::dispatch_wait`]: with none, a freed slot signals
+    /// nothing (the Notify takes its own lock even with no waiter, and
+    /// every deliver_sm_resp frees a slot).
+    room_waiters: AtomicUsize,
     /// Items in this account's held queue (changed under the queues' lock).
     held: AtomicUsize,
     /// Its metric handles (room for `carriers` carriers).
@@ -185,6 +190,7 @@ impl AccountRt {
             receivers: Mutex::new(Vec::new()),
             rr: AtomicUsize::new(0),
             room: tokio::sync::Notify::new(),
+            room_waiters: AtomicUsize::new(0),
             held: AtomicUsize::new(0),
             rate: AccountRate::new(100_000, Instant::now()),
             filter_policy: ArcSwap::from_pointee(policy_of(&cfg)),
@@ -626,7 +632,7 @@ impl Core {
     ) -> Out {
         match r {
             Ok(()) => {
-                self.stats.submitted.fetch_add(1, Ordering::Relaxed);
+                self.stats.submitted.add(1);
                 Out::IdResp {
                     command_id: id.response().0,
                     seq,
@@ -895,7 +901,7 @@ impl Core {
                 CommandStatus::ESME_RSUBMITFAIL,
             );
         }
-        self.stats.submitted.fetch_add(1, Ordering::Relaxed);
+        self.stats.submitted.add(1);
         Pdu::new(
             seq,
             Body::SubmitMultiResp(Box::new(SubmitMultiResp {
@@ -1260,10 +1266,24 @@ impl Core {
             .get()
             .min(Duration::from_secs(5));
         let deadline = Instant::now() + wait;
+        // Counted while waiting, however this returns. A slot freed before
+        // the count is seen by the check below; one freed after it
+        // notifies (the waiter is enabled before it is counted).
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let mut waiting = None;
         loop {
             let notified = account.room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            if waiting.is_none() {
+                account.room_waiters.fetch_add(1, Ordering::SeqCst);
+                waiting = Some(Waiting(&account.room_waiters));
+            }
             match self.try_dispatch(account.clone(), body, kind, None) {
                 Inbound::Wait(_, b, _) => body = b,
                 Inbound::Done(status) => return status,
@@ -1368,7 +1388,9 @@ impl Core {
                 break;
             }
         }
-        account.room.notify_waiters();
+        if account.room_waiters.load(Ordering::SeqCst) > 0 {
+            account.room.notify_waiters();
+        }
     }
 
     /// The ESME answered a deliver_sm.
@@ -1379,11 +1401,10 @@ impl Core {
         status: CommandStatus,
     ) {
         if status.is_ok() {
-            let counter = match d.kind {
-                DeliverKind::Receipt => &self.stats.dlr_delivered,
-                DeliverKind::Mo => &self.stats.mo_delivered,
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
+            match d.kind {
+                DeliverKind::Receipt => self.stats.dlr_delivered.add(1),
+                DeliverKind::Mo => _ = self.stats.mo_delivered.fetch_add(1, Ordering::Relaxed),
+            }
             metrics::delivery(d.kind, Delivery::Delivered);
         } else if status == CommandStatus::ESME_RX_T_APPN
             || status == CommandStatus::ESME_RTHROTTLED
@@ -2605,7 +2626,7 @@ impl Gateway {
                 throughput: c.cfg.throughput,
                 paused: c.paused_until().is_some(),
                 retiring: c.is_closing(),
-                accepted: c.accepted.load(Ordering::Relaxed),
+                accepted: c.accepted.get(),
             })
             .collect();
         Status {

@@ -982,6 +982,38 @@ fn hist_shard() -> usize {
     SHARD.with(|s| *s)
 }
 
+/// A count kept in [`HIST_SHARDS`] shards on lines of their own, each thread
+/// adding to its own: for counts added once or more per message, which a
+/// single atomic would bounce between the worker threads' caches. Reading
+/// sums the shards.
+#[derive(Default)]
+pub struct Tally([TallyShard; HIST_SHARDS]);
+
+#[repr(align(128))]
+#[derive(Default)]
+struct TallyShard(AtomicU64);
+
+impl Tally {
+    /// Adds `n`.
+    #[inline]
+    pub fn add(&self, n: u64) {
+        self.0[hist_shard()].0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The count so far.
+    pub fn get(&self) -> u64 {
+        self.0
+            .iter()
+            .fold(0u64, |t, s| t.wrapping_add(s.0.load(Ordering::Relaxed)))
+    }
+}
+
+impl std::fmt::Debug for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tally({})", self.get())
+    }
+}
+
 /// A `_seconds` histogram with [`LATENCY_BUCKETS`] and one label, kept by
 /// the daemon (see the module docs) and written by [`render`]. Handles for
 /// the same name and label value share their counters.
@@ -1193,6 +1225,27 @@ fn respond(req: &Request<Incoming>) -> Response<Full<Bytes>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tally_sums_the_threads_shards() {
+        let t = Arc::new(Tally::default());
+        let hs: Vec<_> = (0..6)
+            .map(|_| {
+                let t = Arc::clone(&t);
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        t.add(1);
+                    }
+                    t.add(5);
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(t.get(), 6 * 1005);
+        assert_eq!(format!("{t:?}"), "Tally(6030)");
+    }
+
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -184,7 +184,7 @@ pub(crate) struct CarrierPool {
     pushback_level: AtomicU32,
     epoch: Instant,
     /// Messages accepted by this carrier (for tests and logs).
-    pub(crate) accepted: AtomicU64,
+    pub(crate) accepted: crate::metrics::Tally,
     /// Set when the pool is being retired: no new sends.
     closing: AtomicBool,
     /// Stops the binds (they unbind first).
@@ -212,7 +212,7 @@ impl CarrierPool {
             paused_until_ms: AtomicU64::new(0),
             pushback_level: AtomicU32::new(0),
             epoch: Instant::now(),
-            accepted: AtomicU64::new(0),
+            accepted: crate::metrics::Tally::default(),
             closing: AtomicBool::new(false),
             stop: CancellationToken::new(),
             metrics: CarrierMetrics::new(&cfg.name),
@@ -758,7 +758,7 @@ impl CarrierPool {
                 }
                 if pdu.command_status.is_ok() {
                     self.relax();
-                    self.accepted.fetch_add(1, Ordering::Relaxed);
+                    self.accepted.add(1);
                     if let (Some(meta), Some(mid)) = (&p.meta, response_message_id(&pdu)) {
                         core.record_mapping(self, meta, mid);
                     }
