@@ -59,15 +59,39 @@ fn has_receipt_text(esm_class: u8) -> bool {
 const INLINE: usize = 320;
 
 /// The octets of a rewritten receipt, as the owner of a [`Bytes`]: with
-/// its refcount in the same allocation.
-struct InlineBuf {
+/// its refcount in the same allocation. Sized to fit (a held receipt
+/// keeps it).
+struct InlineBuf<const N: usize> {
     len: usize,
-    buf: [u8; INLINE],
+    buf: [u8; N],
 }
 
-impl AsRef<[u8]> for InlineBuf {
+impl<const N: usize> AsRef<[u8]> for InlineBuf<N> {
     fn as_ref(&self) -> &[u8] {
         &self.buf[..self.len]
+    }
+}
+
+/// `total` octets written by `fill` into one allocation: inline up to
+/// [`INLINE`], else a `Vec`.
+fn filled(total: usize, fill: impl FnOnce(&mut [u8])) -> Bytes {
+    fn inline<const N: usize>(total: usize, fill: impl FnOnce(&mut [u8])) -> Bytes {
+        let mut b = InlineBuf {
+            len: total,
+            buf: [0; N],
+        };
+        fill(&mut b.buf[..total]);
+        Bytes::from_owner(b)
+    }
+    match total {
+        0..=64 => inline::<64>(total, fill),
+        65..=192 => inline::<192>(total, fill),
+        193..=INLINE => inline::<INLINE>(total, fill),
+        _ => {
+            let mut v = vec![0; total];
+            fill(&mut v);
+            Bytes::from(v)
+        }
     }
 }
 
@@ -188,20 +212,9 @@ impl ReceiptView {
                 put(tail);
             }
         };
-        let mut all = if total <= INLINE {
-            // The usual receipt: refcount and octets in one allocation,
-            // and slicing it allocates nothing more.
-            let mut b = InlineBuf {
-                len: total,
-                buf: [0; INLINE],
-            };
-            fill(&mut b.buf[..total]);
-            Bytes::from_owner(b)
-        } else {
-            let mut v = vec![0; total];
-            fill(&mut v);
-            Bytes::from(v)
-        };
+        // The usual receipt fits inline: refcount and octets in one
+        // allocation, and splitting it allocates nothing more.
+        let mut all = filled(total, fill);
         let has_text = parts.is_some();
         // `all` keeps the id; the text is split off it (a refcount, no
         // copy), and the last TLV takes the id itself.
@@ -386,6 +399,23 @@ done date:2402291201 stat:DELIVRD err:000 text:Hello id:0000A1B2";
         let sm = receipt(b"  ID : 77 stat:ENROUTE", vec![]);
         let out = rewrite_receipt(&sm, b"abc");
         assert_eq!(&out.short_message[..], b"  ID : abc stat:ENROUTE");
+    }
+
+    #[test]
+    fn filled_holds_every_size_inline_or_not() {
+        for total in [0, 1, 64, 65, 192, 193, INLINE, INLINE + 1, 1000] {
+            let b = filled(total, |out| {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = i as u8;
+                }
+            });
+            let want: Vec<u8> = (0..total).map(|i| i as u8).collect();
+            assert_eq!(&b[..], &want[..], "{total}");
+            let mut b2 = b.clone();
+            let tail = b2.split_off(total / 2);
+            assert_eq!(&b2[..], &want[..total / 2]);
+            assert_eq!(&tail[..], &want[total / 2..]);
+        }
     }
 
     #[test]
