@@ -2959,26 +2959,34 @@ mod tests {
         assert_eq!(s.len(), live.len());
     }
 
+    /// Inserts `per` mappings from each of four threads (gateway ids
+    /// `t * 1_000_000 + i`, carrier ids their hex), calling `after` after
+    /// each insert; each thread flushes when done.
+    fn insert_from_four_threads(s: &Arc<LogStore>, per: u64, after: fn(&LogStore)) {
+        let handles: Vec<_> = (0..4u64)
+            .map(|t| {
+                let s = Arc::clone(s);
+                thread::spawn(move || {
+                    for i in 0..per {
+                        let gid = t * 1_000_000 + i;
+                        s.insert(mapping("c", &format!("{gid:x}"), gid));
+                        after(&s);
+                    }
+                    s.flush().unwrap();
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    }
+
     #[test]
     fn concurrent_inserts_are_all_durable() {
         let dir = tempfile::tempdir().unwrap();
         {
             let s = Arc::new(LogStore::open(dir.path(), &cfg(1_000_000)).unwrap());
-            let handles: Vec<_> = (0..4u64)
-                .map(|t| {
-                    let s = Arc::clone(&s);
-                    thread::spawn(move || {
-                        for i in 0..5000u64 {
-                            let gid = t * 1_000_000 + i;
-                            s.insert(mapping("c", &format!("{gid:x}"), gid));
-                        }
-                        s.flush().unwrap();
-                    })
-                })
-                .collect();
-            for h in handles {
-                h.join().unwrap();
-            }
+            insert_from_four_threads(&s, 5000, |_| {});
         }
         let s = LogStore::open(dir.path(), &cfg(1_000_000)).unwrap();
         assert_eq!(s.len(), 20_000);
@@ -3004,25 +3012,12 @@ mod tests {
         };
         {
             let s = Arc::new(LogStore::open_with(dir.path(), &cfg(1_000_000), opts).unwrap());
-            let handles: Vec<_> = (0..4u64)
-                .map(|t| {
-                    let s = Arc::clone(&s);
-                    thread::spawn(move || {
-                        for i in 0..2000u64 {
-                            let gid = t * 1_000_000 + i;
-                            s.insert(mapping("c", &format!("{gid:x}"), gid));
-                            // At most a record per thread past the cap
-                            // (one that read the flag just before it flipped).
-                            let held = lock(&s.shared.queue).buf.len();
-                            assert!(held < 256 + 4 * 100, "{held} octets buffered");
-                        }
-                    })
-                })
-                .collect();
-            for h in handles {
-                h.join().unwrap();
-            }
-            s.flush().unwrap();
+            insert_from_four_threads(&s, 2000, |s| {
+                // At most a record per thread past the cap (one that read
+                // the flag just before it flipped).
+                let held = lock(&s.shared.queue).buf.len();
+                assert!(held < 256 + 4 * 100, "{held} octets buffered");
+            });
             assert!(lock(&s.shared.queue).buf.is_empty());
         }
         let s = LogStore::open_with(dir.path(), &cfg(1_000_000), opts).unwrap();
