@@ -1266,24 +1266,23 @@ impl Core {
             .get()
             .min(Duration::from_secs(5));
         let deadline = Instant::now() + wait;
-        // Counted while waiting, however this returns. A slot freed before
-        // the count is seen by the check below; one freed after it
-        // notifies (the waiter is enabled before it is counted).
+        // Counted while waiting, however this returns. A slot freed by a
+        // thread that read no waiter is seen by the check below (the count
+        // came after that read); one freed by a thread that saw the count
+        // notifies, and a notify before the `enable` is seen by the check
+        // too (both take the Notify's lock).
         struct Waiting<'a>(&'a AtomicUsize);
         impl Drop for Waiting<'_> {
             fn drop(&mut self) {
                 self.0.fetch_sub(1, Ordering::SeqCst);
             }
         }
-        let mut waiting = None;
+        account.room_waiters.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&account.room_waiters);
         loop {
             let notified = account.room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if waiting.is_none() {
-                account.room_waiters.fetch_add(1, Ordering::SeqCst);
-                waiting = Some(Waiting(&account.room_waiters));
-            }
             match self.try_dispatch(account.clone(), body, kind, None) {
                 Inbound::Wait(_, b, _) => body = b,
                 Inbound::Done(status) => return status,

@@ -925,9 +925,9 @@ fn latency_bounds_ns() -> &'static [u64] {
     })
 }
 
-/// Shards of one histogram: threads spread over them, so worker threads
-/// do not bounce one cache line between them.
-const HIST_SHARDS: usize = 8;
+/// Shards of a histogram or a [`Tally`]: threads spread over them, so
+/// worker threads do not bounce one cache line between them.
+const THREAD_SHARDS: usize = 8;
 /// Bucket counters of one shard: one per bound, then `+Inf`.
 const HIST_SLOTS: usize = LATENCY_BUCKETS.len() + 1;
 
@@ -944,7 +944,7 @@ struct HistInner {
     name: &'static str,
     label: &'static str,
     value: String,
-    shards: [HistShard; HIST_SHARDS],
+    shards: [HistShard; THREAD_SHARDS],
 }
 
 impl HistInner {
@@ -974,20 +974,20 @@ fn latency_histograms() -> &'static Mutex<Vec<Arc<HistInner>>> {
 }
 
 /// This thread's shard.
-fn hist_shard() -> usize {
+fn thread_shard() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % HIST_SHARDS;
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % THREAD_SHARDS;
     }
     SHARD.with(|s| *s)
 }
 
-/// A count kept in [`HIST_SHARDS`] shards on lines of their own, each thread
+/// A count kept in [`THREAD_SHARDS`] shards on lines of their own, each thread
 /// adding to its own: for counts added once or more per message, which a
 /// single atomic would bounce between the worker threads' caches. Reading
 /// sums the shards.
 #[derive(Default)]
-pub struct Tally([TallyShard; HIST_SHARDS]);
+pub struct Tally([TallyShard; THREAD_SHARDS]);
 
 #[repr(align(128))]
 #[derive(Default)]
@@ -997,7 +997,7 @@ impl Tally {
     /// Adds `n`.
     #[inline]
     pub fn add(&self, n: u64) {
-        self.0[hist_shard()].0.fetch_add(n, Ordering::Relaxed);
+        self.0[thread_shard()].0.fetch_add(n, Ordering::Relaxed);
     }
 
     /// The count so far.
@@ -1060,7 +1060,7 @@ impl LatencyHistogram {
             .iter()
             .position(|&b| ns <= b)
             .unwrap_or(HIST_SLOTS - 1);
-        let shard = &self.0.shards[hist_shard()];
+        let shard = &self.0.shards[thread_shard()];
         shard.buckets[slot].fetch_add(1, Ordering::Relaxed);
         shard.sum_ns.fetch_add(ns, Ordering::Relaxed);
     }
@@ -1225,6 +1225,9 @@ fn respond(req: &Request<Incoming>) -> Response<Full<Bytes>> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     #[test]
     fn tally_sums_the_threads_shards() {
         let t = Arc::new(Tally::default());
@@ -1245,9 +1248,6 @@ mod tests {
         assert_eq!(t.get(), 6 * 1005);
         assert_eq!(format!("{t:?}"), "Tally(6030)");
     }
-
-    use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     async fn get(addr: SocketAddr, request: &str) -> String {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();

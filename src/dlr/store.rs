@@ -31,7 +31,7 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -1593,10 +1593,10 @@ struct Shared {
     space: Condvar,
     /// Wakes `flush` callers.
     durable: Condvar,
-    /// `queue.buf.len()` as of its last crossing of the cap (and of each
-    /// batch taken), readable without the lock: below the cap or not is
-    /// all it tells.
-    buffered: AtomicUsize,
+    /// Whether the buffer is at its cap, readable without the lock.
+    /// Written only when that changes, so inserts on other threads read a
+    /// line that rarely changes.
+    full: AtomicBool,
     /// The segment new records go to.
     cur_seg: AtomicU32,
     segments: AtomicU64,
@@ -1630,7 +1630,7 @@ impl Shared {
     fn wait_for_space(&self) {
         // The usual case without the queue lock (a stale read only lets
         // the buffer pass its cap by a record or so, as a race could).
-        if self.buffered.load(Ordering::Relaxed) < self.opts.buffer_bytes {
+        if !self.full.load(Ordering::Relaxed) {
             return;
         }
         let mut q = lock(&self.queue);
@@ -1644,11 +1644,9 @@ impl Shared {
         let mut q = lock(&self.queue);
         let was_empty = q.buf.is_empty();
         encode(&mut q.buf);
-        // Stored only when it crosses the cap (either way), so inserts on
-        // other threads read a line that rarely changes.
         let full = q.buf.len() >= self.opts.buffer_bytes;
-        if full != (self.buffered.load(Ordering::Relaxed) >= self.opts.buffer_bytes) {
-            self.buffered.store(q.buf.len(), Ordering::Relaxed);
+        if full != self.full.load(Ordering::Relaxed) {
+            self.full.store(full, Ordering::Relaxed);
         }
         q.pushed += 1;
         q.max_expires = q.max_expires.max(expires);
@@ -2050,7 +2048,7 @@ impl LogStore {
             wake: Condvar::new(),
             space: Condvar::new(),
             durable: Condvar::new(),
-            buffered: AtomicUsize::new(0),
+            full: AtomicBool::new(false),
             cur_seg: AtomicU32::new(cur),
             segments: AtomicU64::new(0),
             disk_bytes: AtomicU64::new(0),
@@ -2126,7 +2124,7 @@ fn commit_loop(shared: &Shared, mut log: Log) {
                 }
             }
             std::mem::swap(&mut q.buf, &mut batch);
-            shared.buffered.store(q.buf.len(), Ordering::Relaxed);
+            shared.full.store(false, Ordering::Relaxed);
             // Taken with the batch: it holds every record pushed before
             // the erasure was asked for.
             erase.clear();

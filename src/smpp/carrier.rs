@@ -609,11 +609,12 @@ impl CarrierPool {
         core: &Arc<Core>,
         shutdown: &CancellationToken,
     ) {
+        let window = self.cfg.window.max(1) as usize;
         let conn = Arc::new(Conn {
             out: out.clone(),
             seq: AtomicU32::new(2),
-            pending: Mutex::new(SeqMap::with_window(self.cfg.window.max(1) as usize)),
-            window: Arc::new(Semaphore::new(self.cfg.window.max(1) as usize)),
+            pending: Mutex::new(SeqMap::with_window(window)),
+            window: Arc::new(Semaphore::new(window)),
             alive: AtomicBool::new(true),
             can_submit: self.cfg.bind.can_submit(),
         });
@@ -751,8 +752,7 @@ impl CarrierPool {
             if let Some(p) = pending {
                 // The response came in with the read, not when its turn
                 // in the read's batch came.
-                let now = read_at;
-                let latency = now.saturating_duration_since(p.sent);
+                let latency = read_at.saturating_duration_since(p.sent);
                 if id == CommandId::SUBMIT_SM_RESP || id == CommandId::DATA_SM_RESP {
                     self.metrics.latency.record(latency);
                 }
@@ -763,7 +763,7 @@ impl CarrierPool {
                         core.record_mapping(self, meta, mid);
                     }
                 }
-                settle(self, core, p.waiter, Ok(pdu), latency, now);
+                settle(self, core, p.waiter, Ok(pdu), latency, read_at);
             }
             return true;
         }

@@ -206,12 +206,13 @@ where
     let mut reader = FrameReader::new(r, max_pdu, Side::Esme);
     let (out, rx) = io::outbox(Side::Esme, core.next_session_number());
     let writer = tokio::spawn(io::write_loop(w, rx));
+    let deliver_window = server.deliver_window.max(1) as usize;
     let shared = Arc::new(SessionShared {
         id: SESSION_IDS.fetch_add(1, Ordering::Relaxed),
         out: out.clone(),
         seq: AtomicU32::new(1),
-        pending: Mutex::new(SeqMap::with_window(server.deliver_window.max(1) as usize)),
-        deliver_window: server.deliver_window.max(1) as usize,
+        pending: Mutex::new(SeqMap::with_window(deliver_window)),
+        deliver_window,
         alive: AtomicBool::new(true),
     });
     let mut session = Session {
