@@ -17,12 +17,12 @@
 //! the daemon's allocator.
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use telegate::config::DlrConfig;
 use telegate::dlr::{DlrStore, LogStore, Mapping, MemoryStore};
+use telegate::name::Name;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -31,8 +31,8 @@ const BATCH: u64 = 10_000;
 
 struct Fixture {
     ids: Vec<Vec<u8>>,
-    carrier: Arc<str>,
-    account: Arc<str>,
+    carrier: Name,
+    account: Name,
     expires: u64,
 }
 
@@ -40,9 +40,9 @@ impl Fixture {
     /// The `i`th message's mapping.
     fn mapping(&self, i: u64) -> Mapping {
         Mapping {
-            carrier: Arc::clone(&self.carrier),
+            carrier: self.carrier,
             carrier_msg_id: self.id(i).into(),
-            account: Arc::clone(&self.account),
+            account: self.account,
             gateway_id: gid_at(i),
             expires_at: self.expires,
             state: 0,

@@ -27,6 +27,7 @@ pub use crate::admin::{CarrierHealth, Health, ReloadOutcome};
 use crate::auth::PasswordVerifier;
 use crate::config::{AccountConfig, BindType, Config, ServerConfig};
 use crate::dlr::late::LateQueue;
+use crate::name::Name;
 use crate::dlr::rewrite as receipts;
 use crate::dlr::{self, DlrStore, HeldQueues, LogStore};
 use crate::ids::{format_id, parse_id, IdGenerator};
@@ -134,6 +135,8 @@ pub(crate) struct AccountRt {
     cfg: ArcSwap<AccountConfig>,
     pub(crate) sid: Arc<str>,
     pub(crate) system_id: Arc<str>,
+    /// `system_id`, interned: what the DLR mappings of its messages name.
+    pub(crate) name: Name,
     bucket: ArcSwapOption<TokenBucket>,
     /// Cancelled when a reload removes the account or changes its
     /// password: its sessions unbind.
@@ -181,6 +184,7 @@ impl AccountRt {
             metrics: AccountMetrics::new(cfg.sid(), carriers),
             sid: Arc::from(cfg.sid()),
             system_id: Arc::from(cfg.system_id.as_str()),
+            name: Name::new(&cfg.system_id),
             bucket: ArcSwapOption::new(
                 TokenBucket::new(cfg.throughput, cfg.throughput).map(Arc::new),
             ),
@@ -561,9 +565,9 @@ impl Core {
         // Normalised once, for the mapping and the parked receipts' key.
         let id = dlr::store::MsgId::normalized(carrier_id);
         let mapping = || dlr::Mapping {
-            carrier: pool.name.clone(),
+            carrier: pool.name,
             carrier_msg_id: id.clone(),
-            account: meta.account.clone(),
+            account: meta.account,
             gateway_id: meta.gateway_id,
             expires_at,
             state: 0,
@@ -700,7 +704,7 @@ impl Core {
                     continue;
                 };
                 last = Some(c);
-                sent.carrier = Some(pool.name.clone());
+                sent.carrier = Some(pool.name);
                 let (r, latency) = pool.send_timed(frame, Some(meta.clone()), deadline).await;
                 sent.latency = latency;
                 match r {
@@ -842,7 +846,7 @@ impl Core {
         // Each destination is routed and sent on its own, concurrently.
         let results = futures_join(sent.into_iter().zip(drafts).map(|((addr, pdu), cdr)| {
             let meta = DlrMeta {
-                account: account.system_id.clone(),
+                account: account.name,
                 gateway_id: gw,
                 registered_delivery: m.registered_delivery,
             };
@@ -993,7 +997,7 @@ impl Core {
     /// room, so receipts read together are written together.
     pub(crate) fn on_carrier_deliver(
         self: &Arc<Self>,
-        carrier: &Arc<str>,
+        carrier: Name,
         sm: Box<SubmitSm>,
         bind: usize,
     ) -> Inbound {
@@ -1007,7 +1011,7 @@ impl Core {
             tracing::info!(carrier = %carrier, "receipt without a message id");
             return Inbound::Done(CommandStatus::ESME_ROK);
         };
-        match self.dlr.lookup_exact(carrier, cid) {
+        match self.dlr.lookup_exact(&carrier, cid) {
             Some(m) => self.receipt_matched(m, sm, &view, Some(bind)),
             None => Inbound::Late(sm, view),
         }
@@ -1024,7 +1028,7 @@ impl Core {
             return self.answer_late(None, r);
         };
         let key = self.late.key(&r.carrier, &cid);
-        let carrier = r.carrier.clone();
+        let carrier = r.carrier;
         match self.late.park(key, Instant::now(), r, || {
             self.dlr.lookup_exact(&carrier, &cid)
         }) {
@@ -1138,8 +1142,9 @@ impl Core {
     ) -> Inbound {
         let (state, err) = (view.state, view.err);
         // Looked up once, for the CDR or the delivery, whichever needs it
-        // first.
-        let mut account: Option<Option<Arc<AccountRt>>> = None;
+        // first; borrowed from the runtime, so no shared count is written.
+        let rt = self.rt();
+        let mut account: Option<Option<&Arc<AccountRt>>> = None;
         if let Some(s) = state {
             let is_final = !matches!(
                 MessageState(s),
@@ -1153,8 +1158,8 @@ impl Core {
                     Err(()) => return Inbound::Done(CommandStatus::ESME_RTHROTTLED),
                     Ok(None) => {}
                     Ok(Some(permit)) => {
-                        let account = account.get_or_insert_with(|| self.account(&m.account));
-                        let sid = account.as_ref().map_or(&m.account, |a| &a.sid);
+                        let account = account.get_or_insert_with(|| rt.by_system_id.get(&*m.account));
+                        let sid = account.as_ref().map_or(&*m.account, |a| &*a.sid);
                         self.write_receipt_cdr(permit, sid, &m.carrier, m.gateway_id, s, err);
                     }
                 }
@@ -1182,14 +1187,14 @@ impl Core {
         if !wanted {
             return Inbound::Done(CommandStatus::ESME_ROK);
         }
-        let Some(account) = account.unwrap_or_else(|| self.account(&m.account)) else {
+        let Some(account) = account.unwrap_or_else(|| rt.by_system_id.get(&*m.account)) else {
             return Inbound::Done(CommandStatus::ESME_ROK);
         };
         view.rewrite(&mut sm, &format_id(m.gateway_id));
         self.try_dispatch(account, Body::DeliverSm(sm), DeliverKind::Receipt, bind)
     }
 
-    fn on_mo(self: &Arc<Self>, carrier: &Arc<str>, sm: Box<SubmitSm>, bind: usize) -> Inbound {
+    fn on_mo(self: &Arc<Self>, carrier: Name, sm: Box<SubmitSm>, bind: usize) -> Inbound {
         let rt = self.rt();
         let owner = rt.mo.lookup(
             &rt.config.routing,
@@ -1204,7 +1209,7 @@ impl Core {
             return Inbound::Done(CommandStatus::ESME_RINVDSTADR);
         };
         drop(rt);
-        self.try_dispatch(account, Body::DeliverSm(sm), DeliverKind::Mo, Some(bind))
+        self.try_dispatch(&account, Body::DeliverSm(sm), DeliverKind::Mo, Some(bind))
     }
 
     /// Takes custody of a deliver_sm without waiting when it can: sent to a
@@ -1215,12 +1220,12 @@ impl Core {
     /// instead of refusing its receipts.
     fn try_dispatch(
         self: &Arc<Self>,
-        account: Arc<AccountRt>,
+        account: &Arc<AccountRt>,
         body: Body,
         kind: DeliverKind,
         bind: Option<usize>,
     ) -> Inbound {
-        let backlog = self.held_len(&account);
+        let backlog = self.held_len(account);
         if backlog == 0 {
             if let Some(s) = account.pick_receiver_with_room(bind) {
                 match s.try_deliver(body, kind) {
@@ -1234,17 +1239,17 @@ impl Core {
 
     fn try_dispatch_held(
         self: &Arc<Self>,
-        account: Arc<AccountRt>,
+        account: &Arc<AccountRt>,
         body: Body,
         kind: DeliverKind,
         backlog: usize,
     ) -> Inbound {
         let soft = (self.rt().config.dlr.held_per_account as usize).clamp(1, HELD_SOFT_LIMIT);
         if account.has_receiver() && backlog >= soft {
-            return Inbound::Wait(account, body, kind);
+            return Inbound::Wait(Arc::clone(account), body, kind);
         }
-        let status = self.hold(&account, body, kind);
-        self.drain_held(&account);
+        let status = self.hold(account, body, kind);
+        self.drain_held(account);
         Inbound::Done(status)
     }
 
@@ -1283,7 +1288,7 @@ impl Core {
             let notified = account.room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self.try_dispatch(account.clone(), body, kind, None) {
+            match self.try_dispatch(account, body, kind, None) {
                 Inbound::Wait(_, b, _) => body = b,
                 Inbound::Done(status) => return status,
                 Inbound::Late(..) => return CommandStatus::ESME_ROK,
@@ -2159,7 +2164,7 @@ impl Direct {
 
     fn meta(&self) -> DlrMeta {
         DlrMeta {
-            account: self.account.system_id.clone(),
+            account: self.account.name,
             gateway_id: self.gw,
             registered_delivery: self.registered_delivery,
         }
@@ -2182,7 +2187,7 @@ pub(crate) enum Inbound {
 #[derive(Debug)]
 pub(crate) struct LateReceipt {
     /// The carrier that sent it.
-    pub(crate) carrier: Arc<str>,
+    pub(crate) carrier: Name,
     /// The receipt.
     pub(crate) sm: Box<SubmitSm>,
     /// What was read of it.

@@ -21,6 +21,7 @@ mod hash;
 pub mod ids;
 pub mod logging;
 pub mod metrics;
+pub mod name;
 pub mod notify;
 pub mod routing;
 pub mod sim;

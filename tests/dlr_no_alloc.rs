@@ -6,11 +6,11 @@
 //! `routing_no_alloc.rs`); each count is the least of several runs.
 
 use std::alloc::System;
-use std::sync::Arc;
 use std::time::Duration;
 
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use telegate::dlr::{DlrStore, Mapping, MemoryStore};
+use telegate::name::Name;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -38,14 +38,14 @@ fn id(gid: u64) -> [u8; 16] {
 
 #[test]
 fn data_path_allocates_nothing() {
-    let carrier: Arc<str> = "carrier-a".into();
-    let account: Arc<str> = "acme".into();
+    let carrier = Name::new("carrier-a");
+    let account = Name::new("acme");
     let expires = telegate_now() + 3600;
     let store = MemoryStore::new(4096);
     let mapping = |gid: u64| Mapping {
-        carrier: Arc::clone(&carrier),
+        carrier,
         carrier_msg_id: id(gid)[..].into(),
-        account: Arc::clone(&account),
+        account,
         gateway_id: gid,
         expires_at: expires,
         state: 0,

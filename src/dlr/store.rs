@@ -37,19 +37,20 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::DlrConfig;
+use crate::name::Name;
 use crate::smpp_codec::receipt::{message_id_body, message_id_candidates, normalize_message_id};
 
 /// One submitted message, as its receipt will need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {
     /// The carrier's name (`[[carrier]] name`).
-    pub carrier: Arc<str>,
+    pub carrier: Name,
     /// The carrier's message id, normalised
     /// ([`normalize_message_id`]; the store normalises it again on insert).
     /// Inline, so a mapping handed out by a lookup allocates nothing.
     pub carrier_msg_id: MsgId,
     /// The submitting account's `system_id`.
-    pub account: Arc<str>,
+    pub account: Name,
     /// Our id, as sent to the ESME.
     pub gateway_id: u64,
     /// Unix seconds after which the mapping is dropped (held as `u32`:
@@ -246,8 +247,8 @@ impl From<Vec<u8>> for MsgId {
 // ---------------------------------------------------------------------------
 
 /// Carrier and account names, each stored once: entries hold a `u32`
-/// index, and lookups hand out clones of the one `Arc`. Names come from
-/// the config (and the log), so the list stays small; it only grows.
+/// index, and lookups hand out the interned [`Name`]. Names come from the
+/// config (and the log), so the list stays small; it only grows.
 struct Names {
     current: arc_swap::ArcSwap<NameList>,
     /// Serialises additions (readers never wait for it).
@@ -256,10 +257,11 @@ struct Names {
 
 #[derive(Default)]
 struct NameList {
-    list: Vec<Arc<str>>,
-    /// Names come from the config (carriers, accounts) and the store's own
-    /// files, never from a peer: an unkeyed hash is enough.
-    by_name: HashMap<Arc<str>, u32, crate::hash::Mix>,
+    list: Vec<Name>,
+    /// Interned, so a name is its pointer: hashed without reading the text.
+    by_name: HashMap<Name, u32, crate::hash::Mix>,
+    /// The same, by text, for lookups by a name given as text.
+    by_text: HashMap<&'static str, u32, crate::hash::Mix>,
 }
 
 impl Names {
@@ -270,48 +272,55 @@ impl Names {
         }
     }
 
+    /// The index of a name the store has seen (looked up by its text, so a
+    /// name the process never interned is not added by asking).
     fn get(&self, name: &str) -> Option<u32> {
-        self.current.load().by_name.get(name).copied()
+        self.current.load().by_text.get(name).copied()
     }
 
     /// The indices of a carrier and an account, added when new; one load
     /// of the list when both are known (the usual case).
-    fn intern_pair(&self, carrier: &Arc<str>, account: &Arc<str>) -> (u32, u32) {
+    fn intern_pair(&self, carrier: Name, account: Name) -> (u32, u32) {
         {
             let cur = self.current.load();
-            if let (Some(&c), Some(&a)) = (cur.by_name.get(&**carrier), cur.by_name.get(&**account))
-            {
+            if let (Some(&c), Some(&a)) = (cur.by_name.get(&carrier), cur.by_name.get(&account)) {
                 return (c, a);
             }
         }
         (self.intern(carrier), self.intern(account))
     }
 
-    fn intern(&self, name: &Arc<str>) -> u32 {
-        if let Some(i) = self.get(name) {
+    fn intern(&self, name: Name) -> u32 {
+        if let Some(&i) = self.current.load().by_name.get(&name) {
             return i;
         }
         let _adding = lock(&self.add);
         let cur = self.current.load_full();
-        if let Some(&i) = cur.by_name.get(&**name) {
+        if let Some(&i) = cur.by_name.get(&name) {
             return i;
         }
         let i = u32::try_from(cur.list.len()).expect("fewer than 2^32 names");
         let mut list = cur.list.clone();
-        list.push(Arc::clone(name));
+        list.push(name);
         let mut by_name = cur.by_name.clone();
-        by_name.insert(Arc::clone(name), i);
-        self.current.store(Arc::new(NameList { list, by_name }));
+        by_name.insert(name, i);
+        let mut by_text = cur.by_text.clone();
+        by_text.insert(name.as_str(), i);
+        self.current.store(Arc::new(NameList {
+            list,
+            by_name,
+            by_text,
+        }));
         i
     }
 }
 
 impl NameList {
-    fn name(&self, i: u32) -> Arc<str> {
+    fn name(&self, i: u32) -> Name {
         self.list
             .get(i as usize)
-            .cloned()
-            .unwrap_or_else(|| Arc::from(""))
+            .copied()
+            .unwrap_or_else(|| Name::new(""))
     }
 }
 
@@ -942,7 +951,7 @@ impl Index {
     /// segment the record goes to.
     fn insert(&self, m: Mapping, log: impl FnOnce(&Mapping) -> u32) {
         let gid = m.gateway_id;
-        let (carrier, account) = self.names.intern_pair(&m.carrier, &m.account);
+        let (carrier, account) = self.names.intern_pair(m.carrier, m.account);
         let carrier = carrier + 1;
         let id: &[u8] = &m.carrier_msg_id;
         let h = self.key_hash(carrier, id);
@@ -1098,7 +1107,7 @@ impl Index {
     fn lookup(&self, carrier: &str, id: &[u8], now: u64, exact: bool) -> Option<Mapping> {
         // One load of the names for the carrier's index and the answer's.
         let names = self.names.current.load();
-        let c = *names.by_name.get(carrier)? + 1;
+        let c = *names.by_text.get(carrier)? + 1;
         let found = if exact {
             // The hot path of every receipt: one spelling, no conversions.
             self.lookup_spelling(c, &MsgId::normalized(id), now)
@@ -1424,12 +1433,31 @@ fn begin(buf: &mut Vec<u8>) -> usize {
     start
 }
 
+/// Writes the record's length; its CRC is left to [`seal`].
 fn finish(buf: &mut [u8], start: usize) {
-    let (head, payload) = buf[start..].split_at_mut(8);
-    let len = payload.len() as u32;
-    let crc = crc32fast::hash(payload);
-    head[..4].copy_from_slice(&len.to_le_bytes());
-    head[4..].copy_from_slice(&crc.to_le_bytes());
+    let len = (buf.len() - start - 8) as u32;
+    buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+/// Fills in the CRCs of the whole records in `buf`, as [`finish`] left
+/// them. The commit thread does this for a batch just before writing it,
+/// rather than each push for its own record: a batch's records are summed
+/// one after the other while the CRC's tables are in that thread's cache
+/// (a single record of a few dozen octets, on a worker thread, reads most
+/// of them from further away), and the queue's lock is held for less.
+fn seal(buf: &mut [u8]) {
+    let mut at = 0;
+    while let Some(head) = buf.get(at..at + 8) {
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let end = at + 8 + len;
+        let Some(payload) = buf.get(at + 8..end) else {
+            debug_assert!(false, "a record runs past its batch");
+            return;
+        };
+        let crc = crc32fast::hash(payload);
+        buf[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+        at = end;
+    }
 }
 
 fn encode_insert(buf: &mut Vec<u8>, m: &Mapping) {
@@ -1708,7 +1736,9 @@ impl Log {
         Ok(f)
     }
 
-    fn append(&mut self, data: &[u8], max_expires: u64, records: u64) -> io::Result<()> {
+    /// Writes `data`, records as the encoders left them, sealing them first.
+    fn append(&mut self, data: &mut [u8], max_expires: u64, records: u64) -> io::Result<()> {
+        seal(data);
         self.active.write_all(data)?;
         let info = self.active_info();
         info.bytes += data.len() as u64;
@@ -1792,7 +1822,7 @@ impl Log {
                 encode_insert(&mut buf, m);
                 max_exp = max_exp.max(m.expires_at);
             }
-            self.append(&buf, max_exp, batch.len() as u64)?;
+            self.append(&mut buf, max_exp, batch.len() as u64)?;
         }
         self.active.sync_data()?;
         self.delete_oldest()
@@ -1920,16 +1950,14 @@ impl LogStore {
         ids.sort_unstable();
 
         let mut segs = VecDeque::new();
-        let mut interned: HashMap<Vec<u8>, Arc<str>> = HashMap::new();
-        let mut intern = |b: &[u8]| -> Arc<str> {
-            if let Some(a) = interned.get(b) {
-                return Arc::clone(a);
+        let mut interned: HashMap<Vec<u8>, Name> = HashMap::new();
+        let mut intern = |b: &[u8]| -> Name {
+            if let Some(&n) = interned.get(b) {
+                return n;
             }
-            let a: Arc<str> = String::from_utf8_lossy(b).into();
-            if interned.len() < 100_000 {
-                interned.insert(b.to_vec(), Arc::clone(&a));
-            }
-            a
+            let n = Name::new(&String::from_utf8_lossy(b));
+            interned.insert(b.to_vec(), n);
+            n
         };
         let last = ids.len().checked_sub(1);
         for (i, &id) in ids.iter().enumerate() {
@@ -2144,7 +2172,7 @@ fn commit_loop(shared: &Shared, mut log: Log) {
         if !batch.is_empty() {
             let started = Instant::now();
             let res = log
-                .append(&batch, max_expires, records)
+                .append(&mut batch, max_expires, records)
                 .and_then(|()| log.active.sync_data());
             last_sync = started;
             batch.clear();
@@ -2820,6 +2848,7 @@ mod tests {
         // Half a record, as a crash mid-write leaves it.
         let mut partial = Vec::new();
         encode_insert(&mut partial, &mapping("c", "torn", 99));
+        seal(&mut partial);
         partial.truncate(partial.len() / 2);
         let mut f = OpenOptions::new().append(true).open(last).unwrap();
         f.write_all(&partial).unwrap();
@@ -3180,6 +3209,9 @@ mod tests {
         let mut buf = Vec::new();
         encode_insert(&mut buf, &m);
         encode_state(&mut buf, 42, 2, 7);
+        // Unsealed, the first record's CRC does not match: nothing reads.
+        assert_eq!(scan_records(&buf, |_| panic!("read unsealed")), 0);
+        seal(&mut buf);
         let mut seen = 0;
         let end = scan_records(&buf, |r| {
             match (seen, r) {

@@ -395,7 +395,7 @@ pub(crate) struct SentTo<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
     /// The carrier that answered (or that was tried last).
-    pub(crate) carrier: Option<Arc<str>>,
+    pub(crate) carrier: Option<crate::name::Name>,
     /// submit_sm → submit_sm_resp at that carrier.
     pub(crate) latency: Duration,
     /// The route's prefix (when the draft has none yet).

@@ -21,6 +21,7 @@ use super::seqmap::SeqMap;
 use super::throttle::TokenBucket;
 use crate::config::{BindType, CarrierConfig};
 use crate::gateway::{deliver_sm_resp, Core, Inbound, LateReceipt};
+use crate::name::Name;
 use crate::metrics::{CarrierMetrics, Side};
 use crate::routing::CarrierIdx;
 
@@ -75,7 +76,7 @@ pub(crate) enum SendError {
 /// any bind finds it.
 #[derive(Debug, Clone)]
 pub(crate) struct DlrMeta {
-    pub(crate) account: Arc<str>,
+    pub(crate) account: Name,
     pub(crate) gateway_id: u64,
     pub(crate) registered_delivery: u8,
 }
@@ -172,7 +173,7 @@ struct Slot {
 #[derive(Debug)]
 pub(crate) struct CarrierPool {
     pub(crate) idx: CarrierIdx,
-    pub(crate) name: Arc<str>,
+    pub(crate) name: Name,
     pub(crate) cfg: CarrierConfig,
     password: String,
     slots: Vec<Slot>,
@@ -199,7 +200,7 @@ impl CarrierPool {
         let tps = TokenBucket::new(cfg.throughput, (cfg.throughput / 10).max(1));
         CarrierPool {
             idx,
-            name: Arc::from(cfg.name.as_str()),
+            name: Name::new(&cfg.name),
             password,
             slots: (0..n)
                 .map(|_| Slot {
@@ -783,7 +784,7 @@ impl CarrierPool {
             Body::DeliverSm(sm) => {
                 let seq = pdu.sequence_number;
                 let resp = move |status| deliver_sm_resp(seq, status);
-                match core.on_carrier_deliver(&self.name, sm, conn.out.id()) {
+                match core.on_carrier_deliver(self.name, sm, conn.out.id()) {
                     Inbound::Done(status) => {
                         let _ = conn.out.send(Out::Pdu(resp(status)));
                     }
@@ -800,7 +801,7 @@ impl CarrierPool {
                             return false;
                         };
                         core.park_late_receipt(LateReceipt {
-                            carrier: self.name.clone(),
+                            carrier: self.name,
                             sm,
                             view,
                             reply: conn.out.clone(),
