@@ -27,13 +27,13 @@ pub use crate::admin::{CarrierHealth, Health, ReloadOutcome};
 use crate::auth::PasswordVerifier;
 use crate::config::{AccountConfig, BindType, Config, ServerConfig};
 use crate::dlr::late::LateQueue;
-use crate::name::Name;
 use crate::dlr::rewrite as receipts;
 use crate::dlr::{self, DlrStore, HeldQueues, LogStore};
 use crate::ids::{format_id, parse_id, IdGenerator};
 use crate::metrics::{
     self, AccountMetrics, Delivery, DlrResult, MessageResult, MoResult, Throttle,
 };
+use crate::name::Name;
 use crate::routing::{AccountIdx, CarrierIdx, MoTable, RoutingTable};
 use crate::smpp::carrier::{BindState, CarrierPool, DlrMeta, SendError};
 use crate::smpp::io::{Out, OutTx};
@@ -1158,7 +1158,8 @@ impl Core {
                     Err(()) => return Inbound::Done(CommandStatus::ESME_RTHROTTLED),
                     Ok(None) => {}
                     Ok(Some(permit)) => {
-                        let account = account.get_or_insert_with(|| rt.by_system_id.get(&*m.account));
+                        let account =
+                            account.get_or_insert_with(|| rt.by_system_id.get(&*m.account));
                         let sid = account.as_ref().map_or(&*m.account, |a| &*a.sid);
                         self.write_receipt_cdr(permit, sid, &m.carrier, m.gateway_id, s, err);
                     }

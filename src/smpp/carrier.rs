@@ -21,8 +21,8 @@ use super::seqmap::SeqMap;
 use super::throttle::TokenBucket;
 use crate::config::{BindType, CarrierConfig};
 use crate::gateway::{deliver_sm_resp, Core, Inbound, LateReceipt};
-use crate::name::Name;
 use crate::metrics::{CarrierMetrics, Side};
+use crate::name::Name;
 use crate::routing::CarrierIdx;
 
 /// A bind's state, as logged (and exported as a metric later).
