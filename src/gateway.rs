@@ -36,8 +36,9 @@ use crate::metrics::{
 use crate::name::Name;
 use crate::routing::{AccountIdx, CarrierIdx, MoTable, RoutingTable};
 use crate::smpp::carrier::{BindState, CarrierPool, DlrMeta, SendError};
+use crate::smpp::io::InflightGuard;
 use crate::smpp::io::{Out, OutTx};
-use crate::smpp::server::{self, DeliverKind, InFlightDeliver, InflightGuard, SessionShared};
+use crate::smpp::server::{self, DeliverKind, InFlightDeliver, SessionShared};
 use crate::smpp::throttle::TokenBucket;
 
 mod cdrs;
@@ -1447,13 +1448,11 @@ impl Core {
         frame: Bytes,
         body: Body,
         guard: InflightGuard,
-        out: OutTx,
         received: Instant,
     ) {
         let rt = self.rt();
         if rt.filter.is_some() && self.is_suspended(&account) {
-            let _ = out.send(Out::Pdu(stage::suspended_answer(body.command_id(), seq)));
-            drop(guard);
+            guard.answer(Out::Pdu(stage::suspended_answer(body.command_id(), seq)));
             account.metrics.message(None, MessageResult::Blocked);
             return;
         }
@@ -1483,12 +1482,11 @@ impl Core {
         };
         let Ok(cdr) = cdr else {
             account.metrics.throttled(Throttle::CdrWriter);
-            let _ = out.send(Out::Pdu(Pdu::error_response(
+            guard.answer(Out::Pdu(Pdu::error_response(
                 body.command_id(),
                 seq,
                 CommandStatus::ESME_RTHROTTLED,
             )));
-            drop(guard);
             return;
         };
         let (command, ton, npi, dest, registered_delivery, seed) = match &body {
@@ -1515,7 +1513,6 @@ impl Core {
         let gw = self.ids.next();
         let seed = seed.unwrap_or(gw);
         let d = Box::new(Direct {
-            out,
             esme_seq: seq,
             command,
             frame,
@@ -1604,8 +1601,9 @@ impl Core {
                     );
                 }
                 let answer = self.answer(d.command, d.esme_seq, d.gw, Ok(()), &d.account);
-                drop(d.guard.take());
-                let _ = d.out.send(answer);
+                if let Some(g) = d.guard.take() {
+                    g.answer(answer);
+                }
                 let carrier = Some((pool.idx as usize, &*pool.name));
                 d.account.metrics.message(carrier, MessageResult::Ok);
                 d.account
@@ -1670,8 +1668,9 @@ impl Core {
                 );
             }
             let answer = core.answer(d.command, d.esme_seq, d.gw, r, &d.account);
-            drop(d.guard.take());
-            let _ = d.out.send(answer);
+            if let Some(g) = d.guard.take() {
+                g.answer(answer);
+            }
             d.account
                 .metrics
                 .submit_latency
@@ -2136,7 +2135,6 @@ fn build_runtime(
 /// the ESME or to try again elsewhere.
 #[derive(Debug)]
 pub(crate) struct Direct {
-    out: OutTx,
     esme_seq: u32,
     command: CommandId,
     pub(crate) frame: Bytes,
@@ -2147,8 +2145,9 @@ pub(crate) struct Direct {
     gw: u64,
     registered_delivery: u8,
     account: Arc<AccountRt>,
-    /// The ESME session's window slot, freed just before the answer is
-    /// queued (so the ESME's next request never meets a full window).
+    /// The ESME session's window slot and outbox: the slot is freed just
+    /// before the answer is queued (so the ESME's next request never meets
+    /// a full window).
     guard: Option<InflightGuard>,
     /// When the ESME's request was taken in (submit latency).
     received: Instant,
@@ -2160,7 +2159,7 @@ pub(crate) struct Direct {
 impl Direct {
     /// The same for every submit of one ESME session.
     pub(crate) fn affinity(&self) -> usize {
-        self.out.id()
+        self.guard.as_ref().map_or(0, InflightGuard::id)
     }
 
     fn meta(&self) -> DlrMeta {

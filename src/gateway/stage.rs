@@ -354,10 +354,9 @@ impl Core {
             .submit_failed
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         d.account.metrics.message(None, MessageResult::Blocked);
-        drop(d.guard.take());
-        let _ = d
-            .out
-            .send(Out::Pdu(Pdu::error_response(d.command, d.esme_seq, status)));
+        if let Some(g) = d.guard.take() {
+            g.answer(Out::Pdu(Pdu::error_response(d.command, d.esme_seq, status)));
+        }
         d.account
             .metrics
             .submit_latency

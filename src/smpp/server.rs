@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
+use super::io::{self, FrameReader, InflightGuard, Out, OutTx, ReadEvent};
 use super::seqmap::SeqMap;
 use crate::config::BindType;
 use crate::gateway::{AccountRt, Core};
@@ -185,16 +185,6 @@ enum State {
     },
 }
 
-/// Keeps the session's in-flight count honest whatever path a request takes.
-#[derive(Debug)]
-pub(crate) struct InflightGuard(Arc<AtomicU32>);
-
-impl Drop for InflightGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 /// Runs one ESME session to its end.
 pub(crate) async fn serve<S>(core: Arc<Core>, stream: S, peer: SocketAddr)
 where
@@ -221,7 +211,6 @@ where
         out,
         shared,
         state: State::Open,
-        inflight: Arc::new(AtomicU32::new(0)),
         closing: false,
     };
     session.run(&mut reader).await;
@@ -235,7 +224,6 @@ struct Session {
     out: OutTx,
     shared: Arc<SessionShared>,
     state: State,
-    inflight: Arc<AtomicU32>,
     /// Shutting down or unbinding on a reload: new requests are refused
     /// with ESME_RTHROTTLED while those in flight finish.
     closing: bool,
@@ -375,8 +363,7 @@ impl Session {
         let drain_until = Instant::now() + self.core.server().submit_deadline.get();
         let mut unbind_until: Option<Instant> = None;
         loop {
-            if unbind_until.is_none()
-                && (self.inflight.load(Ordering::Acquire) == 0 || Instant::now() >= drain_until)
+            if unbind_until.is_none() && (self.out.inflight() == 0 || Instant::now() >= drain_until)
             {
                 let seq = self.shared.next_seq();
                 self.send(Pdu::new(seq, Body::Unbind));
@@ -484,7 +471,7 @@ impl Session {
             (State::Bound { .. }, Body::Unbind) => {
                 // Let what is in flight be answered first (bounded wait).
                 let until = Instant::now() + self.core.server().submit_deadline.get();
-                while self.inflight.load(Ordering::Acquire) > 0 && Instant::now() < until {
+                while self.out.inflight() > 0 && Instant::now() < until {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 self.send(Pdu::new(seq, Body::UnbindResp));
@@ -556,7 +543,7 @@ impl Session {
             .window
             .unwrap_or_else(|| self.core.server_window())
             .max(1);
-        if self.inflight.load(Ordering::Acquire) >= window {
+        if self.out.inflight() >= window {
             self.send(Pdu::error_response(id, seq, CommandStatus::ESME_RTHROTTLED));
             self.core
                 .stats
@@ -580,21 +567,19 @@ impl Session {
             }
             return;
         }
-        self.inflight.fetch_add(1, Ordering::AcqRel);
-        let guard = InflightGuard(self.inflight.clone());
-        let core = self.core.clone();
-        let out = self.out.clone();
+        // Holds the window slot and the outbox the answer goes out through.
+        let guard = InflightGuard::take(&self.out);
         if matches!(body, Body::SubmitSm(_) | Body::DataSm(_)) {
-            core.submit(account, seq, frame, body, guard, out, read_at);
+            self.core.submit(account, seq, frame, body, guard, read_at);
             return;
         }
         let received = matches!(body, Body::SubmitMulti(_)).then_some(read_at);
+        let core = self.core.clone();
         tokio::spawn(async move {
             let resp = core.handle_request(&account, seq, body).await;
             // The window slot is free before the ESME can see the answer
             // and send its next request.
-            drop(guard);
-            let _ = out.send(Out::Pdu(resp));
+            guard.answer(Out::Pdu(resp));
             if let Some(t) = received {
                 account.metrics.submit_latency.record(t.elapsed());
             }
