@@ -55,7 +55,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use ::metrics::{Counter, Gauge, KeyName, SharedString, Unit};
@@ -472,11 +472,8 @@ pub fn init() -> PrometheusHandle {
 /// for every declared metric that has no series yet, so a dashboard can
 /// see every name from the start.
 pub fn render() -> String {
-    let st = state();
-    for c in st.dlr.iter().chain(&st.mo) {
-        c.publish();
-    }
-    let mut out = st.handle.render();
+    publish_tallies();
+    let mut out = state().handle.render();
     render_latency_histograms(&mut out);
     for d in METRICS {
         if !has_family(&out, d.name) {
@@ -824,6 +821,9 @@ pub struct AccountMetrics {
     /// `telegate_messages_total` per carrier index (the last slot:
     /// "none") and result, made on first use.
     messages: Box<[[OnceLock<Counter>; 7]]>,
+    /// The same for result `ok`, counted once per message: tallied per
+    /// thread (about a KiB each, made on first use).
+    ok: Box<[OnceLock<Arc<TallyCounter>>]>,
     /// `telegate_filter_verdicts_total` by [`crate::filter::engine::Action`].
     verdicts: [Counter; 3],
 }
@@ -848,6 +848,7 @@ impl AccountMetrics {
             messages: (0..=carriers)
                 .map(|_| std::array::from_fn(|_| OnceLock::new()))
                 .collect(),
+            ok: (0..=carriers).map(|_| OnceLock::new()).collect(),
             sid,
         }
     }
@@ -870,6 +871,19 @@ impl AccountMetrics {
         if i == none && carrier.is_some() {
             // A carrier added after this account was built: slow path.
             self.make_message(name, result).increment(1);
+            return;
+        }
+        if result == MessageResult::Ok {
+            self.ok[i]
+                .get_or_init(|| {
+                    let c = Arc::new(TallyCounter::new(self.make_message(name, result)));
+                    tallied()
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(Arc::downgrade(&c));
+                    c
+                })
+                .add(1);
             return;
         }
         self.messages[i][result as usize]
@@ -1014,12 +1028,15 @@ impl Tally {
     }
 }
 
-/// A process-wide counter counted in a [`Tally`] (once or more per
-/// message, from every worker thread) and handed to the recorder, whose
-/// counters write a shared value and generation on every increment, only
-/// when the metrics are rendered ([`render`]).
+/// A counter counted in a [`Tally`] (once or more per message, from every
+/// worker thread) and handed to the recorder, whose counters write a
+/// shared value and generation on every increment, only when the metrics
+/// are rendered ([`render`]) or the counter is dropped.
+#[derive(Debug)]
 struct TallyCounter {
     tally: Tally,
+    /// What the recorder has been given so far.
+    published: AtomicU64,
     handle: Counter,
 }
 
@@ -1027,6 +1044,7 @@ impl TallyCounter {
     fn new(handle: Counter) -> TallyCounter {
         TallyCounter {
             tally: Tally::default(),
+            published: AtomicU64::new(0),
             handle,
         }
     }
@@ -1036,10 +1054,39 @@ impl TallyCounter {
         self.tally.add(n);
     }
 
-    /// Brings the recorder's counter up to the tally.
+    /// Hands the recorder what was counted since the last time (by
+    /// increment, so another handle of the same series, say of an account
+    /// made again by a reload, adds to it rather than racing it).
     fn publish(&self) {
-        self.handle.absolute(self.tally.get());
+        let now = self.tally.get();
+        let before = self.published.swap(now, Ordering::AcqRel);
+        if now > before {
+            self.handle.increment(now - before);
+        }
     }
+}
+
+impl Drop for TallyCounter {
+    fn drop(&mut self) {
+        self.publish();
+    }
+}
+
+/// The [`TallyCounter`]s made per account, published by [`render`].
+fn tallied() -> &'static Mutex<Vec<Weak<TallyCounter>>> {
+    static ALL: OnceLock<Mutex<Vec<Weak<TallyCounter>>>> = OnceLock::new();
+    ALL.get_or_init(Default::default)
+}
+
+fn publish_tallies() {
+    let st = state();
+    for c in st.dlr.iter().chain(&st.mo) {
+        c.publish();
+    }
+    tallied()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|w| w.upgrade().map(|c| c.publish()).is_some());
 }
 
 impl std::fmt::Debug for Tally {
@@ -1387,6 +1434,38 @@ mod tests {
         });
         // Other tests may count too, never down.
         assert!(value() >= before + 1000.0, "{before} -> {}", value());
+    }
+
+    #[test]
+    fn an_accounts_ok_count_renders_across_threads_and_remakes() {
+        let series = format!(
+            "{MESSAGES}{{account=\"tally-acct\",carrier=\"tally-carrier\",result=\"ok\"}} "
+        );
+        let value = || {
+            let text = render();
+            text.lines()
+                .find_map(|l| l.strip_prefix(&series))
+                .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+                .parse::<f64>()
+                .expect("a number")
+        };
+        let m = AccountMetrics::new("tally-acct", 1);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    (0..100).for_each(|_| m.message(Some((0, "tally-carrier")), MessageResult::Ok))
+                });
+            }
+        });
+        assert_eq!(value(), 400.0);
+        // Counted, then dropped before a render: published on drop. An
+        // account made again (a reload) adds to the same series.
+        m.message(Some((0, "tally-carrier")), MessageResult::Ok);
+        drop(m);
+        let again = AccountMetrics::new("tally-acct", 1);
+        again.message(Some((0, "tally-carrier")), MessageResult::Ok);
+        assert_eq!(value(), 402.0);
+        assert_eq!(value(), 402.0);
     }
 
     #[test]
