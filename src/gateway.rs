@@ -36,8 +36,7 @@ use crate::metrics::{
 use crate::name::Name;
 use crate::routing::{AccountIdx, CarrierIdx, MoTable, RoutingTable};
 use crate::smpp::carrier::{BindState, CarrierPool, DlrMeta, SendError};
-use crate::smpp::io::InflightGuard;
-use crate::smpp::io::{Out, OutTx};
+use crate::smpp::io::{InflightGuard, Out, OutTx};
 use crate::smpp::server::{self, DeliverKind, InFlightDeliver, SessionShared};
 use crate::smpp::throttle::TokenBucket;
 
