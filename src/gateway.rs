@@ -36,8 +36,8 @@ use crate::metrics::{
 use crate::name::Name;
 use crate::routing::{AccountIdx, CarrierIdx, MoTable, RoutingTable};
 use crate::smpp::carrier::{BindState, CarrierPool, DlrMeta, SendError};
-use crate::smpp::io::{InflightGuard, Out, OutTx};
-use crate::smpp::server::{self, DeliverKind, InFlightDeliver, SessionShared};
+use crate::smpp::io::{Out, OutTx};
+use crate::smpp::server::{self, DeliverKind, InFlightDeliver, InflightGuard, SessionShared};
 use crate::smpp::throttle::TokenBucket;
 
 mod cdrs;
@@ -1442,17 +1442,19 @@ impl Core {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn submit(
         self: &Arc<Self>,
-        account: Arc<AccountRt>,
+        mut guard: InflightGuard,
         seq: u32,
         frame: Bytes,
         body: Body,
-        guard: InflightGuard,
         received: Instant,
     ) {
         let rt = self.rt();
-        if rt.filter.is_some() && self.is_suspended(&account) {
+        if rt.filter.is_some() && self.is_suspended(guard.account()) {
             guard.answer(Out::Pdu(stage::suspended_answer(body.command_id(), seq)));
-            account.metrics.message(None, MessageResult::Blocked);
+            guard
+                .account()
+                .metrics
+                .message(None, MessageResult::Blocked);
             return;
         }
         let extracted = rt.filter.as_ref().and_then(|_| stage::Extracted::of(&body));
@@ -1480,7 +1482,7 @@ impl Core {
             _ => Ok(None),
         };
         let Ok(cdr) = cdr else {
-            account.metrics.throttled(Throttle::CdrWriter);
+            guard.account().metrics.throttled(Throttle::CdrWriter);
             guard.answer(Out::Pdu(Pdu::error_response(
                 body.command_id(),
                 seq,
@@ -1496,7 +1498,7 @@ impl Core {
                 sm.dest.npi.0,
                 sm.dest.addr.clone(),
                 sm.registered_delivery,
-                concat_seed(account.idx, sm),
+                concat_seed(guard.account().idx, sm),
             ),
             Body::DataSm(sm) => (
                 CommandId::DATA_SM,
@@ -1521,8 +1523,7 @@ impl Core {
             seed,
             gw,
             registered_delivery,
-            account,
-            guard: Some(guard),
+            guard,
             received,
             deadline: received + rt.server.submit_deadline.get(),
             cdr,
@@ -1552,7 +1553,7 @@ impl Core {
     /// [`Core::dispatch_direct`] for a submit taken in just now (at `now`),
     /// with the runtime already loaded.
     fn dispatch_direct_in(self: &Arc<Self>, rt: &Runtime, mut d: Box<Direct>, now: Instant) {
-        let route = rt.routes.lookup(d.account.idx, d.ton, d.npi, &d.dest);
+        let route = rt.routes.lookup(d.account().idx, d.ton, d.npi, &d.dest);
         if let (Some(c), Some(r)) = (d.cdr.as_mut(), route) {
             c.set_route_prefix(r.prefix_shared());
         }
@@ -1591,7 +1592,7 @@ impl Core {
                     };
                     self.finish_cdr(
                         c,
-                        &d.account.sid,
+                        &d.account().sid,
                         d.gw,
                         d.registered_delivery,
                         CommandStatus::ESME_ROK,
@@ -1599,13 +1600,11 @@ impl Core {
                         now,
                     );
                 }
-                let answer = self.answer(d.command, d.esme_seq, d.gw, Ok(()), &d.account);
-                if let Some(g) = d.guard.take() {
-                    g.answer(answer);
-                }
+                let answer = self.answer(d.command, d.esme_seq, d.gw, Ok(()), d.account());
+                d.guard.answer(answer);
                 let carrier = Some((pool.idx as usize, &*pool.name));
-                d.account.metrics.message(carrier, MessageResult::Ok);
-                d.account
+                d.account().metrics.message(carrier, MessageResult::Ok);
+                d.account()
                     .metrics
                     .submit_latency
                     .record(now.duration_since(d.received));
@@ -1615,10 +1614,10 @@ impl Core {
                 let st = p.command_status;
                 if st == CommandStatus::ESME_RTHROTTLED || st == CommandStatus::ESME_RMSGQFUL {
                     pool.push_back();
-                    d.account.metrics.throttled(Throttle::Carrier);
+                    d.account().metrics.throttled(Throttle::Carrier);
                     outcome.throttled = Some(st);
                 } else {
-                    tracing::info!(carrier = %pool.name, account = %d.account.sid, status = %st, "carrier rejected message");
+                    tracing::info!(carrier = %pool.name, account = %d.account().sid, status = %st, "carrier rejected message");
                     outcome.rejected = Some(st);
                     exclude = Some(pool.idx);
                 }
@@ -1642,7 +1641,7 @@ impl Core {
             let mut sent = cdrs::Outcome::default();
             let r = core
                 .forward(
-                    &d.account,
+                    d.account(),
                     &d.frame,
                     (d.ton, d.npi, &d.dest),
                     d.seed,
@@ -1655,7 +1654,7 @@ impl Core {
                 .await;
             if let Some(c) = d.cdr.take() {
                 let status = r.err().unwrap_or(CommandStatus::ESME_ROK);
-                let sid = d.account.sid.clone();
+                let sid = d.account().sid.clone();
                 core.finish_cdr(
                     c,
                     &sid,
@@ -1666,11 +1665,9 @@ impl Core {
                     Instant::now(),
                 );
             }
-            let answer = core.answer(d.command, d.esme_seq, d.gw, r, &d.account);
-            if let Some(g) = d.guard.take() {
-                g.answer(answer);
-            }
-            d.account
+            let answer = core.answer(d.command, d.esme_seq, d.gw, r, d.account());
+            d.guard.answer(answer);
+            d.account()
                 .metrics
                 .submit_latency
                 .record(d.received.elapsed());
@@ -2143,11 +2140,11 @@ pub(crate) struct Direct {
     seed: u64,
     gw: u64,
     registered_delivery: u8,
-    account: Arc<AccountRt>,
-    /// The ESME session's window slot and outbox: the slot is freed just
+    /// The ESME session's window slot, and the session (its account, and
+    /// the outbox the answer goes out through): the slot is freed just
     /// before the answer is queued (so the ESME's next request never meets
     /// a full window).
-    guard: Option<InflightGuard>,
+    guard: InflightGuard,
     /// When the ESME's request was taken in (submit latency).
     received: Instant,
     deadline: Instant,
@@ -2158,12 +2155,17 @@ pub(crate) struct Direct {
 impl Direct {
     /// The same for every submit of one ESME session.
     pub(crate) fn affinity(&self) -> usize {
-        self.guard.as_ref().map_or(0, InflightGuard::id)
+        self.guard.id()
+    }
+
+    /// The submitting account.
+    pub(crate) fn account(&self) -> &Arc<AccountRt> {
+        self.guard.account()
     }
 
     fn meta(&self) -> DlrMeta {
         DlrMeta {
-            account: self.account.name,
+            account: self.account().name,
             gateway_id: self.gw,
             registered_delivery: self.registered_delivery,
         }

@@ -168,7 +168,7 @@ impl Core {
     ) -> Option<Box<Direct>> {
         if let Some((reference, total, seq)) = x.concat {
             let key = SetKey {
-                account: d.account.idx,
+                account: d.account().idx,
                 source: x.source.2.to_vec().into_boxed_slice(),
                 dest: d.dest.to_vec().into_boxed_slice(),
                 reference,
@@ -214,7 +214,7 @@ impl Core {
             source: (source.0, source.1, &source.2),
             recipients: &[&d.dest[..]],
         };
-        let v = self.judge(rt, engine, &d.account, &msg, &[d.gw]);
+        let v = self.judge(rt, engine, d.account(), &msg, &[d.gw]);
         note_verdict(&mut d, &v);
         if v.action == Action::Block {
             self.block(d, block_status(rt));
@@ -240,7 +240,7 @@ impl Core {
         } else {
             None
         };
-        let account = first.d.account.clone();
+        let account = first.d.account().clone();
         let source = first.source.clone();
         let dest = first.d.dest.clone();
         let ids: Vec<u64> = parts.iter().map(|p| p.d.gw).collect();
@@ -338,7 +338,7 @@ impl Core {
     #[allow(clippy::boxed_local)] // segments and submits travel boxed
     fn block(&self, mut d: Box<Direct>, status: CommandStatus) {
         if let Some(c) = d.cdr.take() {
-            let sid = d.account.sid.clone();
+            let sid = d.account().sid.clone();
             let none = super::cdrs::SentTo::default();
             self.finish_cdr(
                 c,
@@ -353,11 +353,10 @@ impl Core {
         self.stats
             .submit_failed
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        d.account.metrics.message(None, MessageResult::Blocked);
-        if let Some(g) = d.guard.take() {
-            g.answer(Out::Pdu(Pdu::error_response(d.command, d.esme_seq, status)));
-        }
-        d.account
+        d.account().metrics.message(None, MessageResult::Blocked);
+        d.guard
+            .answer(Out::Pdu(Pdu::error_response(d.command, d.esme_seq, status)));
+        d.account()
             .metrics
             .submit_latency
             .record(d.received.elapsed());

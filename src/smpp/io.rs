@@ -72,10 +72,6 @@ pub(crate) struct OutTx(Arc<Outbox>);
 struct Outbox {
     /// See [`OutTx::id`].
     id: usize,
-    /// Requests taken in and not yet answered ([`InflightGuard`]): an ESME
-    /// session's window. Kept with the outbox its answers go out through,
-    /// so a request in flight holds one shared handle, not two.
-    inflight: AtomicU32,
     state: Mutex<OutState>,
     notify: Notify,
     /// For the PDU counters.
@@ -142,12 +138,6 @@ impl OutTx {
     pub(crate) fn id(&self) -> usize {
         self.0.id
     }
-
-    /// Requests in flight: taken in ([`InflightGuard::take`]) and not yet
-    /// answered.
-    pub(crate) fn inflight(&self) -> u32 {
-        self.0.inflight.load(Ordering::Acquire)
-    }
 }
 
 /// A connection's outbox and the receiving end for its writer task;
@@ -155,61 +145,11 @@ impl OutTx {
 pub(crate) fn outbox(side: Side, id: usize) -> (OutTx, OutRx) {
     let o = Arc::new(Outbox {
         id,
-        inflight: AtomicU32::new(0),
         state: Mutex::new(OutState::default()),
         notify: Notify::new(),
         side,
     });
     (OutTx(o.clone()), OutRx(o))
-}
-
-/// A request's slot in its session's window, holding the outbox its
-/// answer goes out through. [`InflightGuard::release`] frees the slot and
-/// hands back the outbox, so the slot is free before the peer can see the
-/// answer and send its next request; dropped unreleased, it frees the slot.
-pub(crate) struct InflightGuard(Option<OutTx>);
-
-impl InflightGuard {
-    /// Takes a slot in `out`'s window.
-    pub(crate) fn take(out: &OutTx) -> InflightGuard {
-        out.0.inflight.fetch_add(1, Ordering::AcqRel);
-        InflightGuard(Some(out.clone()))
-    }
-
-    /// The connection's number ([`OutTx::id`]).
-    pub(crate) fn id(&self) -> usize {
-        self.0.as_ref().map_or(0, OutTx::id)
-    }
-
-    /// Frees the slot; the outbox to answer through.
-    pub(crate) fn release(mut self) -> Option<OutTx> {
-        let out = self.0.take();
-        if let Some(o) = &out {
-            o.0.inflight.fetch_sub(1, Ordering::AcqRel);
-        }
-        out
-    }
-
-    /// Frees the slot and queues `m` for the peer.
-    pub(crate) fn answer(self, m: Out) {
-        if let Some(out) = self.release() {
-            let _ = out.send(m);
-        }
-    }
-}
-
-impl Drop for InflightGuard {
-    fn drop(&mut self) {
-        if let Some(o) = self.0.take() {
-            o.0.inflight.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-}
-
-impl std::fmt::Debug for InflightGuard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("InflightGuard")
-    }
 }
 
 /// The writer task's end of an outbox.

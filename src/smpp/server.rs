@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use super::io::{self, FrameReader, InflightGuard, Out, OutTx, ReadEvent};
+use super::io::{self, FrameReader, Out, OutTx, ReadEvent};
 use super::seqmap::SeqMap;
 use crate::config::BindType;
 use crate::gateway::{AccountRt, Core};
@@ -54,6 +54,67 @@ pub(crate) struct SessionShared {
     pending: Mutex<SeqMap<InFlightDeliver>>,
     deliver_window: usize,
     alive: AtomicBool,
+    /// The account, once bound (a session binds once).
+    account: OnceLock<Arc<AccountRt>>,
+    /// Requests taken in and not yet answered ([`InflightGuard`]): the
+    /// session's window.
+    inflight: AtomicU32,
+}
+
+/// A request's slot in its ESME session's window, with the session: what
+/// a request in flight holds of it. One shared handle reaches the account
+/// and the outbox the answer goes out through, where a handle on each
+/// would write two more shared counts per request (on the session's
+/// thread) and two more when the answer is sent (on the carrier bind's).
+#[derive(Debug)]
+pub(crate) struct InflightGuard {
+    session: Arc<SessionShared>,
+    held: bool,
+}
+
+impl InflightGuard {
+    /// Takes a slot in a bound session's window (`None` before a bind).
+    fn take(session: &Arc<SessionShared>) -> Option<InflightGuard> {
+        session.account.get()?;
+        session.inflight.fetch_add(1, Ordering::AcqRel);
+        Some(InflightGuard {
+            session: Arc::clone(session),
+            held: true,
+        })
+    }
+
+    /// The session's account.
+    pub(crate) fn account(&self) -> &Arc<AccountRt> {
+        // Set before any guard is taken (see `take`), and never unset.
+        self.session
+            .account
+            .get()
+            .expect("a request's session is bound")
+    }
+
+    /// The session's number ([`OutTx::id`]).
+    pub(crate) fn id(&self) -> usize {
+        self.session.out.id()
+    }
+
+    /// Frees the slot, then queues `m` for the ESME: the slot is free
+    /// before the ESME can see the answer and send its next request.
+    pub(crate) fn answer(&mut self, m: Out) {
+        self.free();
+        let _ = self.session.out.send(m);
+    }
+
+    fn free(&mut self) {
+        if std::mem::take(&mut self.held) {
+            self.session.inflight.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        self.free();
+    }
 }
 
 impl SessionShared {
@@ -204,6 +265,8 @@ where
         pending: Mutex::new(SeqMap::with_window(deliver_window)),
         deliver_window,
         alive: AtomicBool::new(true),
+        account: OnceLock::new(),
+        inflight: AtomicU32::new(0),
     });
     let mut session = Session {
         core: core.clone(),
@@ -363,7 +426,9 @@ impl Session {
         let drain_until = Instant::now() + self.core.server().submit_deadline.get();
         let mut unbind_until: Option<Instant> = None;
         loop {
-            if unbind_until.is_none() && (self.out.inflight() == 0 || Instant::now() >= drain_until)
+            if unbind_until.is_none()
+                && (self.shared.inflight.load(Ordering::Acquire) == 0
+                    || Instant::now() >= drain_until)
             {
                 let seq = self.shared.next_seq();
                 self.send(Pdu::new(seq, Body::Unbind));
@@ -471,7 +536,7 @@ impl Session {
             (State::Bound { .. }, Body::Unbind) => {
                 // Let what is in flight be answered first (bounded wait).
                 let until = Instant::now() + self.core.server().submit_deadline.get();
-                while self.out.inflight() > 0 && Instant::now() < until {
+                while self.shared.inflight.load(Ordering::Acquire) > 0 && Instant::now() < until {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 self.send(Pdu::new(seq, Body::UnbindResp));
@@ -489,24 +554,24 @@ impl Session {
             ) => {
                 self.send(Pdu::error_response(id, seq, CommandStatus::ESME_RINVBNDSTS));
             }
-            (State::Bound { account, .. }, body) => {
-                let account = account.clone();
-                self.request(account, seq, frame, body, read_at);
+            (State::Bound { .. }, body) => {
+                self.request(seq, frame, body, read_at);
             }
         }
         Next::Continue
     }
 
     /// A request from a transmitter or transceiver.
-    fn request(
-        &mut self,
-        account: Arc<AccountRt>,
-        seq: u32,
-        frame: Bytes,
-        body: Body,
-        read_at: Instant,
-    ) {
+    fn request(&mut self, seq: u32, frame: Bytes, body: Body, read_at: Instant) {
+        // Borrowed through a handle of this thread's own (the state's is
+        // borrowed by `self`), so no account count is written per request.
+        let shared = Arc::clone(&self.shared);
         let id = body.command_id();
+        let Some(account) = shared.account.get() else {
+            // Set at the bind, before the state says bound.
+            self.send(Pdu::error_response(id, seq, CommandStatus::ESME_RINVBNDSTS));
+            return;
+        };
         let is_submit = matches!(
             body,
             Body::SubmitSm(_) | Body::DataSm(_) | Body::SubmitMulti(_)
@@ -543,7 +608,7 @@ impl Session {
             .window
             .unwrap_or_else(|| self.core.server_window())
             .max(1);
-        if self.out.inflight() >= window {
+        if self.shared.inflight.load(Ordering::Acquire) >= window {
             self.send(Pdu::error_response(id, seq, CommandStatus::ESME_RTHROTTLED));
             self.core
                 .stats
@@ -567,21 +632,25 @@ impl Session {
             }
             return;
         }
-        // Holds the window slot and the outbox the answer goes out through.
-        let guard = InflightGuard::take(&self.out);
+        // Holds the window slot, and the session for its account and
+        // outbox.
+        let Some(mut guard) = InflightGuard::take(&shared) else {
+            self.send(Pdu::error_response(id, seq, CommandStatus::ESME_RINVBNDSTS));
+            return;
+        };
         if matches!(body, Body::SubmitSm(_) | Body::DataSm(_)) {
-            self.core.submit(account, seq, frame, body, guard, read_at);
+            self.core.submit(guard, seq, frame, body, read_at);
             return;
         }
         let received = matches!(body, Body::SubmitMulti(_)).then_some(read_at);
         let core = self.core.clone();
         tokio::spawn(async move {
-            let resp = core.handle_request(&account, seq, body).await;
+            let resp = core.handle_request(guard.account(), seq, body).await;
             // The window slot is free before the ESME can see the answer
             // and send its next request.
             guard.answer(Out::Pdu(resp));
             if let Some(t) = received {
-                account.metrics.submit_latency.record(t.elapsed());
+                guard.account().metrics.submit_latency.record(t.elapsed());
             }
         });
     }
@@ -637,6 +706,7 @@ impl Session {
                 if kind.can_receive() {
                     self.core.drain_held(&account);
                 }
+                let _ = self.shared.account.set(Arc::clone(&account));
                 self.state = State::Bound {
                     kind,
                     account,
