@@ -144,7 +144,9 @@ pub(crate) struct AccountRt {
     /// Throttling is logged at most once a second per account.
     pub(crate) throttle_log: LogLimiter,
     binds: AtomicU32,
-    receivers: Mutex<Vec<Arc<SessionShared>>>,
+    /// Its bound receiver sessions: read for every receipt and MO (a load
+    /// that writes nothing shared), changed at binds and unbinds.
+    receivers: ArcSwap<Vec<Arc<SessionShared>>>,
     rr: AtomicUsize,
     /// Signalled when a receiver bind frees room in its deliver window,
     /// while `room_waiters` says someone waits for it.
@@ -191,7 +193,7 @@ impl AccountRt {
             retired: CancellationToken::new(),
             throttle_log: LogLimiter::default(),
             binds: AtomicU32::new(0),
-            receivers: Mutex::new(Vec::new()),
+            receivers: ArcSwap::from_pointee(Vec::new()),
             rr: AtomicUsize::new(0),
             room: tokio::sync::Notify::new(),
             room_waiters: AtomicUsize::new(0),
@@ -230,8 +232,8 @@ impl AccountRt {
         self.cfg.store(Arc::new(cfg));
     }
 
-    fn receivers(&self) -> std::sync::MutexGuard<'_, Vec<Arc<SessionShared>>> {
-        self.receivers.lock().unwrap_or_else(|e| e.into_inner())
+    fn receivers(&self) -> arc_swap::Guard<Arc<Vec<Arc<SessionShared>>>> {
+        self.receivers.load()
     }
 
     /// Counts a bind against `max_binds`; false when the account is full.
@@ -247,7 +249,11 @@ impl AccountRt {
             return false;
         }
         if kind.can_receive() {
-            self.receivers().push(s.clone());
+            self.receivers.rcu(|v| {
+                let mut v = Vec::clone(v);
+                v.push(Arc::clone(s));
+                v
+            });
         }
         true
     }
@@ -255,7 +261,11 @@ impl AccountRt {
     pub(crate) fn unregister(&self, s: &Arc<SessionShared>, kind: BindType) {
         self.binds.fetch_sub(1, Ordering::AcqRel);
         if kind.can_receive() {
-            self.receivers().retain(|r| r.id != s.id);
+            self.receivers.rcu(|v| {
+                let mut v = Vec::clone(v);
+                v.retain(|r| r.id != s.id);
+                v
+            });
         }
     }
 
@@ -266,17 +276,19 @@ impl AccountRt {
 
     /// A receiver bind with room in its deliver window: the one at `hint`
     /// (modulo their count) first, else round robin.
-    fn pick_receiver_with_room(&self, hint: Option<usize>) -> Option<Arc<SessionShared>> {
-        let r = self.receivers();
+    /// `r`: [`AccountRt::receivers`], borrowed rather than each pick
+    /// taking a count on a session.
+    fn pick_receiver_with_room<'a>(
+        &self,
+        r: &'a [Arc<SessionShared>],
+        hint: Option<usize>,
+    ) -> Option<&'a Arc<SessionShared>> {
         let n = r.len();
         if n == 0 {
             return None;
         }
         let start = hint.unwrap_or_else(|| self.rr.fetch_add(1, Ordering::Relaxed));
-        (0..n)
-            .map(|i| &r[(start + i) % n])
-            .find(|s| s.has_room())
-            .cloned()
+        (0..n).map(|i| &r[(start + i) % n]).find(|s| s.has_room())
     }
 
     fn has_receiver(&self) -> bool {
@@ -1228,7 +1240,8 @@ impl Core {
     ) -> Inbound {
         let backlog = self.held_len(account);
         if backlog == 0 {
-            if let Some(s) = account.pick_receiver_with_room(bind) {
+            let r = account.receivers();
+            if let Some(s) = account.pick_receiver_with_room(&r, bind) {
                 match s.try_deliver(body, kind) {
                     Ok(()) => return Inbound::Done(CommandStatus::ESME_ROK),
                     Err(b) => return self.try_dispatch_held(account, b, kind, backlog),
@@ -1315,7 +1328,7 @@ impl Core {
     ) -> CommandStatus {
         // Behind what is already held, to keep the order.
         let body = if self.held_len(account) == 0 {
-            match account.pick_receiver_with_room(None) {
+            match account.pick_receiver_with_room(&account.receivers(), None) {
                 Some(s) => match s.try_deliver(body, kind) {
                     Ok(()) => return CommandStatus::ESME_ROK,
                     Err(b) => b,
@@ -1370,7 +1383,8 @@ impl Core {
     pub(crate) fn drain_held(&self, account: &Arc<AccountRt>) {
         // The common case, every deliver_sm_resp: nothing held, no locks.
         while self.held_len(account) > 0 {
-            let Some(s) = account.pick_receiver_with_room(None) else {
+            let r = account.receivers();
+            let Some(s) = account.pick_receiver_with_room(&r, None) else {
                 break;
             };
             let item = {
