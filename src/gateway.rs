@@ -1029,6 +1029,28 @@ impl Core {
         }
     }
 
+    /// A receipt that found no mapping when it was read
+    /// ([`Core::on_carrier_deliver`] gave it back as [`Inbound::Late`]),
+    /// looked up again once the bind's reader has handled the rest of its
+    /// read and let the other binds' readers run: most that overtook their
+    /// submit_sm_resp find their mapping then, without being parked.
+    pub(crate) fn retry_receipt(
+        self: &Arc<Self>,
+        carrier: Name,
+        sm: Box<SubmitSm>,
+        view: receipts::ReceiptView,
+        bind: usize,
+    ) -> Inbound {
+        let found = view
+            .id
+            .as_deref()
+            .and_then(|cid| self.dlr.lookup_exact(&carrier, cid));
+        match found {
+            Some(m) => self.receipt_matched(m, sm, &view, Some(bind)),
+            None => Inbound::Late(sm, view),
+        }
+    }
+
     /// A receipt that found no mapping at once: it may have overtaken its
     /// submit_sm_resp on another bind. It is parked until that mapping is
     /// recorded ([`Core::record_mapping`] answers it then), or until the

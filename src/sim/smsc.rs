@@ -177,6 +177,10 @@ pub struct SmscConfig {
     /// receipt overtakes the response, as it can at a carrier with
     /// several binds.
     pub receipt_first: bool,
+    /// With `receipt_first`: the receipt goes out at once and the
+    /// `submit_sm_resp` this long after it, in a write of its own (zero:
+    /// both in one write, as a carrier's single bind would send them).
+    pub receipt_lead: Duration,
     /// Most receipts waiting for their delay; beyond, new ones are dropped
     /// (counted).
     pub max_pending_receipts: usize,
@@ -207,6 +211,7 @@ impl Default for SmscConfig {
             receipt_id_format: IdFormat::Hex,
             receipt_tlvs: true,
             receipt_first: false,
+            receipt_lead: Duration::ZERO,
             max_pending_receipts: 1_000_000,
             max_held_receipts: 100_000,
             deliver_window: 1024,
@@ -752,6 +757,8 @@ struct Session {
         bool, /* can send */
     )>,
     ctl_tx: mpsc::Sender<Ctl>,
+    /// The writer task's channel (for writes sent apart from `out`).
+    tx: mpsc::Sender<Bytes>,
     seq: u32,
     outstanding: HashMap<u32, Outstanding>,
     out: BytesMut,
@@ -793,6 +800,7 @@ impl Session {
             shared,
             bound: None,
             ctl_tx,
+            tx: tx.clone(),
             seq: 0,
             outstanding: HashMap::new(),
             out: BytesMut::with_capacity(16 * 1024),
@@ -1153,6 +1161,7 @@ impl Session {
             self.write(&resp);
             return;
         };
+        let mut sent_later = false;
         if self.wants_receipt(sm.registered_delivery) {
             let text = &sm.short_message[..sm.short_message.len().min(20)];
             let r = PendingReceipt {
@@ -1168,11 +1177,31 @@ impl Session {
             if self.shared.cfg.receipt_first {
                 add(&self.shared.counters.receipts_scheduled, 1);
                 self.on_ctl(Ctl::Receipt(r));
+                let lead = self.shared.cfg.receipt_lead;
+                if !lead.is_zero() {
+                    // The receipt (and what was written before it) now,
+                    // the response after `lead`.
+                    let first = self.out.split().freeze();
+                    let mut later = BytesMut::new();
+                    if let Err(e) = resp.encode(&mut later) {
+                        tracing::warn!(error = %e, "smsc sim: cannot encode a PDU");
+                    }
+                    let tx = self.tx.clone();
+                    tokio::spawn(async move {
+                        if tx.send(first).await.is_ok() {
+                            tokio::time::sleep(lead).await;
+                            let _ = tx.send(later.freeze()).await;
+                        }
+                    });
+                    sent_later = true;
+                }
             } else {
                 self.receipts.push(r);
             }
         }
-        self.write(&resp);
+        if !sent_later {
+            self.write(&resp);
+        }
         let keep = self.shared.cfg.record_submits;
         if keep > 0 {
             let mut rec = self.shared.recorded.lock().expect("poisoned");

@@ -633,6 +633,8 @@ impl CarrierPool {
         let timeout = self.cfg.response_timeout.get();
         let mut last_rx = Instant::now();
         let mut enquire_sent: Option<Instant> = None;
+        // Receipts of this read that came in ahead of their mapping.
+        let mut early: Vec<EarlyReceipt> = Vec::new();
         let mut sweep = tokio::time::interval(Duration::from_millis(100).min(timeout));
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -667,12 +669,27 @@ impl CarrierPool {
                                 break;
                             }
                         };
-                        if !self.on_frame(frame, last_rx, &conn, core, &inbound).await {
+                        if !self.on_frame(frame, last_rx, &conn, core, &inbound, &mut early).await {
                             keep = false;
                             break;
                         }
                         ev = reader.buffered().map(Ok);
                     }
+                    if keep && !early.is_empty() {
+                        // Their submit_sm_resp is most likely in another
+                        // bind's read, on this thread or the other one:
+                        // let those readers run, then look again; only
+                        // those still without a mapping are parked.
+                        tokio::task::yield_now().await;
+                        for r in std::mem::take(&mut early) {
+                            let got = core.retry_receipt(self.name, r.sm, r.view, conn.out.id());
+                            if !self.answer_receipt(got, r.seq, &conn, core, &inbound).await {
+                                keep = false;
+                                break;
+                            }
+                        }
+                    }
+                    early.clear();
                     if !keep {
                         break;
                     }
@@ -721,6 +738,7 @@ impl CarrierPool {
         conn: &Arc<Conn>,
         core: &Arc<Core>,
         inbound: &Arc<Semaphore>,
+        early: &mut Vec<EarlyReceipt>,
     ) -> bool {
         let pdu = match Pdu::decode(&frame) {
             Ok(p) => p,
@@ -783,32 +801,11 @@ impl CarrierPool {
             }
             Body::DeliverSm(sm) => {
                 let seq = pdu.sequence_number;
-                let resp = move |status| deliver_sm_resp(seq, status);
                 match core.on_carrier_deliver(self.name, sm, conn.out.id()) {
-                    Inbound::Done(status) => {
-                        let _ = conn.out.send(Out::Pdu(resp(status)));
-                    }
-                    Inbound::Wait(account, body, kind) => {
-                        // The ESME is behind: stop reading this bind until
-                        // it catches up, which slows the carrier via TCP.
-                        let status = core.dispatch_wait(&account, body, kind).await;
-                        let _ = conn.out.send(Out::Pdu(resp(status)));
-                    }
-                    Inbound::Late(sm, view) => {
-                        // A receipt whose mapping is not there yet: parked
-                        // until it is, bounded per bind.
-                        let Ok(permit) = inbound.clone().acquire_owned().await else {
-                            return false;
-                        };
-                        core.park_late_receipt(LateReceipt {
-                            carrier: self.name,
-                            sm,
-                            view,
-                            reply: conn.out.clone(),
-                            seq,
-                            permit,
-                        });
-                    }
+                    // Looked up again at the end of this read (see
+                    // `session`), before it is parked.
+                    Inbound::Late(sm, view) => early.push(EarlyReceipt { seq, sm, view }),
+                    got => return self.answer_receipt(got, seq, conn, core, inbound).await,
                 }
             }
             Body::AlertNotification(_) | Body::Outbind(_) => {}
@@ -820,6 +817,55 @@ impl CarrierPool {
                     pdu.sequence_number,
                     CommandStatus::ESME_RINVCMDID,
                 )));
+            }
+        }
+        true
+    }
+}
+
+/// A receipt read ahead of its mapping, held to the end of its read.
+struct EarlyReceipt {
+    seq: u32,
+    sm: Box<telegate_smpp::pdu::SubmitSm>,
+    view: crate::dlr::rewrite::ReceiptView,
+}
+
+impl CarrierPool {
+    /// Answers the carrier's deliver_sm `seq` as the gateway took it in;
+    /// false ends the session.
+    async fn answer_receipt(
+        &self,
+        got: Inbound,
+        seq: u32,
+        conn: &Arc<Conn>,
+        core: &Arc<Core>,
+        inbound: &Arc<Semaphore>,
+    ) -> bool {
+        let resp = move |status| deliver_sm_resp(seq, status);
+        match got {
+            Inbound::Done(status) => {
+                let _ = conn.out.send(Out::Pdu(resp(status)));
+            }
+            Inbound::Wait(account, body, kind) => {
+                // The ESME is behind: stop reading this bind until it
+                // catches up, which slows the carrier via TCP.
+                let status = core.dispatch_wait(&account, body, kind).await;
+                let _ = conn.out.send(Out::Pdu(resp(status)));
+            }
+            Inbound::Late(sm, view) => {
+                // A receipt whose mapping is not there yet: parked until it
+                // is, bounded per bind.
+                let Ok(permit) = inbound.clone().acquire_owned().await else {
+                    return false;
+                };
+                core.park_late_receipt(LateReceipt {
+                    carrier: self.name,
+                    sm,
+                    view,
+                    reply: conn.out.clone(),
+                    seq,
+                    permit,
+                });
             }
         }
         true
