@@ -689,6 +689,8 @@ impl CarrierPool {
                             }
                         }
                     }
+                    // A session that ends here leaves its early receipts
+                    // unanswered: the carrier sends them again.
                     early.clear();
                     if !keep {
                         break;
