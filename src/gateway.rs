@@ -134,9 +134,8 @@ pub(crate) struct AccountRt {
     pub(crate) idx: AccountIdx,
     cfg: ArcSwap<AccountConfig>,
     pub(crate) sid: Arc<str>,
-    pub(crate) system_id: Arc<str>,
-    /// `system_id`, interned: what the DLR mappings of its messages name.
-    pub(crate) name: Name,
+    /// Interned: what the DLR mappings of its messages name.
+    pub(crate) system_id: Name,
     bucket: ArcSwapOption<TokenBucket>,
     /// Cancelled when a reload removes the account or changes its
     /// password: its sessions unbind.
@@ -185,8 +184,7 @@ impl AccountRt {
             idx,
             metrics: AccountMetrics::new(cfg.sid(), carriers),
             sid: Arc::from(cfg.sid()),
-            system_id: Arc::from(cfg.system_id.as_str()),
-            name: Name::new(&cfg.system_id),
+            system_id: Name::new(&cfg.system_id),
             bucket: ArcSwapOption::new(
                 TokenBucket::new(cfg.throughput, cfg.throughput).map(Arc::new),
             ),
@@ -858,7 +856,7 @@ impl Core {
         // Each destination is routed and sent on its own, concurrently.
         let results = futures_join(sent.into_iter().zip(drafts).map(|((addr, pdu), cdr)| {
             let meta = DlrMeta {
-                account: account.name,
+                account: account.system_id,
                 gateway_id: gw,
                 registered_delivery: m.registered_delivery,
             };
@@ -1017,24 +1015,21 @@ impl Core {
             return self.on_mo(carrier, sm, bind);
         }
         let view = receipts::ReceiptView::of(&sm);
-        let Some(cid) = &view.id else {
+        if view.id.is_none() {
             self.stats.dlr_unmatched.fetch_add(1, Ordering::Relaxed);
             metrics::dlr(DlrResult::Unmatched);
             tracing::info!(carrier = %carrier, "receipt without a message id");
             return Inbound::Done(CommandStatus::ESME_ROK);
-        };
-        match self.dlr.lookup_exact(&carrier, cid) {
-            Some(m) => self.receipt_matched(m, sm, &view, Some(bind)),
-            None => Inbound::Late(sm, view),
         }
+        self.match_receipt(carrier, sm, view, bind)
     }
 
-    /// A receipt that found no mapping when it was read
-    /// ([`Core::on_carrier_deliver`] gave it back as [`Inbound::Late`]),
-    /// looked up again once the bind's reader has handled the rest of its
-    /// read and let the other binds' readers run: most that overtook their
+    /// A receipt with an id, looked up under its exact spelling: delivered
+    /// by its mapping, or [`Inbound::Late`] without one. The bind's reader
+    /// tries a late one again once it has handled the rest of its read and
+    /// let the other binds' readers run: most that overtook their
     /// submit_sm_resp find their mapping then, without being parked.
-    pub(crate) fn retry_receipt(
+    pub(crate) fn match_receipt(
         self: &Arc<Self>,
         carrier: Name,
         sm: Box<SubmitSm>,
@@ -2201,7 +2196,7 @@ impl Direct {
 
     fn meta(&self) -> DlrMeta {
         DlrMeta {
-            account: self.account().name,
+            account: self.account().system_id,
             gateway_id: self.gw,
             registered_delivery: self.registered_delivery,
         }

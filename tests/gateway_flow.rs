@@ -83,23 +83,21 @@ async fn receipt_matched_across_id_radix() {
     roundtrip(IdFormat::Decimal, IdFormat::HexUpper).await;
 }
 
-/// A receipt that overtakes its own submit_sm_resp (the carrier sends it
-/// first on the same bind, the response 100 ms later) finds no mapping: it
-/// is parked, answered when the response puts the mapping in place, and
-/// reaches the ESME with the gateway's id like any other.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn receipt_ahead_of_its_response_waits_for_the_mapping() {
+/// Receipts sent by the carrier ahead of their own submit_sm_resp on the
+/// same bind, the response `lead` after each (zero: in the same write):
+/// every one reaches the ESME with the gateway's id. Returns how many
+/// were parked to wait for their mapping.
+async fn receipts_ahead_of_their_responses(lead: std::time::Duration) -> u64 {
     let smsc = start_smsc(|c| {
         c.receipt_first = true;
-        c.receipt_lead = std::time::Duration::from_millis(100);
+        c.receipt_lead = lead;
     })
     .await;
     let dir = store_dir();
     let gw = start_gateway(GatewayConfig::simple(smsc.addr()).build(dir.path())).await;
     let mut esme = bind(esme_addr(&gw), BindType::Transceiver, "esme1").await;
-    const N: u64 = 20;
     let mut ids = Vec::new();
-    for i in 0..N {
+    for i in 0..EARLY {
         ids.push(submit_ok(&esme, DEST, format!("early {i}").as_bytes(), true).await);
     }
     for id in &ids {
@@ -108,16 +106,27 @@ async fn receipt_ahead_of_its_response_waits_for_the_mapping() {
         assert_eq!(std::str::from_utf8(&r.id).unwrap(), id.as_str());
     }
     assert!(
-        eventually(WAIT, || gw.stats().dlr_delivered >= N).await,
+        eventually(WAIT, || gw.stats().dlr_delivered >= EARLY).await,
         "{:?}",
         gw.stats()
     );
     let st = gw.stats();
-    assert_eq!(st.dlr_parked, N, "every receipt came ahead: {st:?}");
-    assert_eq!(st.dlr_unmatched, 0);
-    assert_eq!(smsc.stats().receipts_sent, N);
+    assert_eq!(st.dlr_unmatched, 0, "{st:?}");
+    assert_eq!(smsc.stats().receipts_sent, EARLY);
     drop(esme);
     stop(gw).await;
+    st.dlr_parked
+}
+
+const EARLY: u64 = 20;
+
+/// A receipt that overtakes its own submit_sm_resp (the response comes
+/// 100 ms later) finds no mapping: it is parked, answered when the
+/// response puts the mapping in place, and reaches the ESME like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipt_ahead_of_its_response_waits_for_the_mapping() {
+    let parked = receipts_ahead_of_their_responses(std::time::Duration::from_millis(100)).await;
+    assert_eq!(parked, EARLY, "every receipt came ahead");
 }
 
 /// A receipt read together with its own submit_sm_resp, ahead of it (the
@@ -126,30 +135,10 @@ async fn receipt_ahead_of_its_response_waits_for_the_mapping() {
 /// without being parked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipt_ahead_of_its_response_in_one_read_is_not_parked() {
-    let smsc = start_smsc(|c| c.receipt_first = true).await;
-    let dir = store_dir();
-    let gw = start_gateway(GatewayConfig::simple(smsc.addr()).build(dir.path())).await;
-    let mut esme = bind(esme_addr(&gw), BindType::Transceiver, "esme1").await;
-    const N: u64 = 20;
-    let mut ids = Vec::new();
-    for i in 0..N {
-        ids.push(submit_ok(&esme, DEST, format!("early {i}").as_bytes(), true).await);
-    }
-    for id in &ids {
-        let sm = expect_receipt(&mut esme, id).await;
-        let r = Receipt::parse(&sm.short_message).expect("receipt text parses");
-        assert_eq!(std::str::from_utf8(&r.id).unwrap(), id.as_str());
-    }
-    assert!(
-        eventually(WAIT, || gw.stats().dlr_delivered >= N).await,
-        "{:?}",
-        gw.stats()
+    assert_eq!(
+        receipts_ahead_of_their_responses(std::time::Duration::ZERO).await,
+        0
     );
-    let st = gw.stats();
-    assert_eq!(st.dlr_parked, 0, "{st:?}");
-    assert_eq!(st.dlr_unmatched, 0);
-    drop(esme);
-    stop(gw).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -682,7 +682,7 @@ impl CarrierPool {
                         // those still without a mapping are parked.
                         tokio::task::yield_now().await;
                         for r in std::mem::take(&mut early) {
-                            let got = core.retry_receipt(self.name, r.sm, r.view, conn.out.id());
+                            let got = core.match_receipt(self.name, r.sm, r.view, conn.out.id());
                             if !self.answer_receipt(got, r.seq, &conn, core, &inbound).await {
                                 keep = false;
                                 break;

@@ -237,9 +237,9 @@ pub(crate) async fn accept_loop(core: Arc<Core>, listener: TcpListener, tls: Opt
 
 enum State {
     Open,
+    /// Bound: the account is [`SessionShared`]'s.
     Bound {
         kind: BindType,
-        account: Arc<AccountRt>,
         /// Cancelled when the account is suspended (taken before the
         /// bind's suspension check, so no suspension slips between).
         kick: CancellationToken,
@@ -315,11 +315,11 @@ impl Session {
         loop {
             // Timeouts as reloaded.
             server = self.core.server();
-            let (retired, kicked) = match &self.state {
-                State::Bound { account, kick, .. } => {
+            let (retired, kicked) = match (&self.state, self.shared.account.get()) {
+                (State::Bound { kick, .. }, Some(account)) => {
                     (Some(account.retired.clone()), Some(kick.clone()))
                 }
-                State::Open => (None, None),
+                _ => (None, None),
             };
             let tick = match (&self.state, enquire_sent) {
                 (State::Open, _) => bind_deadline,
@@ -384,7 +384,7 @@ impl Session {
                     }
                 }
                 _ = sweep.tick() => {
-                    if let State::Bound { account, .. } = &self.state {
+                    if let Some(account) = self.shared.account.get() {
                         let late = self.shared.expired(server.response_timeout.get());
                         if !late.is_empty() {
                             tracing::info!(account = %account.sid, count = late.len(), "ESME did not answer deliver_sm in time; holding");
@@ -399,14 +399,14 @@ impl Session {
                     return;
                 }
                 _ = async { match &retired { Some(t) => t.cancelled().await, None => std::future::pending().await } } => {
-                    if let State::Bound { account, .. } = &self.state {
+                    if let Some(account) = self.shared.account.get() {
                         tracing::info!(account = %account.sid, session = self.shared.id, "account removed or its password changed by a reload; unbinding");
                     }
                     self.drain_and_unbind(reader).await;
                     return;
                 }
                 _ = async { match &kicked { Some(t) => t.cancelled().await, None => std::future::pending().await } } => {
-                    if let State::Bound { account, .. } = &self.state {
+                    if let Some(account) = self.shared.account.get() {
                         tracing::info!(account = %account.sid, session = self.shared.id, "account suspended pending review; unbinding");
                     }
                     self.drain_and_unbind(reader).await;
@@ -473,7 +473,8 @@ impl Session {
 
     fn finish(&mut self) {
         let left = self.shared.close();
-        if let State::Bound { account, kind, .. } = &self.state {
+        if let (State::Bound { kind, .. }, Some(account)) = (&self.state, self.shared.account.get())
+        {
             account.unregister(&self.shared, *kind);
             account.metrics.binds.decrement(1.0);
             self.core.requeue(account, left);
@@ -484,7 +485,7 @@ impl Session {
 
     /// The ESME answered one of our deliver_sm.
     fn settle(&self, seq: u32, status: CommandStatus) {
-        if let (Some(d), State::Bound { account, .. }) = (self.shared.settle(seq), &self.state) {
+        if let (Some(d), Some(account)) = (self.shared.settle(seq), self.shared.account.get()) {
             self.core.delivered(account, d, status);
         }
     }
@@ -563,8 +564,8 @@ impl Session {
 
     /// A request from a transmitter or transceiver.
     fn request(&mut self, seq: u32, frame: Bytes, body: Body, read_at: Instant) {
-        // Borrowed through a handle of this thread's own (the state's is
-        // borrowed by `self`), so no account count is written per request.
+        // Borrowed through a handle of this thread's own (so `self` stays
+        // free to answer), and no account count is written per request.
         let shared = Arc::clone(&self.shared);
         let id = body.command_id();
         let Some(account) = shared.account.get() else {
@@ -706,12 +707,8 @@ impl Session {
                 if kind.can_receive() {
                     self.core.drain_held(&account);
                 }
-                let _ = self.shared.account.set(Arc::clone(&account));
-                self.state = State::Bound {
-                    kind,
-                    account,
-                    kick,
-                };
+                let _ = self.shared.account.set(account);
+                self.state = State::Bound { kind, kick };
                 Next::Continue
             }
             Err(status) => {
