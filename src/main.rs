@@ -290,6 +290,8 @@ const EX_USAGE: u8 = 64;
 const EX_UNAVAILABLE: u8 = 69;
 /// EX_SOFTWARE: the gateway failed at run time.
 const EX_SOFTWARE: u8 = 70;
+/// sysexits.h: an output file could not be written.
+const EX_IOERR: u8 = 74;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -970,6 +972,11 @@ struct EvalArgs {
     /// Override `[filter] classifier_weight`.
     #[arg(long, value_name = "W")]
     classifier_weight: Option<f32>,
+    /// Also write every verdict to FILE, a line each (no text): the
+    /// example's line number in the set (from 0), label, verdict, score,
+    /// the classifier's probability and the signals that fired.
+    #[arg(long, value_name = "FILE")]
+    dump: Option<PathBuf>,
 }
 
 /// `telegate filter eval`.
@@ -984,7 +991,25 @@ fn filter_eval(a: EvalArgs) -> ExitCode {
         cv,
         classifier_base,
         classifier_weight,
+        dump,
     } = a;
+    let write_dump = |r: &telegate::filter::eval::Report| -> bool {
+        let Some(path) = &dump else {
+            return true;
+        };
+        let mut out = String::new();
+        for j in &r.judged {
+            out.push_str(&j.to_string());
+            out.push('\n');
+        }
+        match std::fs::write(path, out) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("--dump {}: {e}", path.display());
+                false
+            }
+        }
+    };
     use telegate::filter::{datasets, eval};
     let examples = match datasets::load(&data, None) {
         Ok(x) => x,
@@ -1039,7 +1064,11 @@ fn filter_eval(a: EvalArgs) -> ExitCode {
             examples.len()
         );
         print!("{r}");
-        return ExitCode::SUCCESS;
+        return if write_dump(&r) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EX_IOERR)
+        };
     }
     let mut tricks: Vec<Option<eval::Trick>> = vec![None];
     for name in &evasion {
@@ -1058,6 +1087,9 @@ fn filter_eval(a: EvalArgs) -> ExitCode {
         }
     }
     let clean = eval::evaluate(&engine, &examples, None);
+    if !write_dump(&clean) {
+        return ExitCode::from(EX_IOERR);
+    }
     for t in tricks {
         let r = match t {
             None => clean.clone(),

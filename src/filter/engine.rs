@@ -283,6 +283,13 @@ impl Engine {
         v
     }
 
+    /// The classifier's probability that `text` is spam (`None`: no
+    /// model), as the verdict computes it.
+    pub fn model_score(&self, text: &str) -> Option<f32> {
+        let m = self.model.as_ref()?;
+        Some(m.score_normalized(&super::normalize::normalize(text)))
+    }
+
     /// The thresholds in force.
     pub fn settings(&self) -> &Settings {
         &self.settings

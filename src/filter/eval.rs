@@ -223,6 +223,47 @@ pub struct Report {
     pub rules: HashMap<String, (usize, usize)>,
     /// Time spent judging.
     pub elapsed: Duration,
+    /// Every verdict, in the order of the examples (no text).
+    pub judged: Vec<Judged>,
+}
+
+/// One example's verdict, for `telegate filter eval --dump` (no text).
+#[derive(Debug, Clone)]
+pub struct Judged {
+    /// The example's line in its set (0-based, in file order).
+    pub index: usize,
+    /// Its label.
+    pub spam: bool,
+    /// The verdict.
+    pub action: Action,
+    /// The summed score.
+    pub score: f32,
+    /// The classifier's probability of spam (`None`: no model).
+    pub model: Option<f32>,
+    /// The signals that fired, with their scores.
+    pub hits: Vec<(String, f32)>,
+}
+
+impl std::fmt::Display for Judged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}\t{}\t{}\t{:.3}\t",
+            self.index,
+            if self.spam { "spam" } else { "ham" },
+            self.action.as_str(),
+            self.score
+        )?;
+        match self.model {
+            Some(p) => write!(f, "{p:.5}\t")?,
+            None => write!(f, "-\t")?,
+        }
+        for (i, (rule, score)) in self.hits.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            write!(f, "{sep}{rule}={score:.2}")?;
+        }
+        Ok(())
+    }
 }
 
 impl Report {
@@ -303,7 +344,7 @@ pub fn evaluate(engine: &Engine, examples: &[(bool, String)], trick: Option<Tric
     let mut report = Report::default();
     let policy = AccountPolicy::default();
     let started = Instant::now();
-    for (spam, text) in examples {
+    for (index, (spam, text)) in examples.iter().enumerate() {
         let sent = match trick {
             Some(t) => apply(t, text),
             None => text.clone(),
@@ -337,6 +378,18 @@ pub fn evaluate(engine: &Engine, examples: &[(bool, String)], trick: Option<Tric
                 }
             }
         }
+        report.judged.push(Judged {
+            index,
+            spam: *spam,
+            action: v.action,
+            score: v.score,
+            model: engine.model_score(&seen),
+            hits: v
+                .hits
+                .iter()
+                .map(|h| (h.rule.to_string(), h.score))
+                .collect(),
+        });
     }
     report.elapsed = started.elapsed();
     report
@@ -385,7 +438,13 @@ pub fn cross_validate(engine: Engine, examples: &[(bool, String)], folds: usize)
             e.0 += s;
             e.1 += h;
         }
+        // The fold's j-th example is the set's (k + j × folds)-th.
+        total.judged.extend(r.judged.into_iter().map(|mut j| {
+            j.index = k + j.index * folds;
+            j
+        }));
     }
+    total.judged.sort_by_key(|j| j.index);
     total
 }
 
