@@ -21,8 +21,11 @@
 //! * **Per thread.** Nothing in it is written by two threads, so it costs
 //!   no cache-line transfers between cores.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use foldhash::quality::SeedableRandomState;
 
@@ -38,6 +41,35 @@ pub(crate) fn next_generation() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
+
+/// This thread's copy of rule id `id`. The hits of a cached verdict are
+/// cloned for every message and dropped on the same thread: with ids of
+/// the thread's own, that counts references on lines no other thread
+/// writes (the rules' own ids are shared by every worker thread). At most
+/// [`LOCAL_IDS`] are kept (ids come from the configuration; reloads may
+/// bring new ones); past that the copies start afresh.
+fn local_id(id: &Arc<str>) -> Arc<str> {
+    thread_local! {
+        static IDS: RefCell<HashSet<Arc<str>>> = RefCell::default();
+    }
+    IDS.with(|ids| {
+        let Ok(mut ids) = ids.try_borrow_mut() else {
+            return id.clone();
+        };
+        if let Some(own) = ids.get(&**id) {
+            return own.clone();
+        }
+        if ids.len() >= LOCAL_IDS {
+            ids.clear();
+        }
+        let own: Arc<str> = Arc::from(&**id);
+        ids.insert(own.clone());
+        own
+    })
+}
+
+/// Rule ids [`local_id`] keeps per thread.
+const LOCAL_IDS: usize = 4096;
 
 /// The key of a text: two independent 64-bit keyed hashes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,10 +171,14 @@ impl VerdictCache {
     }
 
     /// Keeps `content` for the text of `key`, as `generation`'s engine
-    /// found it; the set's oldest entry goes.
-    pub(crate) fn insert(&mut self, key: Key, generation: u64, content: Content) {
+    /// found it; the set's oldest entry goes. Its rule ids are replaced by
+    /// this thread's copies (see [`local_id`]).
+    pub(crate) fn insert(&mut self, key: Key, generation: u64, mut content: Content) {
         if self.sets == 0 {
             return;
+        }
+        for h in content.hits.iter_mut() {
+            h.rule = local_id(&h.rule);
         }
         if self.tags.is_empty() {
             self.tags = vec![Tag::default(); self.sets * WAYS];

@@ -233,6 +233,20 @@ impl Velocity {
     }
 }
 
+/// A hit of a built-in signal whose id is this thread's own copy: a
+/// verdict made and dropped on one worker thread then counts references
+/// on a line no other thread writes (the sender and velocity signals,
+/// which come with every message of a campaign).
+fn local_hit(b: Builtin, score: f32) -> Hit {
+    thread_local! {
+        static IDS: Vec<Arc<str>> = BUILT_IN_IDS.iter().map(|s| Arc::from(*s)).collect();
+    }
+    Hit {
+        rule: IDS.with(|ids| ids[b as usize].clone()),
+        score,
+    }
+}
+
 fn logit(p: f32) -> f32 {
     let p = p.clamp(1e-6, 1.0 - 1e-6);
     (p / (1.0 - p)).ln()
@@ -364,11 +378,11 @@ impl Engine {
         ) {
             match h {
                 SenderHit::BrandImitation { .. } => {
-                    hits.push(self.hit(Builtin::SenderBrand, scores.brand))
+                    hits.push(local_hit(Builtin::SenderBrand, scores.brand))
                 }
                 SenderHit::InvalidForTon(_) if !invalid => {
                     invalid = true;
-                    hits.push(self.hit(Builtin::SenderInvalid, scores.invalid));
+                    hits.push(local_hit(Builtin::SenderInvalid, scores.invalid));
                 }
                 SenderHit::InvalidForTon(_) => {}
             }
@@ -514,7 +528,7 @@ impl Engine {
                 most = most.max(velocity.campaigns.observe(fp, r, now));
             }
             if most >= s.campaign_recipients {
-                hits.push(self.hit(Builtin::VelocityCampaign, s.campaign_score));
+                hits.push(local_hit(Builtin::VelocityCampaign, s.campaign_score));
                 velocity_hit = true;
             }
         }
@@ -526,13 +540,13 @@ impl Engine {
         }
         if let Some(r) = rates {
             if s.max_per_second > 0 && r.per_second > s.max_per_second {
-                hits.push(self.hit(Builtin::VelocityRate, s.rate_score));
+                hits.push(local_hit(Builtin::VelocityRate, s.rate_score));
                 velocity_hit = true;
             }
             if s.max_recipients_per_minute > 0
                 && r.recipients_per_minute > s.max_recipients_per_minute
             {
-                hits.push(self.hit(Builtin::VelocityRecipients, s.rate_score));
+                hits.push(local_hit(Builtin::VelocityRecipients, s.rate_score));
                 velocity_hit = true;
             }
         }
