@@ -23,6 +23,9 @@
 #
 #   ONLY=cdr bash benches/e2e.sh     # just the CDR on/off comparison
 #   ONLY=filter bash benches/e2e.sh  # just the filter on/off comparison
+#   FILTER_EXTRA='verdict_cache = 0' ONLY=filter bash benches/e2e.sh
+#                                    # more [filter] keys for the filter side
+#                                    # (here: every text analysed, none cached)
 #   AA=1 ONLY=cdr bash benches/e2e.sh  # both sides off: how far apart two
 #                                    # identical sides come out (A/A)
 #   CDR_DIR=/some/dir                # where the CDR side writes, emptied each run (default
@@ -137,7 +140,7 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$OUT/cdr-key"
 sed -e "s|127.0.0.1:$GW_PORT|127.0.0.1:$SIDE_PORT|" -e "s|$STORE|$SIDE_STORE|" \
   -e 's|^system_id = "telegate"|system_id = "telegate-side"|' "$OUT/telegate.toml" >"$OUT/side-off.toml"
 cp "$OUT/side-off.toml" "$OUT/side-filter.toml"
-printf '\n[filter]\nenabled = true\n\n[suspension]\nenabled = false\n' >>"$OUT/side-filter.toml"
+printf '\n[filter]\nenabled = true\n%b\n\n[suspension]\nenabled = false\n' "${FILTER_EXTRA:-}" >>"$OUT/side-filter.toml"
 cp "$OUT/side-off.toml" "$OUT/side-cdr.toml"
 printf '\n[cdr]\ndir = "%s"\npseudonym_key = { file = "%s" }\n' "$CDR_DIR" "$ROOT/$OUT/cdr-key" >>"$OUT/side-cdr.toml"
 CDR_LABEL="window 256, 4 binds, receipts: CDRs on / off"

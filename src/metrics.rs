@@ -534,20 +534,45 @@ pub fn mo(r: MoResult) {
 /// file and built-in signals), so the series are bounded by it; the
 /// handles are cached by id.
 pub fn rule_hit(rule: &std::sync::Arc<str>) {
-    static HITS: OnceLock<RwLock<HashMap<std::sync::Arc<str>, Counter>>> = OnceLock::new();
+    type Hits = HashMap<std::sync::Arc<str>, Arc<TallyCounter>>;
+    static HITS: OnceLock<RwLock<Hits>> = OnceLock::new();
+    thread_local! {
+        /// This thread's handles of the shared map's counters: counting a
+        /// hit writes nothing another thread writes (no lock taken).
+        static LOCAL: std::cell::RefCell<Hits> = std::cell::RefCell::default();
+    }
+    let local = LOCAL.with(|l| l.borrow().get(rule).cloned());
+    if let Some(c) = local {
+        c.add(1);
+        return;
+    }
     let map = HITS.get_or_init(|| RwLock::new(HashMap::new()));
-    if let Some(c) = map.read().unwrap_or_else(|e| e.into_inner()).get(rule) {
-        c.increment(1);
-        return;
-    }
-    let _ = state();
-    let mut w = map.write().unwrap_or_else(|e| e.into_inner());
-    if w.len() >= 100_000 {
-        return;
-    }
-    w.entry(rule.clone())
-        .or_insert_with(|| ::metrics::counter!(FILTER_RULE_HITS, "rule" => rule.to_string()))
-        .increment(1);
+    let found = map
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(rule)
+        .cloned();
+    let c = match found {
+        Some(c) => c,
+        None => {
+            let _ = state();
+            let mut w = map.write().unwrap_or_else(|e| e.into_inner());
+            if w.len() >= 100_000 {
+                return;
+            }
+            w.entry(rule.clone())
+                .or_insert_with(|| {
+                    tally(::metrics::counter!(FILTER_RULE_HITS, "rule" => rule.to_string()))
+                })
+                .clone()
+        }
+    };
+    c.add(1);
+    LOCAL.with(|l| {
+        if let Ok(mut l) = l.try_borrow_mut() {
+            l.insert(rule.clone(), c);
+        }
+    });
 }
 
 /// Sets `telegate_filter_held_sets` (on every segment held or released:
@@ -824,8 +849,12 @@ pub struct AccountMetrics {
     /// The same for result `ok`, counted once per message: tallied per
     /// thread (about a KiB each, made on first use).
     ok: Box<[OnceLock<Arc<TallyCounter>>]>,
-    /// `telegate_filter_verdicts_total` by [`crate::filter::engine::Action`].
+    /// `telegate_filter_verdicts_total` by [`crate::filter::engine::Action`]
+    /// (the series exist from the start)...
     verdicts: [Counter; 3],
+    /// ...counted once per message judged: tallied per thread, made on
+    /// first use.
+    verdict_tallies: [OnceLock<Arc<TallyCounter>>; 3],
 }
 
 impl AccountMetrics {
@@ -849,13 +878,17 @@ impl AccountMetrics {
                 .map(|_| std::array::from_fn(|_| OnceLock::new()))
                 .collect(),
             ok: (0..=carriers).map(|_| OnceLock::new()).collect(),
+            verdict_tallies: Default::default(),
             sid,
         }
     }
 
     /// Counts a filter verdict.
     pub fn verdict(&self, action: crate::filter::engine::Action) {
-        self.verdicts[action as usize].increment(1);
+        let i = action as usize;
+        self.verdict_tallies[i]
+            .get_or_init(|| tally(self.verdicts[i].clone()))
+            .add(1);
     }
 
     /// Counts a throttled request.
@@ -875,14 +908,7 @@ impl AccountMetrics {
         }
         if result == MessageResult::Ok {
             self.ok[i]
-                .get_or_init(|| {
-                    let c = Arc::new(TallyCounter::new(self.make_message(name, result)));
-                    tallied()
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(Arc::downgrade(&c));
-                    c
-                })
+                .get_or_init(|| tally(self.make_message(name, result)))
                 .add(1);
             return;
         }
@@ -1070,6 +1096,16 @@ impl Drop for TallyCounter {
     fn drop(&mut self) {
         self.publish();
     }
+}
+
+/// A [`TallyCounter`] of `handle`, published by [`render`] from now on.
+fn tally(handle: Counter) -> Arc<TallyCounter> {
+    let c = Arc::new(TallyCounter::new(handle));
+    tallied()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Arc::downgrade(&c));
+    c
 }
 
 /// The [`TallyCounter`]s made per account, published by [`render`].

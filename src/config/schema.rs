@@ -161,6 +161,9 @@ pub struct FilterConfig {
     pub max_recipients_per_minute: u32,
     /// Score an account-rate hit adds.
     pub rate_score: f32,
+    /// Entries of each worker thread's verdict cache: the content signals
+    /// of a text judged recently, keyed by a keyed hash of it (0: off).
+    pub verdict_cache: u32,
     /// How long the segments of a concatenated message wait for the rest
     /// of their set before being judged on what arrived.
     pub reassembly_timeout: Duration,
@@ -189,6 +192,7 @@ impl Default for FilterConfig {
             max_per_second: 0,
             max_recipients_per_minute: 0,
             rate_score: 0.2,
+            verdict_cache: 4096,
             reassembly_timeout: Duration::secs(5),
             reassembly_max_sets: 10_000,
             reassembly_max_bytes: ByteSize(16 << 20),

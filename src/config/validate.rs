@@ -240,6 +240,12 @@ fn filter(c: &mut Check, cfg: &Config) {
     c.nonzero("filter.campaign_window".into(), f.campaign_window);
     c.nonzero("filter.reassembly_timeout".into(), f.reassembly_timeout);
     c.at_least_one("filter.reassembly_max_sets".into(), f.reassembly_max_sets);
+    if f.verdict_cache > 1 << 20 {
+        c.err(
+            "filter.verdict_cache",
+            "must be at most 1048576 entries (per worker thread)",
+        );
+    }
     if f.reassembly_max_bytes.0 < 1024 {
         c.err("filter.reassembly_max_bytes", "must be at least 1KiB");
     }

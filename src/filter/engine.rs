@@ -38,12 +38,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::cache::{next_generation, Content, VerdictCache};
 use super::classifier::Model;
 use super::normalize::{fold_confusables, normalize_into, Normalized};
 use super::rules::{Hit, RuleSet};
 use super::sender::{check_sender, SenderHit};
 use super::urls::{default_shorteners, extract_urls, DomainPolicy, UrlHit};
-use super::velocity::{fingerprint, AccountRate, Campaigns};
+use super::velocity::{fingerprint, AccountRate, Campaigns, Fingerprint};
 
 /// The filter's own signals, besides the rules file's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +190,18 @@ pub struct Engine {
     known: HashSet<Arc<str>>,
     /// [`BUILT_IN_IDS`], made once: hits clone them.
     builtin: Vec<Arc<str>>,
+    /// This engine's own number: its entries in the verdict caches are
+    /// its alone (see [`super::cache`]).
+    generation: u64,
+    /// Entries of each thread's verdict cache (0: none).
+    verdict_cache: usize,
+}
+
+/// One thread's reused buffers and verdict cache.
+#[derive(Default)]
+struct Scratch {
+    normalized: Normalized,
+    cache: VerdictCache,
 }
 
 /// Counters that outlive reloads: campaign fingerprints across accounts.
@@ -220,6 +233,20 @@ impl Velocity {
     }
 }
 
+/// A hit of a built-in signal whose id is this thread's own copy: a
+/// verdict made and dropped on one worker thread then counts references
+/// on a line no other thread writes (the sender and velocity signals,
+/// which come with every message of a campaign).
+fn local_hit(b: Builtin, score: f32) -> Hit {
+    thread_local! {
+        static IDS: Vec<Arc<str>> = BUILT_IN_IDS.iter().map(|s| Arc::from(*s)).collect();
+    }
+    Hit {
+        rule: IDS.with(|ids| ids[b as usize].clone()),
+        score,
+    }
+}
+
 fn logit(p: f32) -> f32 {
     let p = p.clamp(1e-6, 1.0 - 1e-6);
     (p / (1.0 - p)).ln()
@@ -248,7 +275,18 @@ impl Engine {
             settings,
             known,
             builtin: BUILT_IN_IDS.iter().map(|s| Arc::from(*s)).collect(),
+            generation: next_generation(),
+            verdict_cache: 0,
         }
+    }
+
+    /// The same engine with a verdict cache of `entries` entries per
+    /// thread (0: none, as [`Engine::new`] makes it): the content signals
+    /// of a text this thread judged recently are not computed again (see
+    /// [`super::cache`]).
+    pub fn with_verdict_cache(mut self, entries: usize) -> Engine {
+        self.verdict_cache = entries;
+        self
     }
 
     /// The same engine with no rules and no lists: the classifier alone
@@ -347,11 +385,11 @@ impl Engine {
         ) {
             match h {
                 SenderHit::BrandImitation { .. } => {
-                    hits.push(self.hit(Builtin::SenderBrand, scores.brand))
+                    hits.push(local_hit(Builtin::SenderBrand, scores.brand))
                 }
                 SenderHit::InvalidForTon(_) if !invalid => {
                     invalid = true;
-                    hits.push(self.hit(Builtin::SenderInvalid, scores.invalid));
+                    hits.push(local_hit(Builtin::SenderInvalid, scores.invalid));
                 }
                 SenderHit::InvalidForTon(_) => {}
             }
@@ -371,11 +409,26 @@ impl Engine {
     ) -> Verdict {
         thread_local! {
             /// Reused for every message this thread judges.
-            static NORMALIZED: std::cell::RefCell<Normalized> = std::cell::RefCell::default();
+            static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
         }
-        NORMALIZED.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut n) => self.judge_with(msg, account, velocity, now, &mut n),
-            Err(_) => self.judge_with(msg, account, velocity, now, &mut Normalized::default()),
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let Scratch { normalized, cache } = &mut *scratch;
+                // An engine without a cache leaves the thread's alone (a
+                // reload that turns it off leaves its memory, not its use).
+                if self.verdict_cache > 0 {
+                    cache.resize(self.verdict_cache);
+                }
+                self.judge_with(msg, account, velocity, now, normalized, Some(cache))
+            }
+            Err(_) => self.judge_with(
+                msg,
+                account,
+                velocity,
+                now,
+                &mut Normalized::default(),
+                None,
+            ),
         })
     }
 
@@ -386,23 +439,54 @@ impl Engine {
         velocity: Option<(&AccountRate, &Velocity)>,
         now: Instant,
         normalized: &mut Normalized,
+        cache: Option<&mut VerdictCache>,
     ) -> Verdict {
         let mut hits = Vec::new();
-        match msg.text {
-            Some(text) => {
+        // The campaign fingerprint, when campaigns are counted.
+        let mut fp = None;
+        // Whether `normalized` holds the text's views.
+        let mut have_normalized = false;
+        let campaigns = self.settings.campaign_recipients > 0;
+        match (msg.text, cache) {
+            (Some(text), Some(cache)) if self.verdict_cache > 0 => {
+                let key = cache.key(text);
+                if let Some(c) = cache.get(key, self.generation) {
+                    hits.extend_from_slice(&c.hits);
+                    fp = campaigns.then_some(c.fingerprint);
+                } else {
+                    normalize_into(text, normalized);
+                    have_normalized = true;
+                    self.content(text, normalized, &mut hits);
+                    let fingerprint = if campaigns {
+                        fingerprint(&normalized.masked)
+                    } else {
+                        Fingerprint([0; super::velocity::BANDS])
+                    };
+                    fp = campaigns.then_some(fingerprint);
+                    cache.insert(
+                        key,
+                        self.generation,
+                        Content {
+                            hits: hits.as_slice().into(),
+                            fingerprint,
+                        },
+                    );
+                }
+            }
+            (Some(text), _) => {
                 normalize_into(text, normalized);
+                have_normalized = true;
                 self.content(text, normalized, &mut hits);
+                if campaigns && velocity.is_some() {
+                    fp = Some(fingerprint(&normalized.masked));
+                }
             }
-            None => {
-                normalized.folded.clear();
-                normalized.squeezed.clear();
-                normalized.masked.clear();
-            }
+            (None, _) => {}
         }
         self.sender(msg.source, &account.senders, &mut hits);
         let mut velocity_hit = false;
         if let Some((rate, velocity)) = velocity {
-            velocity_hit = self.velocity(msg, normalized, rate, velocity, now, &mut hits);
+            velocity_hit = self.velocity(msg, fp.as_ref(), rate, velocity, now, &mut hits);
         }
         if !account.exempt.is_empty() {
             hits.retain(|h| !account.exempt.contains(&h.rule));
@@ -414,14 +498,21 @@ impl Engine {
         } else {
             action
         };
+        let evidence = match (action, msg.text) {
+            (Action::Block, Some(text)) => {
+                // A verdict from the cache: the text is normalised only
+                // now, for the review evidence.
+                if !have_normalized {
+                    normalize_into(text, normalized);
+                }
+                normalized.folded.clone()
+            }
+            _ => String::new(),
+        };
         Verdict {
             action,
             score,
-            evidence: if action == Action::Block {
-                normalized.folded.clone()
-            } else {
-                String::new()
-            },
+            evidence,
             hits,
         }
     }
@@ -430,7 +521,7 @@ impl Engine {
     fn velocity(
         &self,
         msg: &Message<'_>,
-        normalized: &Normalized,
+        fp: Option<&Fingerprint>,
         rate: &AccountRate,
         velocity: &Velocity,
         now: Instant,
@@ -438,14 +529,13 @@ impl Engine {
     ) -> bool {
         let s = &self.settings;
         let mut velocity_hit = false;
-        if s.campaign_recipients > 0 && msg.text.is_some() {
-            let fp = fingerprint(&normalized.masked);
+        if let Some(fp) = fp.filter(|_| s.campaign_recipients > 0) {
             let mut most = 0;
             for r in msg.recipients {
-                most = most.max(velocity.campaigns.observe(&fp, r, now));
+                most = most.max(velocity.campaigns.observe(fp, r, now));
             }
             if most >= s.campaign_recipients {
-                hits.push(self.hit(Builtin::VelocityCampaign, s.campaign_score));
+                hits.push(local_hit(Builtin::VelocityCampaign, s.campaign_score));
                 velocity_hit = true;
             }
         }
@@ -457,13 +547,13 @@ impl Engine {
         }
         if let Some(r) = rates {
             if s.max_per_second > 0 && r.per_second > s.max_per_second {
-                hits.push(self.hit(Builtin::VelocityRate, s.rate_score));
+                hits.push(local_hit(Builtin::VelocityRate, s.rate_score));
                 velocity_hit = true;
             }
             if s.max_recipients_per_minute > 0
                 && r.recipients_per_minute > s.max_recipients_per_minute
             {
-                hits.push(self.hit(Builtin::VelocityRecipients, s.rate_score));
+                hits.push(local_hit(Builtin::VelocityRecipients, s.rate_score));
                 velocity_hit = true;
             }
         }

@@ -4,6 +4,7 @@
 //! suspensions and review evidence, and the gateway's filter stage
 //! (`gateway::stage`) puts it all in the data path.
 
+mod cache;
 pub mod classifier;
 pub mod datasets;
 pub mod engine;
@@ -59,5 +60,5 @@ pub fn build_engine(cfg: &FilterConfig) -> Result<Engine, (&'static str, String)
         max_recipients_per_minute: cfg.max_recipients_per_minute as usize,
         rate_score: cfg.rate_score,
     };
-    Ok(Engine::new(rules, model, settings))
+    Ok(Engine::new(rules, model, settings).with_verdict_cache(cfg.verdict_cache as usize))
 }

@@ -49,7 +49,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -464,6 +464,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// starts, ends, gains evidence or loses expired evidence.
 pub struct Suspensions {
     accounts: DashMap<Box<str>, Account>,
+    /// Accounts suspended now, changed only with their entry (see
+    /// [`set_suspension`]): while it is 0, [`Suspensions::is_suspended`]
+    /// (asked for every message) reads this line, which stays shared,
+    /// rather than lock a shard of the map, which both worker threads
+    /// would write.
+    suspended: AtomicUsize,
     policy: ArcSwap<SuspensionPolicy>,
     /// Bucket indices count from here.
     epoch: Instant,
@@ -491,6 +497,25 @@ impl std::fmt::Debug for Suspensions {
 /// Proof that the caller holds [`Suspensions::persist`].
 type Held<'a> = MutexGuard<'a, ()>;
 
+/// Sets an account's suspension (its map entry held), keeping the count
+/// of suspended accounts; returns the one it had.
+fn set_suspension(
+    count: &AtomicUsize,
+    slot: &mut Option<Suspension>,
+    new: Option<Suspension>,
+) -> Option<Suspension> {
+    match (slot.is_some(), new.is_some()) {
+        (false, true) => {
+            count.fetch_add(1, Ordering::AcqRel);
+        }
+        (true, false) => {
+            count.fetch_sub(1, Ordering::AcqRel);
+        }
+        _ => {}
+    }
+    std::mem::replace(slot, new)
+}
+
 impl Suspensions {
     /// Opens the suspension state: loads `state_dir/suspensions.json` and the
     /// evidence files (dropping expired evidence, and evidence of accounts
@@ -506,6 +531,7 @@ impl Suspensions {
         let audit = audit_log.map(Audit::open).transpose()?;
         let bucket_ns = policy.bucket_ns();
         let accounts = DashMap::new();
+        let suspended = AtomicUsize::new(0);
         if let Some(dir) = state_dir {
             let evidence_dir = dir.join(EVIDENCE_DIR);
             fs::DirBuilder::new()
@@ -516,16 +542,21 @@ impl Suspensions {
             for r in load_state(&dir.join(STATE_FILE))? {
                 let mut acc = Account::new(bucket_ns);
                 let sid: Box<str> = r.account.as_str().into();
-                acc.suspension = Some(Suspension {
-                    record: r,
-                    evidence: VecDeque::new(),
-                });
+                set_suspension(
+                    &suspended,
+                    &mut acc.suspension,
+                    Some(Suspension {
+                        record: r,
+                        evidence: VecDeque::new(),
+                    }),
+                );
                 accounts.insert(sid, acc);
             }
             load_evidence(&evidence_dir, &accounts, &policy, SystemTime::now())?;
         }
         Ok(Suspensions {
             accounts,
+            suspended,
             policy: ArcSwap::from_pointee(policy),
             epoch: Instant::now(),
             state_dir: state_dir.map(Path::to_owned),
@@ -551,6 +582,9 @@ impl Suspensions {
 
     /// Whether `sid` is suspended (checked at every bind).
     pub fn is_suspended(&self, sid: &str) -> bool {
+        if self.suspended.load(Ordering::Acquire) == 0 {
+            return false;
+        }
         self.accounts
             .get(sid)
             .is_some_and(|a| a.suspension.is_some())
@@ -637,7 +671,11 @@ impl Suspensions {
         };
         let notice = notice(&record);
         let evidence = acc.recent.drain(..).map(|(_, e)| e).collect();
-        acc.suspension = Some(Suspension { record, evidence });
+        set_suspension(
+            &self.suspended,
+            &mut acc.suspension,
+            Some(Suspension { record, evidence }),
+        );
         drop(entry);
         tracing::warn!(
             account = sid,
@@ -717,12 +755,16 @@ impl Suspensions {
             };
             let notice = notice(&record);
             let evidence = acc.recent.iter().map(|(_, e)| e.clone()).collect();
-            acc.suspension = Some(Suspension { record, evidence });
+            set_suspension(
+                &self.suspended,
+                &mut acc.suspension,
+                Some(Suspension { record, evidence }),
+            );
             notice
         };
         if let Err(e) = self.save_state(&held) {
             if let Some(mut acc) = self.accounts.get_mut(sid) {
-                acc.suspension = None;
+                set_suspension(&self.suspended, &mut acc.suspension, None);
             }
             return Err(e);
         }
@@ -751,11 +793,11 @@ impl Suspensions {
                 .ok_or_else(|| SuspensionError::NotSuspended(sid.to_owned()))?;
             acc.window.clear();
             acc.recent.clear();
-            acc.suspension.take()
+            set_suspension(&self.suspended, &mut acc.suspension, None)
         };
         if let Err(e) = self.save_state(&held) {
             if let Some(mut acc) = self.accounts.get_mut(sid) {
-                acc.suspension = old;
+                set_suspension(&self.suspended, &mut acc.suspension, old);
             }
             return Err(e);
         }
@@ -1415,6 +1457,11 @@ mod tests {
             assert_eq!(s.record("acme", blocked(TEXT), t), None);
         }
         assert!(s.record("acme", blocked(TEXT), t).is_some());
+        // The count behind is_suspended's shortcut went 1, 0, 1.
+        assert!(s.is_suspended("acme"));
+        assert_eq!(s.suspended.load(Ordering::Relaxed), 1);
+        s.reinstate("acme", "bob", "resolved").expect("reinstate");
+        assert_eq!(s.suspended.load(Ordering::Relaxed), 0);
     }
 
     #[test]
@@ -1458,6 +1505,7 @@ mod tests {
 
         let s = Suspensions::open(Some(&state), None, SuspensionPolicy::default()).expect("reopen");
         assert!(s.is_suspended("acme") && s.is_suspended("stale"));
+        assert_eq!(s.suspended.load(Ordering::Relaxed), 2);
         let ev = s
             .evidence("acme", "alice")
             .expect("audit")
