@@ -48,7 +48,7 @@ pub(crate) fn next_generation() -> u64 {
 /// writes (the rules' own ids are shared by every worker thread). At most
 /// [`LOCAL_IDS`] are kept (ids come from the configuration; reloads may
 /// bring new ones); past that the copies start afresh.
-fn local_id(id: &Arc<str>) -> Arc<str> {
+pub(crate) fn local_id(id: &Arc<str>) -> Arc<str> {
     thread_local! {
         static IDS: RefCell<HashSet<Arc<str>>> = RefCell::default();
     }

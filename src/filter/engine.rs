@@ -38,7 +38,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::cache::{next_generation, Content, VerdictCache};
+use super::cache::{local_id, next_generation, Content, VerdictCache};
 use super::classifier::Model;
 use super::normalize::{fold_confusables, normalize_into, Normalized};
 use super::rules::{Hit, RuleSet};
@@ -233,20 +233,6 @@ impl Velocity {
     }
 }
 
-/// A hit of a built-in signal whose id is this thread's own copy: a
-/// verdict made and dropped on one worker thread then counts references
-/// on a line no other thread writes (the sender and velocity signals,
-/// which come with every message of a campaign).
-fn local_hit(b: Builtin, score: f32) -> Hit {
-    thread_local! {
-        static IDS: Vec<Arc<str>> = BUILT_IN_IDS.iter().map(|s| Arc::from(*s)).collect();
-    }
-    Hit {
-        rule: IDS.with(|ids| ids[b as usize].clone()),
-        score,
-    }
-}
-
 fn logit(p: f32) -> f32 {
     let p = p.clamp(1e-6, 1.0 - 1e-6);
     (p / (1.0 - p)).ln()
@@ -294,6 +280,17 @@ impl Engine {
     pub fn classifier_only(self) -> Engine {
         let rules = RuleSet::from_toml("").unwrap_or(self.rules);
         Engine::new(rules, self.model, self.settings)
+    }
+
+    /// A hit of a built-in signal whose id is this thread's own copy
+    /// ([`local_id`]): a verdict made and dropped on one worker thread then
+    /// counts references on a line no other thread writes (the sender and
+    /// velocity signals, which come with every message of a campaign).
+    fn local_hit(&self, b: Builtin, score: f32) -> Hit {
+        Hit {
+            rule: local_id(&self.builtin[b as usize]),
+            score,
+        }
     }
 
     /// A hit of a built-in signal.
@@ -385,11 +382,11 @@ impl Engine {
         ) {
             match h {
                 SenderHit::BrandImitation { .. } => {
-                    hits.push(local_hit(Builtin::SenderBrand, scores.brand))
+                    hits.push(self.local_hit(Builtin::SenderBrand, scores.brand))
                 }
                 SenderHit::InvalidForTon(_) if !invalid => {
                     invalid = true;
-                    hits.push(local_hit(Builtin::SenderInvalid, scores.invalid));
+                    hits.push(self.local_hit(Builtin::SenderInvalid, scores.invalid));
                 }
                 SenderHit::InvalidForTon(_) => {}
             }
@@ -535,7 +532,7 @@ impl Engine {
                 most = most.max(velocity.campaigns.observe(fp, r, now));
             }
             if most >= s.campaign_recipients {
-                hits.push(local_hit(Builtin::VelocityCampaign, s.campaign_score));
+                hits.push(self.local_hit(Builtin::VelocityCampaign, s.campaign_score));
                 velocity_hit = true;
             }
         }
@@ -547,13 +544,13 @@ impl Engine {
         }
         if let Some(r) = rates {
             if s.max_per_second > 0 && r.per_second > s.max_per_second {
-                hits.push(local_hit(Builtin::VelocityRate, s.rate_score));
+                hits.push(self.local_hit(Builtin::VelocityRate, s.rate_score));
                 velocity_hit = true;
             }
             if s.max_recipients_per_minute > 0
                 && r.recipients_per_minute > s.max_recipients_per_minute
             {
-                hits.push(local_hit(Builtin::VelocityRecipients, s.rate_score));
+                hits.push(self.local_hit(Builtin::VelocityRecipients, s.rate_score));
                 velocity_hit = true;
             }
         }
